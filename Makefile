@@ -1,0 +1,44 @@
+# The two set-up commands of the README:
+#   make dashboard   install into .venv and serve the dashboard on the embedded Indian Pines scene
+#   make test        install into .venv and run every test (lint, unit, integration, notebooks)
+#
+# Settings you may override: PYTHON (the interpreter that makes the venv), TORCH_SPEC (the torch
+# build: the default is a CPU wheel; e.g. TORCH_SPEC="torch==2.13.0" with PIP_INDEX_URL set to a
+# CUDA index for a GPU build), EXPLORE_DATA_DIR (real benchmark data; tests need it), PORT.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PORT ?= 5006
+EXPLORE_DATA_DIR ?= $(abspath ../shared/data)
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.explore-installed
+
+.PHONY: setup dashboard test lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+dashboard: setup
+	$(BIN)/panel serve apps/hsi_dashboard.py --address 127.0.0.1 --port $(PORT) \
+		--allow-websocket-origin 127.0.0.1:$(PORT) --allow-websocket-origin localhost:$(PORT)
+
+lint: setup
+	$(BIN)/ruff check explore tests apps benchmarks
+	$(BIN)/ruff format --check explore tests apps benchmarks
+
+test: lint
+	EXPLORE_DATA_DIR="$(EXPLORE_DATA_DIR)" $(BIN)/python -m pytest -q
+
+format: setup
+	$(BIN)/ruff check --fix explore tests apps benchmarks
+	$(BIN)/ruff format explore tests apps benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,370 @@
+"""The `explore` command line: datasets, info, train (same code paths as the library).
+
+Every error a user can cause (missing or corrupt file, unknown dataset, bad option) ends as one
+line on stderr naming the problem and exit status 2, without a traceback. Nothing already in an
+output folder is overwritten unless `--overwrite` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from explore.errors import DataError, ExploreError
+from explore.methods import DEEP_METHODS
+
+EXIT_USAGE = 2
+
+
+class UsageError(ExploreError):
+    """A command-line option is missing, malformed or conflicts with another."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line (no usage block) with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+# ---------------------------------------------------------------------------- output folders
+def prepare_output_dir(path: Path, files: Sequence[str], *, overwrite: bool) -> Path:
+    """Create `path` if needed and check it is writable before any work starts.
+
+    Refuses (UsageError) when any of `files` already exists there and `overwrite` is False, so
+    a previous run's results are never lost by accident. Other files in the folder are never
+    touched."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} exists and is not a folder")
+    existing = [name for name in files if (path / name).exists()]
+    if existing and not overwrite:
+        raise UsageError(
+            f"--out {path} already holds {', '.join(existing)}; pass --overwrite to replace them"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".explore-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"--out {path} is not writable: {error.strerror or error}") from error
+    return path
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: a crash never leaves a
+    half-written file under the final name."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    def _save(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+    write_atomic(path, _save)
+
+
+# ---------------------------------------------------------------------------- commands
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from explore.data.registry import availability, list_datasets
+
+    rows = []
+    for entry in list_datasets():
+        shape = " x ".join(str(v) for v in entry.shape) if entry.shape else "?"
+        rows.append((entry.name, entry.kind, shape, str(entry.n_classes), availability(entry.name)))
+    header = ("name", "kind", "shape", "classes", "available")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from explore.data.registry import REGISTRY, availability
+
+    target = args.target
+    if target in REGISTRY:
+        entry = REGISTRY[target]
+        print(f"{entry.name} ({entry.kind}): {entry.description}")
+        if entry.shape:
+            print(f"  shape: {' x '.join(str(v) for v in entry.shape)}")
+        print(f"  classes ({entry.n_classes}): {', '.join(entry.class_names)}")
+        print(f"  available: {availability(entry.name)}")
+        for data_file in entry.files:
+            source = data_file.url or f"shipped in the {entry.package or 'installed'} package"
+            print(f"  file {data_file.name}: {source}")
+        return 0
+    path = Path(target)
+    if not path.exists():
+        raise DataError(
+            f"{target!r} is neither a dataset name (see `explore datasets`) nor an existing path"
+        )
+    if path.is_dir():
+        from explore.data.images import read_image_folder
+
+        images = read_image_folder(path, size=(32, 32))
+        print(f"{path}: image folder, {images.n_images} images, {images.n_classes} classes")
+        for name, count in zip(images.class_names, images.class_counts().values(), strict=False):
+            print(f"  {name}: {count}")
+        return 0
+    from explore.data.readers import list_arrays, sniff_format
+
+    kind = sniff_format(path)
+    print(f"{path}: {kind}, {path.stat().st_size:,} bytes")
+    if kind in {"mat5", "mat73", "npy", "npz"}:
+        for key, (shape, dtype) in list_arrays(path).items():
+            print(f"  {key}: {' x '.join(str(v) for v in shape)} {dtype}")
+    else:
+        from explore.data.readers import read_scene
+
+        print(f"  {read_scene(path)!r}")
+    return 0
+
+
+RUN_FILES = ["metrics.json", "labels.npy"]
+DEEP_RUN_FILES = [*RUN_FILES, "history.npz", "checkpoint.pt"]
+
+
+def _cluster_count(args: argparse.Namespace, n_classes: int) -> int:
+    if args.clusters is not None and args.clusters < 2:
+        raise UsageError(f"--clusters must be at least 2; got {args.clusters}")
+    n_clusters = args.clusters or n_classes
+    if not n_clusters:
+        raise UsageError(f"{args.dataset} has no labels to take K from: pass --clusters K")
+    return n_clusters
+
+
+def _run_metrics(
+    args: argparse.Namespace,
+    n_clusters: int,
+    predicted: np.ndarray,
+    scores: Any,
+    seconds: float,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    metrics: dict[str, Any] = {
+        "method": args.method,
+        "dataset": args.dataset,
+        "n_clusters": int(len(np.unique(predicted))),
+        "seconds": round(seconds, 3),
+        "settings": {"clusters": n_clusters, "seed": args.seed, **settings},
+    }
+    if scores is not None:
+        metrics.update({k: v for k, v in scores.as_dict().items() if k != "n_clusters"})
+    return metrics
+
+
+def _report(args: argparse.Namespace, n_clusters: int, seconds: float, scores: Any, out: Path):
+    summary = f"{args.method} on {args.dataset}: K={n_clusters}, {seconds:.1f} s"
+    if scores is not None:
+        summary += f", ACC {scores.acc:.3f}, NMI {scores.nmi:.3f}, ARI {scores.ari:.3f}"
+    print(f"{summary} -> {out}")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    if args.method == "kmeans":
+        return _train_kmeans(args)
+    return _train_deep(args)
+
+
+def _default_out(args: argparse.Namespace) -> Path:
+    return Path(args.out or f"runs/{Path(args.dataset).stem}_{args.method}_seed{args.seed}")
+
+
+def _train_kmeans(args: argparse.Namespace) -> int:
+    from explore.data.registry import load_dataset
+    from explore.data.scene import Scene
+    from explore.methods.kmeans import KMeansClustering
+    from explore.metrics import evaluate, score_scene
+
+    if args.resume:
+        raise UsageError("--resume applies to deep methods; k-means has nothing to resume")
+    out = prepare_output_dir(_default_out(args), RUN_FILES, overwrite=args.overwrite)
+    data = load_dataset(args.dataset)
+    n_clusters = _cluster_count(args, data.n_classes)
+    started = time.perf_counter()
+    model = KMeansClustering(
+        n_clusters=n_clusters,
+        n_components=args.components,
+        smoothing_sigma=args.smoothing if isinstance(data, Scene) else None,
+        seed=args.seed,
+    )
+    if isinstance(data, Scene):
+        predicted = model.fit(data).labels_
+        scores = score_scene(data.labels, predicted) if data.labels is not None else None
+    else:
+        predicted = model.fit(data.images.reshape(data.n_images, -1)).labels_
+        scores = (
+            evaluate(data.labels, predicted, ignore_label=-1) if data.labels is not None else None
+        )
+    seconds = time.perf_counter() - started
+    settings = {"components": args.components, "smoothing": args.smoothing}
+    write_npy(out / "labels.npy", predicted.astype(np.int16))
+    write_json(
+        out / "metrics.json", _run_metrics(args, n_clusters, predicted, scores, seconds, settings)
+    )
+    _report(args, n_clusters, seconds, scores, out)
+    return 0
+
+
+def _train_deep(args: argparse.Namespace) -> int:
+    from explore.data.registry import load_dataset
+    from explore.data.scene import Scene
+    from explore.methods import get_method_class
+    from explore.metrics import score_scene
+
+    if args.smoothing is not None:
+        raise UsageError("--smoothing applies to --method kmeans only")
+    out = _default_out(args)
+    checkpoint = out / "checkpoint.pt"
+    if args.resume:
+        if not checkpoint.is_file():
+            raise UsageError(f"--resume: no checkpoint at {checkpoint}")
+        out = prepare_output_dir(out, DEEP_RUN_FILES, overwrite=True)
+    else:
+        out = prepare_output_dir(out, DEEP_RUN_FILES, overwrite=args.overwrite)
+    data = load_dataset(args.dataset)
+    if not isinstance(data, Scene):
+        raise UsageError(
+            f"--method {args.method} clusters hyperspectral scenes; {args.dataset} is an image set"
+        )
+    n_clusters = _cluster_count(args, data.n_classes)
+    method_class = get_method_class(args.method)
+    overrides = {"epochs": args.epochs} if args.epochs is not None else {}
+    model = method_class(
+        n_clusters=n_clusters,
+        config=args.config,
+        device=args.device,
+        seed=args.seed,
+        progress=sys.stderr.isatty(),
+        **overrides,
+    )
+
+    def announce(record: Any) -> None:
+        scores = " ".join(f"{k} {v:.3f}" for k, v in record.metrics.items())
+        print(
+            f"epoch {record.epoch}: loss {record.losses['loss']:.4f} {scores} "
+            f"({record.seconds:.1f} s)",
+            flush=True,
+        )
+
+    started = time.perf_counter()
+    model.fit(data, callbacks=[announce], checkpoint_path=checkpoint, resume=args.resume)
+    seconds = time.perf_counter() - started
+    predicted = model.labels_
+    scores = score_scene(data.labels, predicted) if data.labels is not None else None
+    model.history_.save(out / "history.npz")
+    write_npy(out / "labels.npy", predicted.astype(np.int16))
+    settings = {"config": args.config, "device": str(model.trainer_.device), **model.settings()}
+    write_json(
+        out / "metrics.json", _run_metrics(args, n_clusters, predicted, scores, seconds, settings)
+    )
+    _report(args, n_clusters, seconds, scores, out)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from explore.data.registry import load_dataset
+    from explore.data.scene import Scene
+    from explore.methods import get_method_class
+    from explore.training.checkpoint import load_checkpoint
+
+    checkpoint = Path(args.run) / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise UsageError(f"--run {args.run} holds no checkpoint.pt")
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"--out {out} exists; pass --overwrite to replace it")
+    prepare_output_dir(out.parent if str(out.parent) else Path("."), [], overwrite=True)
+    method_name = load_checkpoint(checkpoint).get("method", "")
+    model = get_method_class(str(method_name)).from_checkpoint(checkpoint, device=args.device)
+    data = load_dataset(args.dataset)
+    if not isinstance(data, Scene):
+        raise UsageError(f"{args.dataset} is an image set; this run clusters scenes")
+    predicted = model.predict(data)
+    write_npy(out, predicted.astype(np.int16))
+    print(
+        f"{method_name} map of {data.name} ({predicted.shape[0]} x {predicted.shape[1]}) -> {out}"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="explore", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    datasets = commands.add_parser("datasets", help="list the benchmark datasets")
+    datasets.set_defaults(handler=_cmd_datasets)
+
+    info = commands.add_parser("info", help="what a file, folder or dataset holds")
+    info.add_argument("target", metavar="PATH|NAME")
+    info.set_defaults(handler=_cmd_info)
+
+    train = commands.add_parser("train", help="cluster a dataset and write metrics and labels")
+    train.add_argument("--method", required=True, choices=["kmeans", *DEEP_METHODS])
+    train.add_argument("--dataset", required=True, metavar="NAME|PATH")
+    train.add_argument("--clusters", type=int, default=None, metavar="K")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--components", type=int, default=30, help="PCA components (k-means)")
+    train.add_argument(
+        "--smoothing",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="spatially smoothed k-means: Gaussian sigma in pixels",
+    )
+    train.add_argument("--epochs", type=int, default=None, help="deep methods: epochs")
+    train.add_argument("--config", default="fast", choices=["paper", "fast"], help="deep methods")
+    train.add_argument("--device", default="auto", help="deep methods: auto, cpu, cuda, cuda:1")
+    train.add_argument("--out", default=None, metavar="DIR")
+    train.add_argument("--overwrite", action="store_true", help="replace results in --out")
+    train.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    train.set_defaults(handler=_cmd_train)
+
+    predict = commands.add_parser("predict", help="cluster a scene with a trained run")
+    predict.add_argument("--run", required=True, metavar="DIR")
+    predict.add_argument("--dataset", required=True, metavar="NAME|PATH")
+    predict.add_argument("--out", required=True, metavar="FILE")
+    predict.add_argument("--device", default="auto")
+    predict.add_argument("--overwrite", action="store_true")
+    predict.set_defaults(handler=_cmd_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `explore` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ExploreError, OSError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"explore: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("explore: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,842 @@
+"""Readers: files to arrays and `Scene`s, the format chosen by content (magic bytes), never by name.
+
+This module owns format sniffing, the inventory of arrays in a file (for `explore info`), loading
+one array, picking a scene's cube and labels, and the unmixing layout (Samson / Jasper Ridge
+style: `Y` bands x pixels in MATLAB column-major order, `A` abundances). Formats: MATLAB v5 and
+v7.3 (HDF5) `.mat`, NumPy `.npy` and `.npz`, ENVI (header + binary data file) and GeoTIFF (with
+the optional `rasterio`).
+
+Every failure of the underlying libraries (scipy, h5py, numpy, spectral, rasterio) on a corrupt or
+truncated file becomes a `FileFormatError` naming the file, with the library's error kept as
+`__cause__`; a missing file is a `FileNotFoundError`. Sniffing reads only the first few KiB, `.npy`
+files are read with `allow_pickle=False`, object arrays are refused, and declared sizes that do not
+fit the file are refused before any data is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import os
+import struct
+import warnings
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from explore.data.scene import Scene
+from explore.errors import DataError, ExploreError, FileFormatError
+
+PathLike = str | os.PathLike[str]
+
+FORMATS = ("mat5", "mat73", "npy", "npz", "envi", "tiff")
+_FORMAT_NAMES = {
+    "mat5": "MATLAB v5 .mat",
+    "mat73": "MATLAB v7.3 (HDF5) .mat",
+    "npy": "NumPy .npy",
+    "npz": "NumPy .npz",
+    "envi": "ENVI",
+    "tiff": "TIFF",
+}
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# HDF5 looks for its superblock at 0 and at 512 * 2**k; MATLAB v7.3 puts it at 512.
+_HDF5_OFFSETS = (0, 512, 1024, 2048)
+_SNIFF_BYTES = 2048 + len(_HDF5_SIGNATURE)
+_TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+_MATLAB_NUMERIC_CLASSES = {
+    "double": "float64",
+    "single": "float32",
+    "int8": "int8",
+    "uint8": "uint8",
+    "int16": "int16",
+    "uint16": "uint16",
+    "int32": "int32",
+    "uint32": "uint32",
+    "int64": "int64",
+    "uint64": "uint64",
+    "logical": "bool",
+}
+
+# ENVI data files sit next to their header with one of these extensions (or none).
+_ENVI_DATA_EXTENSIONS = ("", ".img", ".dat", ".raw", ".bin", ".bsq", ".bil", ".bip", ".sli")
+_MICROMETRE_UNITS = {"micrometers", "micrometer", "micrometres", "micrometre", "microns", "um"}
+
+
+# ---------------------------------------------------------------------------------- sniffing
+def _existing_file(path: PathLike) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    if not path.is_file():
+        raise FileFormatError(f"{path} is not a file (a folder?)")
+    return path
+
+
+def _read_head(path: Path, size: int = _SNIFF_BYTES) -> bytes:
+    with path.open("rb") as stream:
+        return stream.read(size)
+
+
+def _describe_head(head: bytes) -> str:
+    """Say what the first bytes of a file look like, for error messages."""
+    if not head:
+        return "it is empty (0 bytes)"
+    sample = head[:64]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+        first_line = text.strip().splitlines()[0] if text.strip() else ""
+        return f"it starts with text {first_line[:40]!r}"
+    return f"its first bytes are {head[:16].hex(' ')}"
+
+
+def _envi_header_text(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ENVI")
+
+
+def _sibling_envi_header(path: Path) -> Path | None:
+    """The ENVI header next to a data file (`cube.img` -> `cube.hdr` or `cube.img.hdr`)."""
+    for candidate in (
+        path.with_suffix(".hdr"),
+        path.with_suffix(".HDR"),
+        path.with_name(path.name + ".hdr"),
+        path.with_name(path.name + ".HDR"),
+    ):
+        if candidate != path and candidate.is_file() and _envi_header_text(_read_head(candidate)):
+            return candidate
+    return None
+
+
+def _sniff_head(path: Path, head: bytes) -> str:
+    if head.startswith(b"MATLAB"):
+        for offset in _HDF5_OFFSETS[1:]:
+            if head[offset : offset + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE:
+                return "mat73"
+        if len(head) < 128:
+            raise FileFormatError(
+                f"{path} starts like a MATLAB file but holds only {len(head)} bytes, less than "
+                "the 128-byte MATLAB header: the file is truncated"
+            )
+        endian = head[126:128]
+        if endian not in (b"IM", b"MI"):
+            raise FileFormatError(
+                f"{path} starts with a MATLAB header text but has no endian mark at bytes "
+                f"126-127 ({head[126:128]!r}): corrupt, or a format other than MATLAB v5/v7.3"
+            )
+        version = int.from_bytes(head[124:126], "little" if endian == b"IM" else "big")
+        if version == 0x0100:
+            return "mat5"
+        if version == 0x0200:
+            raise FileFormatError(
+                f"{path} has a MATLAB v7.3 header but no HDF5 data after it: the file is "
+                "truncated or corrupt"
+            )
+        raise FileFormatError(f"{path} is a MATLAB file of unknown version 0x{version:04x}")
+    for offset in _HDF5_OFFSETS:
+        if head[offset : offset + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE:
+            return "mat73"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(_ZIP_MAGICS):
+        return "npz"
+    if head.startswith(_TIFF_MAGICS):
+        return "tiff"
+    if _envi_header_text(head) or _sibling_envi_header(path) is not None:
+        return "envi"
+    raise FileFormatError(
+        f"cannot tell the format of {path}: {_describe_head(head)}; readable formats are MATLAB "
+        ".mat (v5, v7.3), NumPy .npy/.npz, ENVI (.hdr + data) and GeoTIFF"
+    )
+
+
+def sniff_format(path: PathLike) -> str:
+    """The format of `path` from its first bytes: one of "mat5", "mat73", "npy", "npz", "envi",
+    "tiff". The extension is ignored, so a text file named `.mat` is refused rather than
+    misread. An ENVI data file counts as "envi" when its header sits next to it.
+
+    Raises FileNotFoundError for a missing file and FileFormatError for anything else, naming
+    the file and what its first bytes look like.
+    """
+    path = _existing_file(path)
+    return _sniff_head(path, _read_head(path))
+
+
+# ---------------------------------------------------------------------------------- sources
+@dataclass(frozen=True)
+class _Entry:
+    """One array of a file: its shape and dtype as the user sees them; `problem` says why it
+    cannot be read as a numeric array (None when it can)."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    problem: str | None = None
+
+
+def _describe_entries(entries: dict[str, _Entry]) -> str:
+    """ "'Y' (156, 9025) float64, 'names' (1, 3) cell [a MATLAB cell]" for error messages."""
+    if not entries:
+        return "none"
+    return ", ".join(
+        f"{key!r} {entry.shape} {entry.dtype}" + (f" [{entry.problem}]" if entry.problem else "")
+        for key, entry in entries.items()
+    )
+
+
+def _npy_entry(dtype: np.dtype, shape: tuple[int, ...]) -> _Entry:
+    shape = tuple(int(n) for n in shape)
+    if dtype.hasobject:
+        return _Entry(shape, "object", "an object array (refused: loading it would run pickle)")
+    if dtype.kind not in "biufc":
+        return _Entry(shape, str(dtype), f"an array of non-numeric dtype {dtype}")
+    return _Entry(shape, dtype.name)
+
+
+def _read_npy_header(stream: Any) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and header length of a .npy stream, reading only its header."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        shape, _, dtype = np.lib.format._read_array_header(stream, version)
+    return tuple(shape), np.dtype(dtype), stream.tell()
+
+
+def _check_npy_size(where: str, shape: tuple[int, ...], dtype: np.dtype, available: int) -> None:
+    if dtype.hasobject:
+        return  # refused on load; its size is not knowable from the header
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > available:
+        raise FileFormatError(
+            f"{where} declares an array of shape {shape} {dtype.name} ({declared} bytes) but holds "
+            f"only {available} bytes of data: the file is truncated or corrupt"
+        )
+
+
+class _Source:
+    """A readable file: its arrays (`entries`, listed without reading data) and `load(key)`."""
+
+    format: ClassVar[str]
+
+    def __init__(self, path: Path, head: bytes) -> None:
+        self.path = path
+        self.head = head
+        self.entries: dict[str, _Entry] = self._guard("list the arrays of", self._inventory)
+
+    @property
+    def format_name(self) -> str:
+        return _FORMAT_NAMES[self.format]
+
+    def _guard(self, action: str, function: Any, *args: Any) -> Any:
+        """Run a library call, turning its failures on a bad file into FileFormatError."""
+        try:
+            return function(*args)
+        except (ExploreError, MemoryError, RecursionError):
+            raise
+        except Exception as exc:
+            raise FileFormatError(
+                f"cannot {action} {self.path} ({self.format_name} file; corrupt or truncated?): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def arrays(self) -> dict[str, _Entry]:
+        """The numeric arrays of the file."""
+        return {key: entry for key, entry in self.entries.items() if entry.problem is None}
+
+    def load(self, key: str, *, mmap: bool = False) -> np.ndarray:
+        entry = self.entries.get(key)
+        if entry is None:
+            raise FileFormatError(
+                f"{self.path} has no array {key!r}; arrays found: {_describe_entries(self.entries)}"
+            )
+        if entry.problem is not None:
+            raise FileFormatError(f"{key!r} in {self.path} is {entry.problem}, not a numeric array")
+        array = self._guard(f"read {key!r} from", self._load, key, mmap)
+        if not isinstance(array, np.ndarray):
+            array = np.asarray(array)
+        if array.dtype.hasobject:
+            raise FileFormatError(f"{key!r} in {self.path} is an object array: refused")
+        if not mmap and not array.dtype.isnative:
+            array = array.astype(array.dtype.newbyteorder("="))
+        return array
+
+    def metadata(self) -> dict[str, Any]:
+        """Scene metadata the file declares (`wavelengths`, `rgb_bands`), if any."""
+        return {}
+
+    def _inventory(self) -> dict[str, _Entry]:
+        raise NotImplementedError
+
+    def _load(self, key: str, mmap: bool) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _Mat5Source(_Source):
+    """MATLAB v5/v7 through scipy. Listed dtypes are MATLAB's classes; scipy returns the
+    (possibly narrower) type the file stores, e.g. int16 for a double array of whole numbers."""
+
+    format = "mat5"
+
+    def _check_extent(self) -> None:
+        """Walk the top-level data elements (8-byte tags, no decompression) and refuse a file
+        whose last element runs past its end: scipy lists such truncated files happily."""
+        size = self.path.stat().st_size
+        byte_order = "<" if self.head[126:128] == b"IM" else ">"
+        position, index = 128, 0
+        with self.path.open("rb") as stream:
+            while position < size:
+                stream.seek(position)
+                tag = stream.read(8)
+                if len(tag) < 8:
+                    break  # padding at the end of the file
+                _, n_bytes = struct.unpack(byte_order + "II", tag)
+                end = position + 8 + n_bytes
+                if end > size:
+                    raise FileFormatError(
+                        f"{self.path} is truncated: its variable #{index + 1} needs bytes up to "
+                        f"{end} but the file holds {size} bytes"
+                    )
+                position, index = end, index + 1
+
+    def _inventory(self) -> dict[str, _Entry]:
+        from scipy.io import whosmat
+
+        self._check_extent()
+        entries = {}
+        for name, shape, matlab_class in whosmat(self.path):
+            shape = tuple(int(n) for n in shape)
+            dtype = _MATLAB_NUMERIC_CLASSES.get(matlab_class)
+            problem = None if dtype is not None else f"a MATLAB {matlab_class}"
+            entries[name] = _Entry(shape, dtype or matlab_class, problem)
+        return entries
+
+    def _load(self, key: str, mmap: bool) -> np.ndarray:
+        from scipy.io import loadmat
+
+        array = loadmat(self.path, variable_names=[key])[key]
+        if not isinstance(array, np.ndarray):  # a sparse matrix listed as numeric
+            kind = type(array).__name__
+            raise FileFormatError(f"{key!r} in {self.path} is a {kind}, not a dense array")
+        return array
+
+
+class _Hdf5Source(_Source):
+    """MATLAB v7.3 (or plain HDF5) through h5py. MATLAB arrays are stored with their axes
+    reversed (column-major); they are transposed back so shapes match what MATLAB shows.
+    Nested groups (MATLAB structs) give keys like "struct/field"."""
+
+    format = "mat73"
+
+    def _is_matlab(self, dataset: Any) -> bool:
+        return self.head.startswith(b"MATLAB") or "MATLAB_class" in dataset.attrs
+
+    @staticmethod
+    def _matlab_class(dataset: Any) -> str | None:
+        value = dataset.attrs.get("MATLAB_class")
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes | np.bytes_) else str(value)
+
+    def _inventory(self) -> dict[str, _Entry]:
+        import h5py
+
+        entries: dict[str, _Entry] = {}
+
+        def visit(name: str, item: Any) -> None:
+            hidden = any(part.startswith("#") for part in name.split("/"))  # #refs#, #subsystem#
+            if hidden or not isinstance(item, h5py.Dataset) or "MATLAB_sparse" in item.parent.attrs:
+                return
+            entries[name] = self._entry(item)
+
+        with h5py.File(self.path, "r") as file:
+            file.visititems(visit)
+        return entries
+
+    def _entry(self, dataset: Any) -> _Entry:
+        shape = tuple(int(n) for n in dataset.shape)
+        if self._is_matlab(dataset):
+            shape = shape[::-1]
+        dtype = dataset.dtype
+        matlab_class = self._matlab_class(dataset)
+        if dataset.attrs.get("MATLAB_empty", 0):
+            return _Entry((0,), matlab_class or str(dtype), "an empty MATLAB array")
+        if matlab_class is not None and matlab_class not in _MATLAB_NUMERIC_CLASSES:
+            return _Entry(shape, matlab_class, f"a MATLAB {matlab_class}")
+        if dtype.names is not None and set(dtype.names) == {"real", "imag"}:
+            return _Entry(shape, np.result_type(dtype["real"], np.complex64).name)
+        if matlab_class == "logical":
+            return _Entry(shape, "bool")
+        return _npy_entry(dtype, shape)
+
+    def _load(self, key: str, mmap: bool) -> np.ndarray:
+        import h5py
+
+        with h5py.File(self.path, "r") as file:
+            dataset = file[key]
+            array = np.asarray(dataset[()])
+            if array.dtype.names is not None and set(array.dtype.names) == {"real", "imag"}:
+                array = array["real"] + 1j * array["imag"]
+            if self._matlab_class(dataset) == "logical":
+                array = array.astype(bool)
+            if self._is_matlab(dataset):
+                array = np.ascontiguousarray(array.T)
+        return array
+
+
+class _NpySource(_Source):
+    """A single NumPy array, listed under the key "array"."""
+
+    format = "npy"
+    key = "array"
+
+    def _inventory(self) -> dict[str, _Entry]:
+        with self.path.open("rb") as stream:
+            shape, dtype, header_length = _read_npy_header(stream)
+        _check_npy_size(str(self.path), shape, dtype, self.path.stat().st_size - header_length)
+        return {self.key: _npy_entry(dtype, shape)}
+
+    def _load(self, key: str, mmap: bool) -> np.ndarray:
+        return np.load(self.path, allow_pickle=False, mmap_mode="r" if mmap else None)
+
+
+class _NpzSource(_Source):
+    """A NumPy .npz archive (a zip of .npy members); headers are read without the data."""
+
+    format = "npz"
+
+    def _inventory(self) -> dict[str, _Entry]:
+        entries = {}
+        with zipfile.ZipFile(self.path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                key = info.filename[: -len(".npy")]
+                with archive.open(info) as member:
+                    shape, dtype, header_length = _read_npy_header(member)
+                where = f"member {key!r} of {self.path}"
+                _check_npy_size(where, shape, dtype, info.file_size - header_length)
+                entries[key] = _npy_entry(dtype, shape)
+        return entries
+
+    def _load(self, key: str, mmap: bool) -> np.ndarray:
+        with np.load(self.path, allow_pickle=False) as archive:
+            return archive[key]
+
+
+class _EnviSource(_Source):
+    """An ENVI image: a text header plus a raw data file next to it, read through `spectral`.
+    The path may name either file. The image is listed as one array, "cube" (lines, samples,
+    bands); raw values are kept (no reflectance scale factor applied)."""
+
+    format = "envi"
+    key = "cube"
+
+    def __init__(self, path: Path, head: bytes) -> None:
+        if _envi_header_text(head):
+            self.header_path = path
+            self.data_path = self._find_data(path)
+        else:
+            header = _sibling_envi_header(path)
+            if header is None:  # sniffing found one; it vanished since
+                raise FileFormatError(f"no ENVI header found next to {path}")
+            self.header_path, self.data_path = header, path
+        self.header: dict[str, Any] = {}
+        super().__init__(path, head)
+
+    @staticmethod
+    def _find_data(header_path: Path) -> Path:
+        stem = header_path.with_suffix("") if header_path.suffix.lower() == ".hdr" else header_path
+        tried = []
+        for extension in _ENVI_DATA_EXTENSIONS:
+            for variant in {extension, extension.upper()}:
+                candidate = stem.with_name(stem.name + variant)
+                tried.append(candidate.name)
+                if candidate != header_path and candidate.is_file():
+                    return candidate
+        raise FileFormatError(
+            f"ENVI header {header_path} has no data file next to it (looked for "
+            f"{', '.join(dict.fromkeys(tried))})"
+        )
+
+    def _read_header(self) -> dict[str, Any]:
+        from spectral.io import envi
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # spectral warns when it lower-cases field names
+            return envi.read_envi_header(str(self.header_path))
+
+    def _header_int(self, field: str, default: int | None = None) -> int:
+        value = self.header.get(field)
+        if value is None:
+            if default is not None:
+                return default
+            raise FileFormatError(f"ENVI header {self.header_path} lacks the field {field!r}")
+        try:
+            number = int(str(value).strip())
+        except ValueError as exc:
+            raise FileFormatError(
+                f"ENVI header {self.header_path}: {field!r} is {value!r}, not an integer"
+            ) from exc
+        if number < 0:
+            raise FileFormatError(
+                f"ENVI header {self.header_path}: {field!r} is negative ({number})"
+            )
+        return number
+
+    def _inventory(self) -> dict[str, _Entry]:
+        from spectral.io import envi
+
+        self.header = self._read_header()
+        samples, lines, bands = (self._header_int(f) for f in ("samples", "lines", "bands"))
+        offset = self._header_int("header offset", default=0)
+        code = str(self.header.get("data type", "")).strip()
+        if code not in envi.envi_to_dtype:
+            raise FileFormatError(
+                f"ENVI header {self.header_path}: data type {code!r} is not one of "
+                f"{sorted(envi.envi_to_dtype, key=int)}"
+            )
+        if str(self.header.get("file compression", "0")).strip() not in ("0", ""):
+            raise FileFormatError(f"ENVI file {self.data_path} is compressed: not supported")
+        dtype = np.dtype(envi.envi_to_dtype[code])
+        declared = samples * lines * bands * dtype.itemsize + offset
+        actual = self.data_path.stat().st_size
+        if declared != actual:
+            raise FileFormatError(
+                f"ENVI header {self.header_path} declares {samples} samples x {lines} lines x "
+                f"{bands} bands x {dtype.itemsize} bytes + {offset} header bytes = {declared} "
+                f"bytes, but the data file {self.data_path} holds {actual} bytes"
+            )
+        return {self.key: _npy_entry(dtype, (lines, samples, bands))}
+
+    def _load(self, key: str, mmap: bool) -> np.ndarray:
+        from spectral.io import envi
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = envi.open(str(self.header_path), str(self.data_path))
+        mapped = image.open_memmap(interleave="bip")  # (lines, samples, bands)
+        return mapped if mmap else np.array(mapped)
+
+    def metadata(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = {}
+        wavelengths = self.header.get("wavelength")
+        if isinstance(wavelengths, list) and wavelengths:
+            try:
+                values = np.array([float(v) for v in wavelengths])
+            except ValueError as exc:
+                raise FileFormatError(
+                    f"ENVI header {self.header_path}: wavelengths are not numbers"
+                ) from exc
+            units = str(self.header.get("wavelength units", "")).strip().lower()
+            # Scenes keep nanometres; headers often give micrometres (0.4 ... 2.5).
+            if units in _MICROMETRE_UNITS or (not units and values.max() < 30):
+                values = values * 1000.0
+            metadata["wavelengths"] = values
+        default_bands = self.header.get("default bands")
+        n_bands = self.entries[self.key].shape[2]
+        if isinstance(default_bands, list) and len(default_bands) == 3:
+            # An optional display hint: a malformed one is dropped rather than refusing the image.
+            with contextlib.suppress(ValueError):
+                bands = tuple(int(float(b)) - 1 for b in default_bands)  # ENVI counts from 1
+                if all(0 <= band < n_bands for band in bands):
+                    metadata["rgb_bands"] = bands
+        return metadata
+
+
+def _import_rasterio(path: Path) -> Any:
+    try:
+        import rasterio
+    except ImportError as exc:
+        raise FileFormatError(
+            f"{path} is a TIFF file; reading it needs rasterio: pip install explore[geotiff]"
+        ) from exc
+    return rasterio
+
+
+class _TiffSource(_Source):
+    """A (Geo)TIFF through rasterio, listed as one array "cube" (height, width, bands)."""
+
+    format = "tiff"
+    key = "cube"
+
+    def __init__(self, path: Path, head: bytes) -> None:
+        self.rasterio = _import_rasterio(path)
+        super().__init__(path, head)
+
+    def _inventory(self) -> dict[str, _Entry]:
+        with self.rasterio.open(self.path) as dataset:
+            shape = (dataset.height, dataset.width, dataset.count)
+            return {self.key: _npy_entry(np.dtype(dataset.dtypes[0]), shape)}
+
+    def _load(self, key: str, mmap: bool) -> np.ndarray:
+        with self.rasterio.open(self.path) as dataset:
+            return np.ascontiguousarray(np.moveaxis(dataset.read(), 0, -1))
+
+
+_SOURCES: dict[str, type[_Source]] = {
+    "mat5": _Mat5Source,
+    "mat73": _Hdf5Source,
+    "npy": _NpySource,
+    "npz": _NpzSource,
+    "envi": _EnviSource,
+    "tiff": _TiffSource,
+}
+
+
+def _open_source(path: PathLike) -> _Source:
+    path = _existing_file(path)
+    head = _read_head(path)
+    return _SOURCES[_sniff_head(path, head)](path, head)
+
+
+# ---------------------------------------------------------------------------------- arrays
+def list_arrays(path: PathLike) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Key -> (shape, dtype name) of every numeric array in the file, without reading the data.
+
+    Shapes are as the user sees them (MATLAB v7.3 arrays transposed back). A .npy file has one
+    key, "array"; an ENVI or TIFF image one key, "cube" (H, W, bands). For MATLAB v5 the dtype
+    is MATLAB's class (a double array stored as int16 is listed as float64).
+    """
+    source = _open_source(path)
+    return {key: (entry.shape, entry.dtype) for key, entry in source.arrays().items()}
+
+
+def read_array(path: PathLike, key: str | None = None, *, mmap: bool = False) -> np.ndarray:
+    """One numeric array from a file: `key`, or the file's only numeric array when key is None.
+
+    `mmap=True` memory-maps .npy and ENVI data read-only instead of reading it (other formats
+    are read into memory). Raises FileFormatError naming the keys found when the key is missing
+    or, without a key, when the file holds several arrays.
+    """
+    source = _open_source(path)
+    if key is None:
+        arrays = source.arrays()
+        if len(arrays) == 1 or (not arrays and len(source.entries) == 1):
+            key = next(iter(arrays or source.entries))  # load() says why a non-numeric one fails
+        else:
+            raise FileFormatError(
+                f"{source.path} holds {len(arrays)} numeric arrays, pass key= to pick one: "
+                f"{_describe_entries(source.entries)}"
+            )
+    return source.load(key, mmap=mmap)
+
+
+# ---------------------------------------------------------------------------------- scenes
+def _map_shape(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The (H, W) of an array usable as a label map: 2-D, or 3-D with a single band."""
+    if len(shape) == 2:
+        return shape
+    if len(shape) == 3 and shape[2] == 1:
+        return shape[:2]
+    return None
+
+
+def _as_label_map(array: np.ndarray) -> np.ndarray:
+    return array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array
+
+
+def _labels_from_file(
+    labels_path: PathLike, labels_key: str | None, spatial: tuple[int, int]
+) -> tuple[np.ndarray, str]:
+    """Labels from another file: `labels_key`, else its only 2-D array (or the only one of
+    shape `spatial` when it holds several)."""
+    source = _open_source(labels_path)
+    if labels_key is None:
+        maps = {k: e for k, e in source.arrays().items() if _map_shape(e.shape) is not None}
+        if len(maps) > 1:
+            maps = {k: e for k, e in maps.items() if _map_shape(e.shape) == spatial} or maps
+        if len(maps) != 1:
+            raise FileFormatError(
+                f"labels file {source.path} holds {len(maps)} 2-D arrays, need exactly one (or "
+                f"pass labels_key=): arrays found: {_describe_entries(source.entries)}"
+            )
+        labels_key = next(iter(maps))
+    return source.load(labels_key), f"{labels_key!r} from {source.path}"
+
+
+def _find_labels(source: _Source, spatial: tuple[int, int]) -> tuple[np.ndarray, str] | None:
+    """The only integer 2-D array of shape `spatial` in the cube's own file, if any."""
+    found = {}
+    for key, entry in source.arrays().items():
+        if _map_shape(entry.shape) == spatial:
+            array = source.load(key)
+            if np.issubdtype(array.dtype, np.integer):
+                found[key] = array
+    if len(found) > 1:
+        raise FileFormatError(
+            f"{source.path} holds several integer {spatial[0]} x {spatial[1]} arrays that could "
+            f"be labels ({', '.join(map(repr, found))}): pass labels_key="
+        )
+    if not found:
+        return None
+    key, array = next(iter(found.items()))
+    return array, f"{key!r} from {source.path}"
+
+
+def _is_unmixing(source: _Source) -> bool:
+    arrays = source.arrays()
+    has_cube = any(len(entry.shape) == 3 for entry in arrays.values())
+    return not has_cube and "Y" in arrays and len(arrays["Y"].shape) == 2
+
+
+def read_scene(
+    path: PathLike,
+    *,
+    cube_key: str | None = None,
+    labels_key: str | None = None,
+    labels_path: PathLike | None = None,
+    name: str | None = None,
+    class_names: tuple[str, ...] = (),
+    wavelengths: np.ndarray | None = None,
+    rgb_bands: tuple[int, int, int] | None = None,
+) -> Scene:
+    """A `Scene` from a file of any supported format.
+
+    Cube (H, W, B): `cube_key`, else the file's only 3-D numeric array. Labels (H, W): from
+    `labels_key` in the same file; or from `labels_path` (any format; its `labels_key` or its
+    only 2-D array); or, when neither is given, the file's only integer array of shape (H, W).
+    A file in the unmixing layout (2-D `Y`, no 3-D array) goes to `read_unmixing`, with
+    `labels_path` as its abundances file. Wavelengths and RGB bands default to what the file
+    declares (ENVI header). `name` defaults to the file's stem.
+    """
+    source = _open_source(path)
+    name = name if name is not None else source.path.stem
+    if cube_key is None and _is_unmixing(source):
+        if labels_key is not None:
+            raise DataError(
+                f"{source.path} is in the unmixing layout (Y, A): its labels come from the "
+                "abundances A, so labels_key does not apply"
+            )
+        scene = read_unmixing(
+            source.path, abundances_path=labels_path, name=name, class_names=class_names
+        )
+        return replace(scene, wavelengths=wavelengths, rgb_bands=rgb_bands)
+
+    if cube_key is None:
+        cubes = [key for key, entry in source.arrays().items() if len(entry.shape) == 3]
+        if len(cubes) != 1:
+            kind = "several 3-D arrays (ambiguous)" if cubes else "no 3-D array"
+            raise FileFormatError(
+                f"{source.path} holds {kind}; pass cube_key= to pick the cube: arrays found: "
+                f"{_describe_entries(source.entries)}"
+            )
+        cube_key = cubes[0]
+    cube = source.load(cube_key)
+    if cube.ndim != 3:
+        raise DataError(
+            f"cube_key {cube_key!r} in {source.path} has shape {cube.shape}; a cube needs 3 axes "
+            "(H, W, bands)"
+        )
+    spatial = (cube.shape[0], cube.shape[1])
+
+    if labels_path is not None:
+        found = _labels_from_file(labels_path, labels_key, spatial)
+    elif labels_key is not None:
+        found = source.load(labels_key), f"{labels_key!r} from {source.path}"
+    else:
+        found = _find_labels(source, spatial)
+    labels = None
+    if found is not None:
+        labels, origin = found
+        labels = _as_label_map(labels)
+        if labels.shape != spatial:
+            raise DataError(
+                f"labels {origin} have shape {labels.shape}, but the cube {cube_key!r} from "
+                f"{source.path} is {spatial[0]} x {spatial[1]}: do they belong to another scene?"
+            )
+
+    metadata = source.metadata()
+    return Scene(
+        cube=cube,
+        labels=labels,
+        name=name,
+        class_names=tuple(class_names),
+        wavelengths=wavelengths if wavelengths is not None else metadata.get("wavelengths"),
+        rgb_bands=rgb_bands if rgb_bands is not None else metadata.get("rgb_bands"),
+    )
+
+
+def _scalar(source: _Source, key: str) -> float | None:
+    if key not in source.arrays():
+        return None
+    values = source.load(key).ravel()
+    if values.size != 1:
+        raise FileFormatError(f"{key!r} in {source.path} should be one number; got {values.size}")
+    return float(values[0])
+
+
+def _pixels_first(array: np.ndarray, n_pixels: int, what: str, path: Path) -> np.ndarray:
+    """`array` (k, pixels) or (pixels, k) as (pixels, k)."""
+    if array.ndim == 2 and array.shape[1] == n_pixels:
+        return array.T
+    if array.ndim == 2 and array.shape[0] == n_pixels:
+        return array
+    raise FileFormatError(
+        f"{what} in {path} has shape {array.shape}; expected one axis of {n_pixels} pixels"
+    )
+
+
+def read_unmixing(
+    path: PathLike,
+    *,
+    abundances_path: PathLike | None = None,
+    name: str | None = None,
+    class_names: tuple[str, ...] = (),
+) -> Scene:
+    """A `Scene` from an unmixing-benchmark file (Samson, Jasper Ridge, Urban style).
+
+    `Y` (bands, pixels) holds the spectra with pixels in MATLAB column-major order, so the cube
+    is `Y.T.reshape(nRow, nCol, bands, order="F")`; the image size comes from `nRow`/`nCol`, else
+    the image is taken as square. `Y` is divided by `maxValue` when present. Labels (1..E) are
+    the argmax over endmembers of the abundances `A` (E, pixels), from the same file or from
+    `abundances_path` (Jasper Ridge ships them in a separate file); no `A`, no labels.
+    """
+    source = _open_source(path)
+    name = name if name is not None else source.path.stem
+    spectra = source.load("Y")
+    if spectra.ndim != 2:
+        raise FileFormatError(f"'Y' in {source.path} has shape {spectra.shape}; expected 2-D")
+    n_rows, n_cols = _scalar(source, "nRow"), _scalar(source, "nCol")
+    if (n_rows is None) != (n_cols is None):
+        raise FileFormatError(f"{source.path} gives only one of nRow and nCol")
+    if n_rows is None or n_cols is None:
+        n_pixels = spectra.shape[1]
+        side = math.isqrt(n_pixels)
+        if side * side != n_pixels:
+            raise FileFormatError(
+                f"'Y' in {source.path} has {n_pixels} pixels, not a perfect square, and the "
+                "file has no nRow/nCol to give the image size"
+            )
+        height = width = side
+    else:
+        height, width = int(n_rows), int(n_cols)
+    spectra = _pixels_first(spectra, height * width, "'Y'", source.path)
+    max_value = _scalar(source, "maxValue")
+    if max_value is not None:
+        if max_value <= 0:
+            raise FileFormatError(f"maxValue in {source.path} is {max_value}; must be > 0")
+        spectra = spectra / max_value
+    cube = spectra.reshape(height, width, spectra.shape[1], order="F")
+
+    abundance_source = _open_source(abundances_path) if abundances_path is not None else source
+    labels = None
+    if "A" in abundance_source.arrays():
+        abundances = abundance_source.load("A")
+        abundances = _pixels_first(abundances, height * width, "'A'", abundance_source.path)
+        labels = (np.argmax(abundances, axis=1) + 1).reshape(height, width, order="F")
+    elif abundances_path is not None:
+        raise FileFormatError(
+            f"abundances file {abundance_source.path} has no 'A'; arrays found: "
+            f"{_describe_entries(abundance_source.entries)}"
+        )
+    return Scene(cube=cube, labels=labels, name=name, class_names=tuple(class_names))

@@ -1,0 +1,100 @@
+"""Image-like views of a scene: false-colour composite, single band, label / cluster maps.
+
+Every function returns a HoloViews element sized to the scene, so a composite, its ground truth
+and a cluster map overlay or sit side by side with linked axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh options the views use)
+import numpy as np
+
+from explore.data.scene import Scene
+
+UNLABELLED_COLOUR = "#000000"
+
+
+def label_palette(n_labels: int) -> list[str]:
+    """`n_labels` distinct colours (glasbey, made for categorical maps), as hex strings."""
+    import colorcet
+
+    base = list(colorcet.palette["glasbey_category10"])
+    return [base[i % len(base)] for i in range(n_labels)]
+
+
+def _bounds(height: int, width: int) -> tuple[int, int, int, int]:
+    # Pixel (row, col) covers x in [col, col + 1), y in [H - row - 1, H - row): row 0 on top.
+    return (0, 0, width, height)
+
+
+def composite_image(
+    scene: Scene, bands: Sequence[int] | None = None, *, title: str | None = None
+) -> hv.RGB:
+    """False-colour composite of three bands (default: the scene's natural-colour bands)."""
+    bands = tuple(scene.default_rgb_bands() if bands is None else bands)
+    rgb = scene.composite(bands)
+    height, width, _ = scene.shape
+    if title is None:
+        names = []
+        for band in bands:
+            if scene.wavelengths is not None:
+                names.append(f"{band} ({scene.wavelengths[band]:.0f} nm)")
+            else:
+                names.append(str(band))
+        title = f"{scene.name}: R/G/B = " + ", ".join(names)
+    return hv.RGB(rgb, bounds=_bounds(height, width), kdims=["x", "y"]).opts(
+        title=title, data_aspect=1, xaxis=None, yaxis=None
+    )
+
+
+def band_image(scene: Scene, band: int, *, cmap: str = "gray") -> hv.Image:
+    """One band as a grey-scale image, with its wavelength in the title when known."""
+    if not 0 <= band < scene.n_bands:
+        from explore.errors import DataError
+
+        raise DataError(f"band {band} is out of range for a scene with {scene.n_bands} bands")
+    height, width, _ = scene.shape
+    label = f"band {band}"
+    if scene.wavelengths is not None:
+        label += f" ({scene.wavelengths[band]:.0f} nm)"
+    return hv.Image(
+        scene.cube[:, :, band], bounds=_bounds(height, width), kdims=["x", "y"], vdims=["value"]
+    ).opts(title=label, cmap=cmap, data_aspect=1, xaxis=None, yaxis=None, colorbar=True)
+
+
+def label_map(
+    labels: np.ndarray,
+    *,
+    title: str = "labels",
+    zero_is_unlabelled: bool = True,
+) -> hv.Image:
+    """A categorical map of labels (H, W): ground truth (0 = unlabelled, drawn black) or cluster
+    assignments (pass `zero_is_unlabelled=False` when 0 is a cluster).
+
+    Hover shows the label value."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        from explore.errors import DataError
+
+        raise DataError(f"labels must be a 2-D map (H, W); got shape {labels.shape}")
+    height, width = labels.shape
+    n_values = int(labels.max()) + 1 if labels.size else 1
+    colours = label_palette(n_values)
+    if zero_is_unlabelled:
+        colours = [UNLABELLED_COLOUR] + label_palette(max(n_values - 1, 1))[: n_values - 1]
+    image = hv.Image(
+        labels.astype(np.int32), bounds=_bounds(height, width), kdims=["x", "y"], vdims=["label"]
+    )
+    return image.opts(
+        title=title,
+        cmap=colours if len(colours) > 1 else colours * 2,
+        color_levels=max(len(colours), 2),
+        clim=(-0.5, max(n_values, 2) - 0.5),
+        data_aspect=1,
+        xaxis=None,
+        yaxis=None,
+        tools=["hover"],
+    )

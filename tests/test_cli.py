@@ -1,0 +1,129 @@
+"""The `explore` command line: outputs, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explore.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run the real command in a subprocess (exit status and stderr as a user sees them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "explore", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_datasets_lists_every_registry_name(capsys) -> None:
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("indian_pines", "salinas_a", "samson", "pavia_university", "mnist_test", "digits"):
+        assert name in out
+    assert "embedded" in out or "local" in out
+
+
+def test_info_on_a_name_and_on_a_file(capsys, data_dir: Path) -> None:
+    assert main(["info", "salinas_a"]) == 0
+    assert "Lettuce" in capsys.readouterr().out
+    assert main(["info", str(data_dir / "hsi/samson/samson_dataset.mat")]) == 0
+    out = capsys.readouterr().out
+    assert "mat5" in out and "156 x 9025" in out
+
+
+def test_train_kmeans_writes_metrics_and_full_map(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--method", "kmeans", "--dataset", "salinas_a", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    labels = np.load(out / "labels.npy", allow_pickle=False)
+    assert labels.shape == (83, 86)
+    assert metrics["n_clusters"] == 6
+    assert 0.6 < metrics["acc"] <= 1.0
+    for key in ("nmi", "ari", "kappa", "seconds", "settings"):
+        assert key in metrics
+
+
+def test_existing_results_are_not_overwritten_without_the_flag(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text("precious")
+    result = run_cli("train", "--method", "kmeans", "--dataset", "salinas_a", "--out", str(out))
+    assert_one_line_error(result, "--overwrite")
+    assert (out / "metrics.json").read_text() == "precious"
+    args = ["train", "--method", "kmeans", "--dataset", "salinas_a", "--out", str(out)]
+    assert main([*args, "--overwrite"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["method"] == "kmeans"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["train", "--method", "nope", "--dataset", "salinas_a"], ["invalid choice", "nope"]),
+        (["train", "--method", "kmeans"], ["--dataset"]),
+        (["train", "--method", "kmeans", "--dataset", "no_such_set"], ["no_such_set"]),
+        (
+            ["train", "--method", "kmeans", "--dataset", "salinas_a", "--clusters", "1"],
+            ["at least 2"],
+        ),
+        (["train", "--method", "kmeans", "--dataset", "salinas_a", "--clusters", "x"], ["int"]),
+        (["info", "/definitely/missing.mat"], ["missing.mat"]),
+        (["frobnicate"], ["invalid choice"]),
+    ],
+)
+def test_errors_are_one_line_with_status_2(args, fragments, tmp_path: Path) -> None:
+    if args[0] == "train":
+        args = [*args, "--out", str(tmp_path / "out")]
+    assert_one_line_error(run_cli(*args), *fragments)
+
+
+def test_corrupt_file_is_a_one_line_error(tmp_path: Path) -> None:
+    broken = tmp_path / "scene.mat"
+    broken.write_text("this is not a MATLAB file\n")
+    assert_one_line_error(
+        run_cli(
+            "train", "--method", "kmeans", "--dataset", str(broken), "--out", str(tmp_path / "o")
+        ),
+        "scene.mat",
+    )
+
+
+def test_k_larger_than_the_pixels_is_refused(tmp_path: Path) -> None:
+    cube = np.random.default_rng(0).normal(size=(3, 3, 4)).astype(np.float32)
+    path = tmp_path / "tiny.npy"
+    np.save(path, cube)
+    result = run_cli(
+        "train",
+        "--method",
+        "kmeans",
+        "--dataset",
+        str(path),
+        "--clusters",
+        "10",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert_one_line_error(result, "9")
+
+
+def test_unwritable_out_is_reported_before_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli(
+        "train", "--method", "kmeans", "--dataset", "salinas_a", "--out", str(blocker / "sub")
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
