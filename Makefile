@@ -12,6 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 PORT ?= 5006
 EXPLORE_DATA_DIR ?= $(abspath ../shared/data)
 BIN := $(VENV)/bin
+LINT_PATHS := $(wildcard explore tests apps benchmarks)
 STAMP := $(VENV)/.explore-installed
 
 .PHONY: setup dashboard test lint format clean
@@ -30,15 +31,15 @@ dashboard: setup
 		--allow-websocket-origin 127.0.0.1:$(PORT) --allow-websocket-origin localhost:$(PORT)
 
 lint: setup
-	$(BIN)/ruff check explore tests apps benchmarks
-	$(BIN)/ruff format --check explore tests apps benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 test: lint
 	EXPLORE_DATA_DIR="$(EXPLORE_DATA_DIR)" $(BIN)/python -m pytest -q
 
 format: setup
-	$(BIN)/ruff check --fix explore tests apps benchmarks
-	$(BIN)/ruff format explore tests apps benchmarks
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
