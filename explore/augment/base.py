@@ -1,0 +1,327 @@
+"""The `Augmentation` base class, its registry and the checks every operation shares.
+
+An augmentation is a small object with a `name`, parameters that read back as a JSON-friendly
+dict (`params()`), and a `__call__` that transforms a whole batch of patches (N, B, P, P) on the
+batch's device in one go. The registry maps each `name` to its class, so a dashboard or a saved
+run can rebuild any operation, or a nested pool of them, from plain dicts (`build`, `from_dict`).
+
+Randomness and seeding: every random draw is made with torch on `x.device`. Pass
+`generator=torch.Generator(device=x.device).manual_seed(seed)` to an operation (or a pool) for a
+reproducible draw; without it the device's global generator is used (seed it with
+`torch.manual_seed`). Draws are made in float32 whatever the batch's dtype, so the same seed
+makes the same decisions for float32 and float64 batches.
+
+Probability `p`: unless an operation's docstring says otherwise, `p` is the probability that the
+operation is applied to each sample (p = 0 returns the input unchanged, p = 1 always applies).
+The choice is a per-sample mask applied with `torch.where`, so the batch is still one call.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+
+from explore.errors import DataError
+
+_REGISTRY: dict[str, type[Augmentation]] = {}
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter checks shared by the operations. `owner` is "ClassName.parameter" so the message
+# names the parameter at fault.
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_probability(owner: str, value: Any) -> float:
+    """Return `value` as a float in [0, 1]; raise DataError naming `owner` otherwise."""
+    if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
+        raise DataError(f"{owner} must be a probability in [0, 1]; got {value!r}")
+    return float(value)
+
+
+def check_positive(owner: str, value: Any, *, allow_zero: bool = False) -> float:
+    """Return `value` as a finite float > 0 (or >= 0 with `allow_zero`)."""
+    ok = _is_number(value) and math.isfinite(value)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise DataError(f"{owner} must be a finite number {bound}; got {value!r}")
+    return float(value)
+
+
+def check_interval(
+    owner: str,
+    value: Any,
+    *,
+    lower: float = -math.inf,
+    upper: float = math.inf,
+    open_lower: bool = False,
+) -> tuple[float, float]:
+    """Return `value` as a (low, high) float pair with lower <= low <= high <= upper.
+
+    A single number is accepted as the degenerate interval (value, value). With `open_lower`,
+    low must be strictly greater than `lower`.
+    """
+    if _is_number(value):
+        value = (value, value)
+    if (
+        not isinstance(value, tuple | list)
+        or len(value) != 2
+        or not all(_is_number(v) and math.isfinite(v) for v in value)
+    ):
+        raise DataError(f"{owner} must be a pair of finite numbers (low, high); got {value!r}")
+    low, high = float(value[0]), float(value[1])
+    lower_ok = low > lower if open_lower else low >= lower
+    if not (lower_ok and low <= high <= upper):
+        sign = "<" if open_lower else "<="
+        raise DataError(
+            f"{owner} must satisfy {lower} {sign} low <= high <= {upper}; got {value!r}"
+        )
+    return low, high
+
+
+def check_odd_size(owner: str, value: Any) -> int:
+    """Return `value` as an odd positive int (a centred kernel size)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value % 2 == 0:
+        raise DataError(f"{owner} must be an odd positive integer; got {value!r}")
+    return value
+
+
+def check_flag(owner: str, value: Any) -> bool:
+    """Return `value` if it is a bool (JSON true/false), else raise DataError."""
+    if not isinstance(value, bool):
+        raise DataError(f"{owner} must be true or false; got {value!r}")
+    return value
+
+
+def check_batch(x: Any, owner: str) -> torch.Tensor:
+    """Check that `x` is a floating tensor of shape (N, B, H, W); return it."""
+    if not isinstance(x, torch.Tensor):
+        raise DataError(f"{owner}: x must be a torch.Tensor (N, B, H, W); got {type(x).__name__}")
+    if x.ndim != 4:
+        raise DataError(f"{owner}: x must have 4 axes (N, B, H, W); got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise DataError(f"{owner}: x must be a floating tensor; got dtype {x.dtype}")
+    return x
+
+
+def check_generator(generator: torch.Generator | None, x: torch.Tensor, owner: str) -> None:
+    """Check that `generator` (if any) lives on the batch's device type."""
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise DataError(
+            f"{owner}: generator must be a torch.Generator or None; got {type(generator).__name__}"
+        )
+    if generator.device.type != x.device.type:
+        raise DataError(
+            f"{owner}: generator is on {generator.device} but x is on {x.device}; "
+            f"make it with torch.Generator(device=x.device)"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Random draws on the batch's device, float32 then cast, so seeds mean the same for all dtypes.
+
+
+def uniform(
+    shape: tuple[int, ...],
+    low: float,
+    high: float,
+    x: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Uniform draws in [low, high) of `shape`, on x's device, in x's dtype."""
+    draw = torch.rand(shape, generator=generator, device=x.device, dtype=torch.float32)
+    return (low + (high - low) * draw).to(x.dtype)
+
+
+def bernoulli_mask(
+    shape: tuple[int, ...], p: float, x: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Boolean mask of `shape` on x's device, each entry True with probability p."""
+    draw = torch.rand(shape, generator=generator, device=x.device, dtype=torch.float32)
+    return draw < p
+
+
+def per_sample(mask: torch.Tensor) -> torch.Tensor:
+    """Reshape a (N,) mask or value to (N, 1, 1, 1) so it broadcasts over a batch."""
+    return mask.reshape(-1, 1, 1, 1)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _to_json(value: Any) -> Any:
+    """Parameters as JSON-friendly values: tuples become lists, operations become dicts."""
+    if isinstance(value, Augmentation):
+        return value.to_dict()
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    return value
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, tuple | list):
+        inner = ", ".join(_format_value(v) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    return repr(value)
+
+
+class Augmentation:
+    """A batched, parameterised tensor operation on patches (N, B, P, P).
+
+    Subclasses set the class attribute `name` (registry key), store each `__init__` argument
+    under an attribute of the same name (that is what `params()` reads), and implement
+    `_apply(x, generator)`, which transforms every sample of `x`. The base class draws which
+    samples are transformed (probability `p`) and keeps the others. Operations never modify
+    their input; when nothing is applied the input itself may be returned.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        registered = cls.__dict__.get("name", "")
+        if registered:
+            previous = _REGISTRY.get(registered)
+            same_class = previous is not None and (
+                (previous.__module__, previous.__qualname__) == (cls.__module__, cls.__qualname__)
+            )  # a module reloaded (notebook autoreload) registers its classes again
+            if previous is not None and not same_class:
+                raise DataError(
+                    f"augmentation name {registered!r} is used by both "
+                    f"{previous.__qualname__} and {cls.__qualname__}"
+                )
+            _REGISTRY[registered] = cls
+
+    def __init__(self, p: float = 1.0) -> None:
+        self.p = check_probability(f"{type(self).__name__}.p", p)
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    @classmethod
+    def parameter_names(cls) -> tuple[str, ...]:
+        """The names of the constructor's parameters, in order (what `params()` returns)."""
+        signature = inspect.signature(cls.__init__)
+        return tuple(
+            name
+            for name, parameter in signature.parameters.items()
+            if name != "self"
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        )
+
+    def params(self) -> dict[str, Any]:
+        """The operation's parameters as a JSON-friendly dict (lists for pairs, nested dicts)."""
+        return {name: _to_json(getattr(self, name)) for name in self.parameter_names()}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Augmentation:
+        """Build an operation of this class from a `params()` dict (validated again)."""
+        if not isinstance(params, Mapping):
+            raise DataError(f"{cls.__name__} params must be a dict; got {type(params).__name__}")
+        expected = cls.parameter_names()
+        unknown = sorted(set(params) - set(expected))
+        if unknown:
+            raise DataError(
+                f"{cls.__name__} got unknown parameter(s) {unknown}; expected some of "
+                f"{list(expected)}"
+            )
+        return cls(**params)
+
+    def with_params(self, **changes: Any) -> Augmentation:
+        """A new operation with some parameters changed (validated); this one is unchanged."""
+        return self.from_params({**self.params(), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"name": ..., "params": {...}}`: enough for `from_dict` to rebuild the operation."""
+        return {"name": self.name, "params": self.params()}
+
+    # -- application --------------------------------------------------------------------------
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Transform a batch (N, B, H, W); returns the same shape, dtype and device."""
+        owner = type(self).__name__
+        check_batch(x, owner)
+        check_generator(generator, x, owner)
+        if x.shape[0] == 0 or self.p == 0.0:
+            return x
+        return self._forward(x, generator)
+
+    def _forward(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Apply to each sample with probability `p` (one `_apply` call over the batch)."""
+        if self.p >= 1.0:
+            return self._apply(x, generator)
+        chosen = bernoulli_mask((x.shape[0],), self.p, x, generator)
+        transformed = self._apply(x, generator)
+        return torch.where(per_sample(chosen), transformed, x)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def describe_lines(self, indent: int = 0) -> list[str]:
+        """One line per operation, `name(param=value, ...)`, indented two spaces per level."""
+        shown = ", ".join(
+            f"{key}={_format_value(getattr(self, key))}" for key in self.parameter_names()
+        )
+        return [f"{'  ' * indent}{self.name}({shown})"]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{key}={getattr(self, key)!r}" for key in self.parameter_names())
+        return f"{type(self).__name__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Augmentation):
+            return NotImplemented
+        return type(self) is type(other) and self.params() == other.params()
+
+    __hash__ = None  # type: ignore[assignment]  # parameters are editable, so not hashable
+
+
+def registered_names() -> tuple[str, ...]:
+    """The names `build` and `from_dict` accept, sorted."""
+    return tuple(sorted(_REGISTRY))
+
+
+def build(name: str, **params: Any) -> Augmentation:
+    """The operation registered under `name`, built with `params`: `build("band_mask", p=0.3)`."""
+    if name not in _REGISTRY:
+        raise DataError(
+            f"unknown augmentation name {name!r}; registered: {', '.join(registered_names())}"
+        )
+    return _REGISTRY[name].from_params(params)
+
+
+def from_dict(spec: Mapping[str, Any]) -> Augmentation:
+    """Rebuild an operation (or a nested pool) from `to_dict()` output."""
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise DataError(f"augmentation spec must be a dict with a 'name' key; got {spec!r}")
+    unknown = sorted(set(spec) - {"name", "params"})
+    if unknown:
+        raise DataError(f"augmentation spec has unknown key(s) {unknown}; expected name, params")
+    params = spec.get("params", {})
+    if not isinstance(params, Mapping):
+        raise DataError(f"augmentation spec 'params' must be a dict; got {params!r}")
+    return build(spec["name"], **params)
+
+
+def as_augmentation(value: Augmentation | Mapping[str, Any], owner: str) -> Augmentation:
+    """Accept an operation or its `to_dict()` form (used by pools to take either)."""
+    if isinstance(value, Augmentation):
+        return value
+    if isinstance(value, Mapping):
+        return from_dict(value)
+    raise DataError(f"{owner} must hold Augmentation objects or dicts; got {type(value).__name__}")

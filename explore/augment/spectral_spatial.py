@@ -1,0 +1,330 @@
+"""Spectral-spatial augmentation operations on batches of hyperspectral patches (N, B, P, P).
+
+Spatial operations (crop, flips, rotations, blur, pixel mask) act on the last two axes and treat
+every band alike; spectral operations (band mask, noise, gain, offset, smoothing) act along the
+band axis. Every operation is vectorised over the batch: per-sample randomness is drawn as
+tensors and applied with batched torch calls, never with a Python loop over samples.
+See `explore.augment.base` for the meaning of `p` and for seeding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from explore.augment.base import (
+    Augmentation,
+    bernoulli_mask,
+    check_flag,
+    check_interval,
+    check_odd_size,
+    check_positive,
+    per_sample,
+    uniform,
+)
+from explore.errors import DataError
+
+
+class Identity(Augmentation):
+    """Returns the batch unchanged: a "do nothing" choice inside a `RandomChoice`."""
+
+    name = "identity"
+
+    def __init__(self, p: float = 1.0) -> None:
+        super().__init__(p=p)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return x
+
+
+class RandomResizedCrop(Augmentation):
+    """Crop a random region of each patch and resize it back to the patch size (bilinear).
+
+    As torchvision's: the region's area is a fraction `scale` of the patch and its width/height
+    ratio is drawn log-uniformly in `ratio`. A region wider or taller than the patch is clipped
+    to it (torchvision retries instead; the clip keeps the draw vectorised). The whole batch is
+    one `affine_grid` + `grid_sample` call with a per-sample affine matrix; sampling between
+    pixel centres (`align_corners=False`) makes scale = ratio = (1, 1) an exact identity.
+    """
+
+    name = "random_resized_crop"
+
+    def __init__(
+        self,
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(p=p)
+        self.scale = check_interval(
+            "RandomResizedCrop.scale", scale, lower=0.0, upper=1.0, open_lower=True
+        )
+        self.ratio = check_interval("RandomResizedCrop.ratio", ratio, lower=0.0, open_lower=True)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        count = x.shape[0]
+        area = uniform((count,), *self.scale, x, generator)
+        log_ratio = uniform(
+            (count,), math.log(self.ratio[0]), math.log(self.ratio[1]), x, generator
+        )
+        aspect = torch.exp(log_ratio)
+        # Half-extents in normalised coordinates ([-1, 1] spans the patch): fractions of it.
+        width = torch.sqrt(area * aspect).clamp(max=1.0)
+        height = torch.sqrt(area / aspect).clamp(max=1.0)
+        centre_x = (1.0 - width) * uniform((count,), -1.0, 1.0, x, generator)
+        centre_y = (1.0 - height) * uniform((count,), -1.0, 1.0, x, generator)
+        zeros = torch.zeros_like(width)
+        theta = torch.stack(
+            [torch.stack([width, zeros, centre_x], 1), torch.stack([zeros, height, centre_y], 1)],
+            dim=1,
+        )  # (N, 2, 3)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class RandomFlip(Augmentation):
+    """Flip each patch left-right (`horizontal`) and/or up-down (`vertical`).
+
+    Each enabled flip is drawn independently per sample with probability `p`; with p = 1 the
+    result equals `torch.flip` over the enabled axes.
+    """
+
+    name = "random_flip"
+
+    def __init__(self, horizontal: bool = True, vertical: bool = False, p: float = 0.5) -> None:
+        super().__init__(p=p)
+        self.horizontal = check_flag("RandomFlip.horizontal", horizontal)
+        self.vertical = check_flag("RandomFlip.vertical", vertical)
+
+    def _forward(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        count = x.shape[0]
+        for enabled, axis in ((self.horizontal, -1), (self.vertical, -2)):
+            if enabled:
+                chosen = bernoulli_mask((count,), self.p, x, generator)
+                x = torch.where(per_sample(chosen), x.flip(axis), x)
+        return x
+
+
+class RandomRotate90(Augmentation):
+    """Rotate each square patch by k x 90 degrees, k drawn uniformly in {0, 1, 2, 3} per sample.
+
+    The four rotations of the batch are computed once and each sample picks its own: memory is
+    4 x the batch, which is small for patches.
+    """
+
+    name = "random_rotate90"
+
+    def __init__(self, p: float = 1.0) -> None:
+        super().__init__(p=p)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if x.shape[-1] != x.shape[-2]:
+            raise DataError(
+                f"RandomRotate90 needs square patches; got spatial size {tuple(x.shape[-2:])}"
+            )
+        count = x.shape[0]
+        turns = torch.randint(4, (count,), generator=generator, device=x.device)
+        rotations = torch.stack([torch.rot90(x, k, dims=(-2, -1)) for k in range(4)])
+        return rotations[turns, torch.arange(count, device=x.device)]
+
+
+def _spatial_pad_mode(x: torch.Tensor, pad: int) -> str:
+    """Reflect padding (as torchvision's blur) when the patch is large enough, else replicate."""
+    return "reflect" if pad < min(x.shape[-2:]) else "replicate"
+
+
+class GaussianBlur(Augmentation):
+    """Blur each patch over its SPATIAL axes with a Gaussian of per-sample sigma.
+
+    sigma is drawn uniformly in `sigma` for each sample; the kernel is `kernel_size` wide,
+    separable, and the same for every band of a sample. The batch is blurred by two depthwise
+    convolutions over (1, N*B, P, P) with groups = N*B (one kernel per sample, repeated over
+    bands), with reflect padding. The SSCC reference code applies its blur over a band axis by
+    accident; this blurs spatially, as the paper means, so a patch constant in space is left
+    unchanged whatever its spectrum.
+    """
+
+    name = "gaussian_blur"
+
+    def __init__(
+        self,
+        kernel_size: int = 3,
+        sigma: tuple[float, float] = (0.1, 2.0),
+        p: float = 0.5,
+    ) -> None:
+        super().__init__(p=p)
+        self.kernel_size = check_odd_size("GaussianBlur.kernel_size", kernel_size)
+        self.sigma = check_interval("GaussianBlur.sigma", sigma, lower=0.0, open_lower=True)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        count, bands, height, width = x.shape
+        radius = self.kernel_size // 2
+        if radius == 0:
+            return x
+        sigma = uniform((count, 1), *self.sigma, x, generator)
+        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+        kernel = torch.exp(-(offsets**2) / (2.0 * sigma**2))
+        kernel = kernel / kernel.sum(dim=1, keepdim=True)  # (N, k)
+        kernel = kernel.repeat_interleave(bands, dim=0)  # (N*B, k)
+        channels = count * bands
+        flat = x.reshape(1, channels, height, width)
+        flat = F.pad(flat, (radius, radius, radius, radius), mode=_spatial_pad_mode(x, radius))
+        flat = F.conv2d(flat, kernel.view(channels, 1, 1, -1), groups=channels)
+        flat = F.conv2d(flat, kernel.view(channels, 1, -1, 1), groups=channels)
+        return flat.reshape(count, bands, height, width)
+
+
+class PixelMask(Augmentation):
+    """Zero each spatial position across all bands, independently with probability `p`.
+
+    Here `p` is the per-position masking probability (the SSCC reference uses 0.5), drawn for
+    every sample and position; p = 0 is the identity and p = 1 zeros the patch. To mask only
+    some samples, wrap it in `Sequence([PixelMask(...)], p=q)`.
+    """
+
+    name = "pixel_mask"
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p=p)
+
+    def _forward(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        count, _, height, width = x.shape
+        masked = bernoulli_mask((count, 1, height, width), self.p, x, generator)
+        return torch.where(masked, torch.zeros((), dtype=x.dtype, device=x.device), x)
+
+
+class BandMask(Augmentation):
+    """Zero each band across all positions, independently with probability `p`.
+
+    Here `p` is the per-band masking probability (the SSCC reference uses 0.5), drawn for
+    every sample and band; p = 0 is the identity and p = 1 zeros the patch. To mask only some
+    samples, wrap it in `Sequence([BandMask(...)], p=q)`.
+    """
+
+    name = "band_mask"
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p=p)
+
+    def _forward(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        count, bands = x.shape[:2]
+        masked = bernoulli_mask((count, bands, 1, 1), self.p, x, generator)
+        return torch.where(masked, torch.zeros((), dtype=x.dtype, device=x.device), x)
+
+
+class SpectralNoise(Augmentation):
+    """Add Gaussian noise of standard deviation `std` to every value.
+
+    Absolute by default (`relative=False`): the inputs are expected standardised per band over
+    the scene (the SSCC preprocessing), so `std` is a fraction of a band's scene-wide spread.
+    With `relative=True` the noise of each band of each sample is scaled by that band's standard
+    deviation over the patch's positions (patch-local texture; a flat patch gets no noise).
+    """
+
+    name = "spectral_noise"
+
+    def __init__(self, std: float = 0.05, relative: bool = False, p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.std = check_positive("SpectralNoise.std", std, allow_zero=True)
+        self.relative = check_flag("SpectralNoise.relative", relative)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=torch.float32)
+        noise = noise.to(x.dtype) * self.std
+        if self.relative:
+            noise = noise * x.std(dim=(-2, -1), keepdim=True, correction=0)
+        return x + noise
+
+
+class SpectralScale(Augmentation):
+    """Multiply each sample by a gain drawn uniformly in `range` (one per band if `per_band`)."""
+
+    name = "spectral_scale"
+
+    def __init__(
+        self,
+        range: tuple[float, float] = (0.9, 1.1),  # shadows the builtin here only
+        per_band: bool = False,
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(p=p)
+        self.range = check_interval("SpectralScale.range", range, lower=0.0)
+        self.per_band = check_flag("SpectralScale.per_band", per_band)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        bands = x.shape[1] if self.per_band else 1
+        gain = uniform((x.shape[0], bands, 1, 1), *self.range, x, generator)
+        return x * gain
+
+
+class SpectralShift(Augmentation):
+    """Add an offset drawn uniformly in `range` to each sample (one per band if `per_band`).
+
+    Offsets are absolute, in the data's units (standardised bands: fractions of a band's spread).
+    """
+
+    name = "spectral_shift"
+
+    def __init__(
+        self,
+        range: tuple[float, float] = (-0.1, 0.1),  # shadows the builtin here only
+        per_band: bool = False,
+        p: float = 1.0,
+    ) -> None:
+        super().__init__(p=p)
+        self.range = check_interval("SpectralShift.range", range)
+        self.per_band = check_flag("SpectralShift.per_band", per_band)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        bands = x.shape[1] if self.per_band else 1
+        offset = uniform((x.shape[0], bands, 1, 1), *self.range, x, generator)
+        return x + offset
+
+
+class SpectralSmooth(Augmentation):
+    """Smooth each pixel's spectrum with a centred 1-D kernel along the band axis.
+
+    A box kernel of `kernel_size` bands by default, or a Gaussian of standard deviation `sigma`
+    (in bands) when `sigma` is given. Edges use replicate padding, so a flat spectrum is kept.
+    The batch is one convolution over (N, 1, B, P*P).
+    """
+
+    name = "spectral_smooth"
+
+    def __init__(self, kernel_size: int = 5, sigma: float | None = None, p: float = 0.5) -> None:
+        super().__init__(p=p)
+        self.kernel_size = check_odd_size("SpectralSmooth.kernel_size", kernel_size)
+        self.sigma = None if sigma is None else check_positive("SpectralSmooth.sigma", sigma)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        count, bands, height, width = x.shape
+        radius = self.kernel_size // 2
+        if radius == 0:
+            return x
+        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+        if self.sigma is None:
+            kernel = torch.ones_like(offsets)
+        else:
+            kernel = torch.exp(-(offsets**2) / (2.0 * self.sigma**2))
+        kernel = kernel / kernel.sum()
+        flat = x.reshape(count, 1, bands, height * width)
+        flat = F.pad(flat, (0, 0, radius, radius), mode="replicate")
+        flat = F.conv2d(flat, kernel.view(1, 1, -1, 1))
+        return flat.reshape(count, bands, height, width)
+
+
+__all__ = [
+    "BandMask",
+    "GaussianBlur",
+    "Identity",
+    "PixelMask",
+    "RandomFlip",
+    "RandomResizedCrop",
+    "RandomRotate90",
+    "SpectralNoise",
+    "SpectralScale",
+    "SpectralShift",
+    "SpectralSmooth",
+]
