@@ -1,0 +1,342 @@
+"""Loss functions shared by the clustering methods, as pure torch functions (no module state).
+
+This module owns the "Shared building blocks" of docs METHODS.md:
+
+- `instance_contrastive_loss`: NT-Xent between two views' vectors, (B, d) each.
+- `cluster_contrastive_loss`: CC's cluster loss, NT-Xent between the two views' assignment
+  *columns* plus a balance term per view, on soft assignments (B, K).
+- `cross_correlation_loss`: between-cluster redundancy (Barlow-Twins style) on (B, K) outputs.
+- `entropy_balance`: log K - H(mean assignment), the anti-collapse term.
+
+Each loss with several terms has a `..._parts` twin returning a dict of scalar tensors that sum
+to the total, so a trainer can log the terms apart.
+
+Conventions shared by every function here:
+
+- Inputs must be floating-point (B, d) or (B, K) tensors on one device, with B >= 2.
+- Precision: float16 and bfloat16 inputs are cast up and the loss is computed (and returned) in
+  float32, with autocast disabled inside, so mixed-precision training gets a float32 loss;
+  float32 and float64 inputs are computed in their own precision. Gradients flow back to the
+  inputs in their own dtype.
+- Validation: shapes, dtypes and devices are always checked (free: no device sync). Checking that
+  values are finite needs a device-to-host sync, so it is off by default (`check_finite=False`);
+  pass `check_finite=True` to get a `DataError` naming the argument instead of a NaN loss.
+  Soft assignments are assumed to be non-negative with rows summing to 1; that is not checked.
+- Bad hyper-parameters (temperature <= 0, negative weights) raise `DataError` naming them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+import torch.nn.functional as F
+
+from explore.errors import DataError
+
+__all__ = [
+    "cluster_contrastive_loss",
+    "cluster_contrastive_loss_parts",
+    "cross_correlation_loss",
+    "cross_correlation_loss_parts",
+    "entropy_balance",
+    "instance_contrastive_loss",
+]
+
+# Lower bound on the mean assignment P_k before its log: keeps 0 * log 0 at 0 and its gradient
+# finite when a cluster is empty.
+_PROBABILITY_FLOOR = 1e-12
+# A zero vector stays zero when L2-normalised (its similarities are then 0).
+_NORM_FLOOR = 1e-12
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _check_pair(
+    first: torch.Tensor,
+    second: torch.Tensor,
+    names: tuple[str, str],
+    axes: str,
+    *,
+    check_finite: bool,
+) -> None:
+    """Check two (B, ·) inputs: tensors, floating, 2-D, same shape and device, B >= 2."""
+    for tensor, name in zip((first, second), names, strict=True):
+        _check_one(tensor, name, axes, check_finite=check_finite)
+    if first.shape != second.shape:
+        raise DataError(
+            f"{names[0]} and {names[1]} must have the same shape {axes}; got "
+            f"{tuple(first.shape)} and {tuple(second.shape)}"
+        )
+    if first.device != second.device:
+        raise DataError(
+            f"{names[0]} and {names[1]} must be on the same device; got {first.device} and "
+            f"{second.device}"
+        )
+
+
+def _check_one(tensor: torch.Tensor, name: str, axes: str, *, check_finite: bool) -> None:
+    """Check one (B, ·) input: a floating-point 2-D tensor with B >= 2 and a non-empty axis 1."""
+    if not isinstance(tensor, torch.Tensor):
+        raise DataError(f"{name} must be a torch.Tensor {axes}; got {type(tensor).__name__}")
+    if not torch.is_floating_point(tensor):
+        raise DataError(f"{name} must be floating-point; got dtype {tensor.dtype}")
+    if tensor.ndim != 2:
+        raise DataError(f"{name} must be 2-D {axes}; got shape {tuple(tensor.shape)}")
+    if tensor.shape[0] < 2:
+        raise DataError(
+            f"{name} needs a batch of at least 2 samples; got shape {tuple(tensor.shape)}"
+        )
+    if tensor.shape[1] < 1:
+        raise DataError(f"{name} has an empty second axis: shape {tuple(tensor.shape)}")
+    if check_finite:
+        finite = torch.isfinite(tensor)
+        if not bool(finite.all()):
+            count = int((~finite).sum())
+            raise DataError(
+                f"{name} holds {count} non-finite values (NaN or Inf) in shape "
+                f"{tuple(tensor.shape)}"
+            )
+
+
+def _check_temperature(temperature: float) -> None:
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise DataError(f"temperature must be a finite number > 0; got {temperature!r}")
+
+
+# ----------------------------------------------------------------------------- precision
+
+
+def _compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    """float32 for half inputs, else the inputs' common floating dtype (float32 or float64)."""
+    dtype = tensors[0].dtype
+    for tensor in tensors[1:]:
+        dtype = torch.promote_types(dtype, tensor.dtype)
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _without_autocast(device: torch.device) -> AbstractContextManager:
+    """Disable autocast on `device` so matmuls run in the compute dtype, not in half."""
+    is_available = getattr(torch.amp, "is_autocast_available", None)
+    supported = is_available(device.type) if is_available else device.type in ("cpu", "cuda")
+    if not supported:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+# ----------------------------------------------------------------------------- shared pieces
+
+
+def _nt_xent(rows_a: torch.Tensor, rows_b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """NT-Xent over 2N stacked unit rows; row i of `rows_a` is the positive of row i of `rows_b`.
+
+    rows_a, rows_b: (N, D), already L2-normalised. Logits s_ij = r_i . r_j / temperature; the
+    diagonal (each row with itself) is set to -inf so it leaves the softmax; cross-entropy towards
+    the other view's row gives -log(exp(s_pos) / sum_{k != i} exp(s_ik)), averaged over 2N rows.
+    """
+    count = rows_a.shape[0]
+    rows = torch.cat([rows_a, rows_b], dim=0)
+    logits = rows @ rows.T / temperature
+    self_pairs = torch.eye(2 * count, dtype=torch.bool, device=rows.device)
+    logits = logits.masked_fill(self_pairs, float("-inf"))
+    # Row i's positive is row (i + N) mod 2N.
+    targets = torch.arange(2 * count, device=rows.device).roll(count)
+    return F.cross_entropy(logits, targets)
+
+
+def _entropy_balance(assignments: torch.Tensor) -> torch.Tensor:
+    """log K - H(P), P_k = mean_i p_ik; `assignments` (B, K) already in the compute dtype."""
+    mean_assignment = assignments.mean(dim=0)
+    entropy = -(mean_assignment * mean_assignment.clamp_min(_PROBABILITY_FLOOR).log()).sum()
+    return math.log(assignments.shape[1]) - entropy
+
+
+def _standardise(outputs: torch.Tensor, eps: float) -> torch.Tensor:
+    """(y - mean) / sqrt(biased variance + eps), per column over the batch; (B, K) -> (B, K)."""
+    centred = outputs - outputs.mean(dim=0, keepdim=True)
+    variance = centred.pow(2).mean(dim=0, keepdim=True)
+    return centred / torch.sqrt(variance + eps)
+
+
+# ----------------------------------------------------------------------------- public losses
+
+
+def instance_contrastive_loss(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    temperature: float = 0.5,
+    *,
+    check_finite: bool = False,
+) -> torch.Tensor:
+    """NT-Xent between two views' vectors: pull each sample's two views together.
+
+    z_a, z_b: (B, d), row i of both is sample i seen through two augmentations. Rows are
+    L2-normalised here (so callers may pass raw projections; normalising twice changes nothing),
+    stacked into 2B rows, and compared by s_ij = z_i . z_j / temperature. Each row's positive is
+    the same sample's other view; the denominator runs over the other 2B - 1 rows (itself
+    excluded). Returns the mean over the 2B rows of -log(exp(s_pos) / sum_{k != i} exp(s_ik)),
+    a scalar (float32 for half inputs). Symmetric in z_a and z_b.
+    """
+    _check_pair(z_a, z_b, ("z_a", "z_b"), "(B, d)", check_finite=check_finite)
+    _check_temperature(temperature)
+    dtype = _compute_dtype(z_a, z_b)
+    with _without_autocast(z_a.device):
+        rows_a = F.normalize(z_a.to(dtype), dim=1, eps=_NORM_FLOOR)
+        rows_b = F.normalize(z_b.to(dtype), dim=1, eps=_NORM_FLOOR)
+        return _nt_xent(rows_a, rows_b, temperature)
+
+
+def entropy_balance(p: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:
+    """Balance term log K - H(P), with P_k = mean_i p_ik the share of cluster k in the batch.
+
+    p: (B, K) soft assignments (rows sum to 1). The value is 0 when every cluster gets the same
+    share and log K when all samples fall in one cluster: minimising it fights collapse (the
+    log K only keeps it non-negative). P is floored at 1e-12 inside the log, so empty clusters
+    give neither NaN values nor NaN gradients. Returns a scalar (float32 for half inputs).
+    """
+    _check_one(p, "p", "(B, K)", check_finite=check_finite)
+    dtype = _compute_dtype(p)
+    with _without_autocast(p.device):
+        return _entropy_balance(p.to(dtype))
+
+
+def cluster_contrastive_loss_parts(
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    temperature: float = 1.0,
+    *,
+    balance: bool = True,
+    check_finite: bool = False,
+) -> dict[str, torch.Tensor]:
+    """CC's cluster loss split into its terms: {"contrast": ..., "balance": ...}.
+
+    The parts sum to `cluster_contrastive_loss`; "balance" is a zero tensor when `balance` is
+    False, so logs keep the same keys. See `cluster_contrastive_loss` for the definition.
+    """
+    return _cluster_contrastive_parts(
+        p_a, p_b, temperature, balance=balance, check_finite=check_finite, stacklevel=3
+    )
+
+
+def cluster_contrastive_loss(
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    temperature: float = 1.0,
+    *,
+    balance: bool = True,
+    check_finite: bool = False,
+) -> torch.Tensor:
+    """CC cluster loss: make each cluster's column agree across views and differ from the others.
+
+    p_a, p_b: (B, K) soft assignments of the same B samples under two views (rows sum to 1).
+    Column k (length B, L2-normalised) represents cluster k; NT-Xent over the 2K columns at
+    `temperature` takes column k of p_b as the positive of column k of p_a. When `balance` is
+    True, `entropy_balance` of each view is added (log K - H(P_a) + log K - H(P_b)).
+    Returns a scalar (float32 for half inputs). Symmetric in p_a and p_b.
+
+    Warns (UserWarning) when K >= B / 2: the columns become too short to tell K clusters apart
+    and the loss stops separating them (a known failure of CC); use a larger batch.
+    """
+    parts = _cluster_contrastive_parts(
+        p_a, p_b, temperature, balance=balance, check_finite=check_finite, stacklevel=3
+    )
+    return parts["contrast"] + parts["balance"]
+
+
+def _cluster_contrastive_parts(
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    temperature: float,
+    *,
+    balance: bool,
+    check_finite: bool,
+    stacklevel: int,
+) -> dict[str, torch.Tensor]:
+    _check_pair(p_a, p_b, ("p_a", "p_b"), "(B, K)", check_finite=check_finite)
+    _check_temperature(temperature)
+    batch_size, clusters = p_a.shape
+    if clusters < 2:
+        raise DataError(
+            f"p_a and p_b need at least 2 clusters (columns) for the cluster loss; got shape "
+            f"{tuple(p_a.shape)}"
+        )
+    if 2 * clusters >= batch_size:
+        warnings.warn(
+            f"cluster_contrastive_loss: {clusters} clusters for a batch of {batch_size} samples; "
+            "the cluster loss fails when the number of clusters approaches the batch size "
+            "(K >= B / 2): use a larger batch or fewer clusters",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    dtype = _compute_dtype(p_a, p_b)
+    with _without_autocast(p_a.device):
+        p_a = p_a.to(dtype)
+        p_b = p_b.to(dtype)
+        columns_a = F.normalize(p_a.T, dim=1, eps=_NORM_FLOOR)
+        columns_b = F.normalize(p_b.T, dim=1, eps=_NORM_FLOOR)
+        contrast = _nt_xent(columns_a, columns_b, temperature)
+        if balance:
+            balance_term = _entropy_balance(p_a) + _entropy_balance(p_b)
+        else:
+            balance_term = contrast.new_zeros(())
+    return {"contrast": contrast, "balance": balance_term}
+
+
+def cross_correlation_loss_parts(
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    off_diagonal_weight: float = 0.005,
+    eps: float = 1e-5,
+    *,
+    check_finite: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Cross-correlation loss split into {"on_diagonal": ..., "off_diagonal": ...}.
+
+    "off_diagonal" is already multiplied by `off_diagonal_weight`, so the parts sum to
+    `cross_correlation_loss`. See that function for the definition.
+    """
+    _check_pair(p_a, p_b, ("p_a", "p_b"), "(B, K)", check_finite=check_finite)
+    if not (off_diagonal_weight >= 0 and math.isfinite(off_diagonal_weight)):
+        raise DataError(
+            f"off_diagonal_weight must be a finite number >= 0; got {off_diagonal_weight!r}"
+        )
+    if not (eps >= 0 and math.isfinite(eps)):
+        raise DataError(f"eps must be a finite number >= 0; got {eps!r}")
+    batch_size, clusters = p_a.shape
+    dtype = _compute_dtype(p_a, p_b)
+    with _without_autocast(p_a.device):
+        standard_a = _standardise(p_a.to(dtype), eps)
+        standard_b = _standardise(p_b.to(dtype), eps)
+        correlation = standard_a.T @ standard_b / batch_size
+        diagonal = torch.eye(clusters, dtype=torch.bool, device=correlation.device)
+        on_diagonal = (1 - correlation.diagonal()).pow(2).sum()
+        off_diagonal = correlation.masked_fill(diagonal, 0).pow(2).sum() * off_diagonal_weight
+    return {"on_diagonal": on_diagonal, "off_diagonal": off_diagonal}
+
+
+def cross_correlation_loss(
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    off_diagonal_weight: float = 0.005,
+    eps: float = 1e-5,
+    *,
+    check_finite: bool = False,
+) -> torch.Tensor:
+    """Between-cluster redundancy: each output agrees across views, different outputs decorrelate.
+
+    p_a, p_b: (B, K) outputs of two views (soft assignments in SSCC; any real values work).
+    Each column is standardised over the batch without a learned scale,
+    y = (p - mean) / sqrt(var + eps) with the *biased* variance (divide by B), as the SSCC
+    reference's BatchNorm1d(affine=False) does in training mode; eps keeps a constant column at
+    0 instead of NaN (eps = 0 is allowed but then a constant column gives NaN). Then
+    C = Y_a^T Y_b / B (K, K) and the loss is
+    sum_k (1 - C_kk)^2 + off_diagonal_weight * sum_{k != l} C_kl^2.
+    Returns a scalar (float32 for half inputs). Symmetric in p_a and p_b (C becomes C^T).
+    """
+    parts = cross_correlation_loss_parts(
+        p_a, p_b, off_diagonal_weight, eps, check_finite=check_finite
+    )
+    return parts["on_diagonal"] + parts["off_diagonal"]
