@@ -127,3 +127,90 @@ def test_unwritable_out_is_reported_before_work(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------- deep methods
+@pytest.fixture(scope="module")
+def small_scene_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 24 x 24 window of the real Salinas-A scene saved as an .npz (cube + labels)."""
+    from explore.data.registry import load_scene
+
+    scene = load_scene("salinas_a", download=False).crop(slice(20, 44), slice(30, 54))
+    path = tmp_path_factory.mktemp("scenes") / "window.npz"
+    np.savez(path, cube=scene.cube, labels=scene.labels)
+    return path
+
+
+def test_train_sscc_resume_and_predict(small_scene_file: Path, tmp_path: Path) -> None:
+    from explore.training import RunHistory
+
+    out = tmp_path / "sscc"
+    base = ["train", "--method", "sscc", "--dataset", str(small_scene_file), "--clusters", "3"]
+    assert main([*base, "--epochs", "1", "--device", "cpu", "--out", str(out)]) == 0
+    for name in ("metrics.json", "labels.npy", "history.npz", "checkpoint.pt"):
+        assert (out / name).is_file(), name
+    assert len(RunHistory.load(out / "history.npz")) == 1
+
+    assert main([*base, "--epochs", "2", "--device", "cpu", "--out", str(out), "--resume"]) == 0
+    history = RunHistory.load(out / "history.npz")
+    assert [record.epoch for record in history] == [1, 2]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == "sscc" and 0.0 <= metrics["acc"] <= 1.0
+
+    prediction = tmp_path / "map.npy"
+    args = [
+        "predict",
+        "--run",
+        str(out),
+        "--dataset",
+        str(small_scene_file),
+        "--out",
+        str(prediction),
+    ]
+    assert main([*args, "--device", "cpu"]) == 0
+    assert np.array_equal(np.load(prediction), np.load(out / "labels.npy"))
+
+
+def test_sscc_cli_errors(small_scene_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    base = ["train", "--method", "sscc", "--dataset", str(small_scene_file), "--out", str(out)]
+    assert_one_line_error(run_cli(*base, "--clusters", "1"), "at least 2")
+    assert_one_line_error(run_cli(*base, "--clusters", "100000"), "larger than the number")
+    assert_one_line_error(run_cli(*base, "--resume"), "no checkpoint")
+    assert_one_line_error(
+        run_cli("train", "--method", "sscc", "--dataset", "digits", "--out", str(out)),
+        "image set",
+    )
+
+
+def test_predict_refuses_a_scene_with_other_bands(small_scene_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "sscc",
+                "--dataset",
+                str(small_scene_file),
+                "--clusters",
+                "3",
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    other = tmp_path / "other.npy"
+    np.save(other, np.random.default_rng(0).normal(size=(12, 12, 100)).astype(np.float32))
+    result = run_cli(
+        "predict", "--run", str(out), "--dataset", str(other), "--out", str(tmp_path / "m.npy")
+    )
+    assert_one_line_error(result, "100 bands", "204")
+    assert not (tmp_path / "m.npy").exists()
+    missing = run_cli("predict", "--run", str(tmp_path), "--dataset", str(other), "--out", "x.npy")
+    assert_one_line_error(missing, "checkpoint")

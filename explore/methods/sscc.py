@@ -1,0 +1,188 @@
+"""SSCC: spectral-spatial contrastive clustering of hyperspectral scenes.
+
+A symmetric twin network (one backbone and one cluster head shared by both views) whose head
+has one output per cluster. Each batch of pixel-centred patches is augmented twice by a
+spectral-spatial pool; the loss pulls a pixel's two views together (within-cluster similarity)
+and decorrelates the clusters (between-cluster redundancy reduction). Trained batch by batch,
+it clusters pixels it never saw: `predict` works on any scene with the same bands.
+See ../shared/docs/METHODS.md, section 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from explore.augment import AugmentationPool, get_preset
+from explore.errors import DataError
+from explore.losses import (
+    cluster_contrastive_loss_parts,
+    cross_correlation_loss_parts,
+    instance_contrastive_loss,
+)
+from explore.methods.base import DeepClusteringMethod
+from explore.models import ClusterHead, build_backbone
+
+LOSSES = ("paper", "workshop")
+
+
+class TwinClusterNet(nn.Module):
+    """Backbone + cluster head, shared by every view: `forward` gives soft assignments (N, K),
+    `embed` the backbone features (N, d)."""
+
+    def __init__(self, backbone: nn.Module, head: ClusterHead) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+class SSCC(DeepClusteringMethod):
+    """Spectral-spatial contrastive clustering.
+
+    Configurations (`config`): "paper" is the reference code's settings (reference residual
+    backbone, 11 x 11 patches of 8 PCA components, batch 512, Adam lr 2e-4, weight decay 5e-3,
+    step decay x0.1 every 20 epochs, 40 epochs); "fast" is the CPU default, chosen by measuring
+    quality per CPU-second (docs/architecture.md gives the numbers). Any hyper-parameter passed
+    explicitly overrides the config.
+
+    Loss (`loss`): "paper" (default, the reference code) = `instance_weight` (5e-5) x NT-Xent on
+    the L2-normalised K outputs + cross-correlation loss on the K outputs; "workshop" = the
+    workshop paper's CC-style instance NT-Xent + cluster contrastive loss with balance term, both
+    on the K outputs.
+
+    Training pixels (`train_on`): "all" (default: clustering needs no labels) or "labelled" (the
+    reference code). After `fit`: `labels_` (H, W) in 0..K-1, `history_`, `model_`.
+    """
+
+    name: ClassVar[str] = "sscc"
+    DEFAULT_CONFIG: ClassVar[str] = "fast"
+    CONFIGS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {
+            "backbone": "reference",
+            "n_components": 8,
+            "patch_size": 11,
+            "batch_size": 512,
+            "epochs": 40,
+            "lr": 2e-4,
+            "weight_decay": 5e-3,
+            "step_size": 20,
+            "gamma": 0.1,
+            "augmentation": "sscc_reference",
+        },
+        "fast": {
+            "backbone": "light",
+            "n_components": 8,
+            "patch_size": 11,
+            "batch_size": 256,
+            "epochs": 20,
+            "lr": 1e-3,
+            "weight_decay": 5e-4,
+            "step_size": 15,
+            "gamma": 0.1,
+            "augmentation": "sscc_reference",
+        },
+    }
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        config: str = "fast",
+        loss: str = "paper",
+        backbone: str | None = None,
+        n_components: int | None = None,
+        patch_size: int | None = None,
+        batch_size: int | None = None,
+        epochs: int | None = None,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        step_size: int | None = None,
+        gamma: float | None = None,
+        augmentation: str | None = None,
+        instance_weight: float = 5e-5,
+        instance_temperature: float = 0.5,
+        cluster_temperature: float = 1.0,
+        off_diagonal_weight: float = 0.005,
+        train_on: str = "all",
+        device: str = "auto",
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.config = config
+        self.loss = loss
+        self.backbone = backbone
+        self.n_components = n_components
+        self.patch_size = patch_size
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.step_size = step_size
+        self.gamma = gamma
+        self.augmentation = augmentation
+        self.instance_weight = instance_weight
+        self.instance_temperature = instance_temperature
+        self.cluster_temperature = cluster_temperature
+        self.off_diagonal_weight = off_diagonal_weight
+        self.train_on = train_on
+        self.device = device
+        self.seed = seed
+        self.progress = progress
+
+    # ------------------------------------------------------------------ trainer hooks
+    def build_model(self, in_channels: int) -> nn.Module:
+        if self.loss not in LOSSES:
+            raise DataError(f"loss must be one of {LOSSES}; got {self.loss!r}")
+        settings = self.settings()
+        self._pool: AugmentationPool = get_preset(settings["augmentation"])
+        backbone = build_backbone(settings["backbone"], in_channels)
+        return TwinClusterNet(backbone, ClusterHead(backbone.out_features, self.n_clusters))
+
+    def configure_optimizers(self, model: nn.Module):
+        settings = self.settings()
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
+        )
+        scheduler = torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=settings["step_size"], gamma=settings["gamma"]
+        )
+        return optimizer, scheduler
+
+    def training_loss(
+        self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """Two views of the batch (one pool call each), one forward pass over both."""
+        view_a = self._pool(batch, generator)
+        view_b = self._pool(batch, generator)
+        outputs = model(torch.cat([view_a, view_b]))
+        p_a, p_b = outputs.chunk(2)
+        if self.loss == "paper":
+            instance = instance_contrastive_loss(p_a, p_b, self.instance_temperature)
+            redundancy = cross_correlation_loss_parts(p_a, p_b, self.off_diagonal_weight)
+            parts = {
+                "instance": self.instance_weight * instance,
+                "on_diagonal": redundancy["on_diagonal"],
+                "off_diagonal": redundancy["off_diagonal"],
+            }
+        else:
+            instance = instance_contrastive_loss(p_a, p_b, self.instance_temperature)
+            cluster = cluster_contrastive_loss_parts(p_a, p_b, self.cluster_temperature)
+            parts = {
+                "instance": instance,
+                "cluster": cluster["contrast"],
+                "balance": cluster["balance"],
+            }
+        parts["loss"] = sum(parts.values())  # type: ignore[assignment]
+        return parts
+
+    def architecture(self, in_channels: int) -> dict[str, Any]:
+        return {**super().architecture(in_channels), "loss": self.loss}

@@ -1,0 +1,8 @@
+"""The training engine shared by every deep method: data sources, `Trainer`, `RunHistory`,
+checkpoints."""
+
+from explore.training.history import EpochRecord, RunHistory
+from explore.training.sources import SceneSource
+from explore.training.trainer import Trainer, resolve_device
+
+__all__ = ["EpochRecord", "RunHistory", "SceneSource", "Trainer", "resolve_device"]

@@ -1,0 +1,78 @@
+"""Checkpoints: everything needed to resume a run exactly, loaded with `weights_only=True`.
+
+A checkpoint holds the method's name and configuration, the model, optimiser and scheduler
+states, the RNG states, the number of finished epochs, the run history and the preprocessing
+state. It is written to a temporary file and renamed, so a crash during a save never leaves a
+corrupt checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from explore.errors import CheckpointError
+from explore.training.history import RunHistory
+
+CHECKPOINT_FORMAT = "explore-checkpoint-v1"
+
+
+def history_to_state(history: RunHistory) -> dict[str, Any]:
+    arrays = history.to_arrays()
+    state: dict[str, Any] = {"meta": str(arrays["meta"])}
+    if "assignments" in arrays:
+        state["assignments"] = torch.from_numpy(np.ascontiguousarray(arrays["assignments"]))
+    return state
+
+
+def history_from_state(state: dict[str, Any]) -> RunHistory:
+    arrays = {"meta": np.array(state["meta"])}
+    if "assignments" in state:
+        arrays["assignments"] = state["assignments"].numpy()
+    return RunHistory.from_arrays(arrays)
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write `state` (plus the format tag) atomically to `path`."""
+    path = Path(path)
+    payload = {"format": CHECKPOINT_FORMAT, **state}
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint safely (`weights_only=True`); CheckpointError if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for corrupt or hostile files
+        raise CheckpointError(f"cannot load checkpoint {path}: {error}") from error
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not an explore checkpoint")
+    return state
+
+
+def check_compatible(state: dict[str, Any], method: str, config: dict[str, Any]) -> None:
+    """Refuse a checkpoint written by another method or with another architecture."""
+    if state.get("method") != method:
+        raise CheckpointError(
+            f"checkpoint was written by method {state.get('method')!r}, not {method!r}"
+        )
+    saved = state.get("architecture", {})
+    for key, value in config.items():
+        if key in saved and saved[key] != value:
+            raise CheckpointError(
+                f"checkpoint has {key}={saved[key]!r} but this run has {key}={value!r}"
+            )
