@@ -191,11 +191,22 @@ def _default_out(args: argparse.Namespace) -> Path:
     return Path(args.out or f"runs/{Path(args.dataset).stem}_{args.method}_seed{args.seed}")
 
 
+def _score(data: Any, predicted: np.ndarray) -> Any:
+    """Scores on labelled items only (pixels with label > 0, images with label >= 0)."""
+    from explore.data.scene import Scene
+    from explore.metrics import evaluate, score_scene
+
+    if data.labels is None:
+        return None
+    if isinstance(data, Scene):
+        return score_scene(data.labels, predicted)
+    return evaluate(data.labels, predicted, ignore_label=-1)
+
+
 def _train_kmeans(args: argparse.Namespace) -> int:
     from explore.data.registry import load_dataset
     from explore.data.scene import Scene
     from explore.methods.kmeans import KMeansClustering
-    from explore.metrics import evaluate, score_scene
 
     if args.resume:
         raise UsageError("--resume applies to deep methods; k-means has nothing to resume")
@@ -211,12 +222,9 @@ def _train_kmeans(args: argparse.Namespace) -> int:
     )
     if isinstance(data, Scene):
         predicted = model.fit(data).labels_
-        scores = score_scene(data.labels, predicted) if data.labels is not None else None
     else:
         predicted = model.fit(data.images.reshape(data.n_images, -1)).labels_
-        scores = (
-            evaluate(data.labels, predicted, ignore_label=-1) if data.labels is not None else None
-        )
+    scores = _score(data, predicted)
     seconds = time.perf_counter() - started
     settings = {"components": args.components, "smoothing": args.smoothing}
     write_npy(out / "labels.npy", predicted.astype(np.int16))
@@ -229,9 +237,7 @@ def _train_kmeans(args: argparse.Namespace) -> int:
 
 def _train_deep(args: argparse.Namespace) -> int:
     from explore.data.registry import load_dataset
-    from explore.data.scene import Scene
     from explore.methods import get_method_class
-    from explore.metrics import score_scene
 
     if args.smoothing is not None:
         raise UsageError("--smoothing applies to --method kmeans only")
@@ -244,10 +250,6 @@ def _train_deep(args: argparse.Namespace) -> int:
     else:
         out = prepare_output_dir(out, DEEP_RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
-    if not isinstance(data, Scene):
-        raise UsageError(
-            f"--method {args.method} clusters hyperspectral scenes; {args.dataset} is an image set"
-        )
     n_clusters = _cluster_count(args, data.n_classes)
     method_class = get_method_class(args.method)
     overrides = {"epochs": args.epochs} if args.epochs is not None else {}
@@ -272,7 +274,7 @@ def _train_deep(args: argparse.Namespace) -> int:
     model.fit(data, callbacks=[announce], checkpoint_path=checkpoint, resume=args.resume)
     seconds = time.perf_counter() - started
     predicted = model.labels_
-    scores = score_scene(data.labels, predicted) if data.labels is not None else None
+    scores = _score(data, predicted)
     model.history_.save(out / "history.npz")
     write_npy(out / "labels.npy", predicted.astype(np.int16))
     settings = {"config": args.config, "device": str(model.trainer_.device), **model.settings()}
@@ -285,7 +287,6 @@ def _train_deep(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from explore.data.registry import load_dataset
-    from explore.data.scene import Scene
     from explore.methods import get_method_class
     from explore.training.checkpoint import load_checkpoint
 
@@ -299,13 +300,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     method_name = load_checkpoint(checkpoint).get("method", "")
     model = get_method_class(str(method_name)).from_checkpoint(checkpoint, device=args.device)
     data = load_dataset(args.dataset)
-    if not isinstance(data, Scene):
-        raise UsageError(f"{args.dataset} is an image set; this run clusters scenes")
     predicted = model.predict(data)
     write_npy(out, predicted.astype(np.int16))
-    print(
-        f"{method_name} map of {data.name} ({predicted.shape[0]} x {predicted.shape[1]}) -> {out}"
-    )
+    shape = " x ".join(str(v) for v in predicted.shape)
+    print(f"{method_name} assignments of {data.name} ({shape}) -> {out}")
     return 0
 
 

@@ -179,7 +179,7 @@ def test_sscc_cli_errors(small_scene_file: Path, tmp_path: Path) -> None:
     assert_one_line_error(run_cli(*base, "--resume"), "no checkpoint")
     assert_one_line_error(
         run_cli("train", "--method", "sscc", "--dataset", "digits", "--out", str(out)),
-        "image set",
+        "does not cluster image sets",
     )
 
 

@@ -53,7 +53,7 @@ _READ_CHUNK = 1 << 20
 
 _CIFAR_IMAGE_SIZE = 32
 _CIFAR_MAX_MEMBER_BYTES = 1 << 29
-_CIFAR10_CLASS_NAMES = (
+CIFAR10_CLASS_NAMES = (
     "airplane",
     "automobile",
     "bird",
@@ -824,8 +824,8 @@ def _imageset_from_cifar(
         raise FileFormatError(f"{source}: labels must be >= 0; got {int(labels.min())}")
     if names is None:
         top = int(labels.max()) if labels.size else -1
-        if labels_key == "labels" and top < len(_CIFAR10_CLASS_NAMES):
-            names = _CIFAR10_CLASS_NAMES
+        if labels_key == "labels" and top < len(CIFAR10_CLASS_NAMES):
+            names = CIFAR10_CLASS_NAMES
         else:
             names = tuple(str(c) for c in range(top + 1))
     if labels.size and labels.max() >= len(names):

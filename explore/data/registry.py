@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from explore.data.images import CIFAR10_CLASS_NAMES
 from explore.errors import ChecksumError, DataError, DatasetNotFoundError, FileFormatError
 
 if TYPE_CHECKING:
@@ -562,18 +563,7 @@ _ENTRIES = (
         "32 x 32 RGB, 10 classes",
         shape=(1000, 3, 32, 32),
         n_classes=10,
-        class_names=(
-            "airplane",
-            "automobile",
-            "bird",
-            "cat",
-            "deer",
-            "dog",
-            "frog",
-            "horse",
-            "ship",
-            "truck",
-        ),
+        class_names=CIFAR10_CLASS_NAMES,
         files=(
             DataFile(
                 role="images",

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from explore.data.images import ImageSet
 from explore.data.preprocess import SpectralPreprocessor
 from explore.data.scene import Scene
 from explore.errors import CheckpointError, DataError
 from explore.training.checkpoint import check_compatible, load_checkpoint
 from explore.training.history import RunHistory
-from explore.training.sources import SceneSource
+from explore.training.sources import DataSource, ImageSource, SceneSource
 from explore.training.trainer import Callback, Trainer
 
 
@@ -33,6 +34,7 @@ class DeepClusteringMethod:
     name: ClassVar[str] = "deep"
     CONFIGS: ClassVar[dict[str, dict[str, Any]]] = {}
     DEFAULT_CONFIG: ClassVar[str] = "paper"
+    SUPPORTS: ClassVar[tuple[str, ...]] = ("scene", "images")
 
     n_clusters: int
     config: str
@@ -93,35 +95,71 @@ class DeepClusteringMethod:
             "patch_size": settings.get("patch_size"),
         }
 
-    # ------------------------------------------------------------------ scenes
-    def _prepare(self, scene: Scene) -> Scene:
-        if not isinstance(scene, Scene):
-            raise DataError(f"{self.name}.fit expects a Scene; got {type(scene).__name__}")
+    # ------------------------------------------------------------------ data
+    def _check_supports(self, data: Scene | ImageSet) -> str:
+        kind = (
+            "scene" if isinstance(data, Scene) else "images" if isinstance(data, ImageSet) else ""
+        )
+        if not kind:
+            raise DataError(
+                f"{self.name} clusters a Scene or an ImageSet; got {type(data).__name__}"
+            )
+        if kind not in self.SUPPORTS:
+            raise DataError(
+                f"{self.name} does not cluster {'image sets' if kind == 'images' else 'scenes'}"
+            )
+        return kind
+
+    def _fit_source(self, data: Scene | ImageSet) -> DataSource:
+        """Fit the input preprocessing on `data` and wrap it as the trainer's source."""
+        kind = self._check_supports(data)
+        device = _device_of(self.device)
+        if kind == "images":
+            self.preprocessor_ = None
+            self.input_shape_ = tuple(data.image_shape)
+            return ImageSource(data, device=device)
         settings = self.settings()
-        self.preprocessor_ = SpectralPreprocessor(settings["n_components"], seed=self.seed)
         n_components = settings["n_components"]
-        if n_components is not None and n_components > scene.n_bands:
-            self.preprocessor_.n_components = scene.n_bands
-        return self.preprocessor_.fit_transform(scene)
+        if n_components is not None:
+            n_components = min(n_components, data.n_bands)
+        self.preprocessor_ = SpectralPreprocessor(n_components, seed=self.seed)
+        prepared = self.preprocessor_.fit_transform(data)
+        self.input_shape_ = (prepared.n_bands,)
+        return SceneSource(
+            prepared, patch_size=settings["patch_size"], device=device, train_on=self.train_on
+        )
+
+    def _source_for(self, data: Scene | ImageSet) -> DataSource:
+        """A source over new data, preprocessed exactly as the training data was."""
+        if not hasattr(self, "trainer_"):
+            raise DataError(f"{self.name} is not fitted: call fit(data) or from_checkpoint(path)")
+        kind = self._check_supports(data)
+        device = self.trainer_.device
+        if kind == "images":
+            if self.preprocessor_ is not None or tuple(data.image_shape) != self.input_shape_:
+                raise DataError(
+                    f"images of shape {tuple(data.image_shape)} do not match the training "
+                    f"input {self.input_shape_}; resize them first"
+                )
+            return ImageSource(data, device=device)
+        if self.preprocessor_ is None:
+            raise DataError(f"this {self.name} model was trained on images, not on a scene")
+        prepared = self.preprocessor_.transform(data)
+        return SceneSource(prepared, patch_size=self.settings()["patch_size"], device=device)
 
     def make_trainer(
         self,
-        scene: Scene,
+        data: Scene | ImageSet,
         *,
         callbacks: Iterable[Callback] = (),
         checkpoint_path: str | Path | None = None,
     ) -> Trainer:
-        """Fit the preprocessing on `scene` and return a ready `Trainer` (not yet run): call
-        `trainer.run_epoch()` for step-by-step use, or `trainer.fit()`."""
-        self._validate(scene.n_pixels)
-        prepared = self._prepare(scene)
+        """Fit the input preprocessing on `data` and return a ready `Trainer` (not yet run):
+        call `trainer.run_epoch()` for step-by-step use, or `trainer.fit()`."""
+        self._check_supports(data)
+        self._validate(data.n_pixels if isinstance(data, Scene) else data.n_images)
+        source = self._fit_source(data)
         settings = self.settings()
-        source = SceneSource(
-            prepared,
-            patch_size=settings["patch_size"],
-            device=_device_of(self.device),
-            train_on=self.train_on,
-        )
         trainer = Trainer(
             self,
             source,
@@ -133,68 +171,62 @@ class DeepClusteringMethod:
             checkpoint_path=checkpoint_path,
             progress=self.progress,
             metadata={
-                "dataset": scene.name,
+                "dataset": data.name,
                 "n_clusters": self.n_clusters,
                 "config": self.config,
                 "settings": settings,
-                "class_names": list(scene.class_names),
+                "class_names": list(data.class_names),
             },
         )
         self.trainer_ = trainer
         return trainer
 
     def checkpoint_extra(self) -> dict[str, Any]:
-        """Saved with every checkpoint: constructor parameters and preprocessing state."""
+        """Saved with every checkpoint: constructor parameters, input shape, preprocessing."""
         params = {k: v for k, v in self.get_params().items() if _is_plain(v)}
-        return {"params": params, "preprocessor": self.preprocessor_.state_dict()}
+        return {
+            "params": params,
+            "input_shape": list(self.input_shape_),
+            "preprocessor": None if self.preprocessor_ is None else self.preprocessor_.state_dict(),
+        }
 
     def fit(
         self,
-        scene: Scene,
+        data: Scene | ImageSet,
         *,
         callbacks: Iterable[Callback] = (),
         checkpoint_path: str | Path | None = None,
         resume: bool = False,
     ) -> DeepClusteringMethod:
-        """Train on `scene` and assign every pixel (`labels_`, an (H, W) map of 0..K-1).
+        """Train on `data` and assign every item: `labels_` is an (H, W) map of 0..K-1 for a
+        scene, an (N,) vector for an image set.
 
         With `resume=True` and an existing `checkpoint_path`, training continues from it."""
-        trainer = self.make_trainer(scene, callbacks=callbacks, checkpoint_path=checkpoint_path)
+        trainer = self.make_trainer(data, callbacks=callbacks, checkpoint_path=checkpoint_path)
         if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
             trainer.load_checkpoint(checkpoint_path)
         history = trainer.fit()
         self.history_: RunHistory = history
         self.model_ = trainer.model
-        self.labels_ = (
-            history.last.assignments
-            if history.last is not None and not trainer.stop_requested
-            else trainer.assign()
-        )
+        finished = history.last is not None and not trainer.stop_requested
+        self.labels_ = history.last.assignments if finished else trainer.assign()
         return self
 
-    def fit_predict(self, scene: Scene, **kwargs: Any) -> np.ndarray:
-        return self.fit(scene, **kwargs).labels_
+    def fit_predict(self, data: Scene | ImageSet, **kwargs: Any) -> np.ndarray:
+        return self.fit(data, **kwargs).labels_
 
-    def _source_for(self, scene: Scene) -> SceneSource:
-        if not hasattr(self, "trainer_"):
-            raise DataError(f"{self.name} is not fitted: call fit(scene) or from_checkpoint(path)")
-        prepared = self.preprocessor_.transform(scene)
-        return SceneSource(
-            prepared, patch_size=self.settings()["patch_size"], device=self.trainer_.device
-        )
+    def predict(self, data: Scene | ImageSet) -> np.ndarray:
+        """Cluster of every pixel (H, W) or image (N,) of `data`: the training data or data
+        never seen (same bands / image size). Batch by batch: memory bounded by the batch."""
+        return self.trainer_.assign(self._source_for(data))
 
-    def predict(self, scene: Scene) -> np.ndarray:
-        """Cluster of every pixel of `scene` (H, W): the training scene or one never seen, with
-        the same bands. Batch by batch: memory bounded by the batch size."""
-        return self.trainer_.assign(self._source_for(scene))
+    def predict_proba(self, data: Scene | ImageSet) -> np.ndarray:
+        """Soft assignments (items, K); a scene's pixels in row-major order."""
+        return self.trainer_.predict_proba(self._source_for(data)).numpy()
 
-    def predict_proba(self, scene: Scene) -> np.ndarray:
-        """Soft assignments (H * W, K), pixels in row-major order."""
-        return self.trainer_.predict_proba(self._source_for(scene)).numpy()
-
-    def transform(self, scene: Scene) -> np.ndarray:
-        """Backbone features (H * W, d), the embedding used by UMAP views and mixtures."""
-        return self.trainer_.embed(self._source_for(scene)).numpy()
+    def transform(self, data: Scene | ImageSet) -> np.ndarray:
+        """Backbone features (items, d), the embedding used by UMAP views and mixtures."""
+        return self.trainer_.embed(self._source_for(data)).numpy()
 
     # ------------------------------------------------------------------ saved runs
     @classmethod
@@ -202,21 +234,30 @@ class DeepClusteringMethod:
         """A fitted method rebuilt from a checkpoint (weights, preprocessing, settings)."""
         state = load_checkpoint(path)
         extra = state.get("extra") or {}
-        if "params" not in extra or "preprocessor" not in extra:
+        if "params" not in extra or "input_shape" not in extra:
             raise CheckpointError(f"checkpoint {path} lacks the method's parameters")
         params = dict(extra["params"])
         params["device"] = device
+        check_compatible(state, cls.name, {"n_clusters": params.get("n_clusters")})
         method = cls(**params)
-        check_compatible(state, cls.name, {"n_clusters": method.n_clusters})
-        method.preprocessor_ = SpectralPreprocessor.from_state_dict(extra["preprocessor"])
-        in_channels = method.preprocessor_.n_outputs
-        check_compatible(state, cls.name, method.architecture(in_channels))
-        patch_size = method.settings()["patch_size"]
-        # The trainer needs a source to build on; predictions use the scene given later.
-        placeholder = Scene(
-            np.zeros((patch_size, patch_size, in_channels), dtype=np.float32), name="placeholder"
-        )
-        source = SceneSource(placeholder, patch_size=patch_size, device=_device_of(device))
+        input_shape = tuple(int(v) for v in extra["input_shape"])
+        torch_device = _device_of(device)
+        if extra.get("preprocessor") is None:
+            placeholder = ImageSet(
+                np.zeros((2, *input_shape), dtype=np.float32), name="placeholder"
+            )
+            method.preprocessor_ = None
+            source: DataSource = ImageSource(placeholder, device=torch_device)
+        else:
+            method.preprocessor_ = SpectralPreprocessor.from_state_dict(extra["preprocessor"])
+            patch_size = method.settings()["patch_size"]
+            # The trainer needs a source to build on; predictions use the data given later.
+            cube = np.zeros((patch_size, patch_size, input_shape[0]), dtype=np.float32)
+            source = SceneSource(
+                Scene(cube, name="placeholder"), patch_size=patch_size, device=torch_device
+            )
+        method.input_shape_ = input_shape
+        check_compatible(state, cls.name, method.architecture(source.in_channels))
         trainer = Trainer(
             method,
             source,

@@ -64,6 +64,7 @@ class SSCC(DeepClusteringMethod):
 
     name: ClassVar[str] = "sscc"
     DEFAULT_CONFIG: ClassVar[str] = "fast"
+    SUPPORTS: ClassVar[tuple[str, ...]] = ("scene",)
     CONFIGS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {
             "backbone": "reference",

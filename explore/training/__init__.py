@@ -2,7 +2,15 @@
 checkpoints."""
 
 from explore.training.history import EpochRecord, RunHistory
-from explore.training.sources import SceneSource
+from explore.training.sources import DataSource, ImageSource, SceneSource
 from explore.training.trainer import Trainer, resolve_device
 
-__all__ = ["EpochRecord", "RunHistory", "SceneSource", "Trainer", "resolve_device"]
+__all__ = [
+    "DataSource",
+    "EpochRecord",
+    "ImageSource",
+    "RunHistory",
+    "SceneSource",
+    "Trainer",
+    "resolve_device",
+]

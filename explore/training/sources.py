@@ -11,10 +11,11 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from explore.data.images import ImageSet
 from explore.data.sampler import PatchSampler
 from explore.data.scene import Scene
 from explore.errors import DataError
-from explore.metrics import score_scene
+from explore.metrics import evaluate, score_scene
 
 SCORE_KEYS = ("acc", "nmi", "ari", "kappa")
 
@@ -78,4 +79,29 @@ class SceneSource:
         if not self.has_labels:
             return {}
         scores = score_scene(self.scene.labels, assignments).as_dict()
+        return {key: float(scores[key]) for key in SCORE_KEYS}
+
+
+class ImageSource:
+    """Whole images of an `ImageSet`, held once on the device (N, C, H, W) in [0, 1]; items are
+    images; unknown labels (-1) are not scored."""
+
+    def __init__(self, images: ImageSet, *, device: torch.device | str = "cpu") -> None:
+        self.images = images
+        self.tensor = images.to_tensor(device)
+        self.n_items = images.n_images
+        self.in_channels = images.n_channels
+        self.assignment_shape = (images.n_images,)
+        self.has_labels = images.labels is not None and bool((images.labels >= 0).any())
+
+    def batch(self, indices: torch.Tensor) -> torch.Tensor:
+        return self.tensor[indices.to(self.tensor.device)]
+
+    def train_indices(self) -> torch.Tensor:
+        return torch.arange(self.n_items)
+
+    def score(self, assignments: np.ndarray) -> dict[str, float]:
+        if not self.has_labels:
+            return {}
+        scores = evaluate(self.images.labels, assignments, ignore_label=-1).as_dict()
         return {key: float(scores[key]) for key in SCORE_KEYS}
