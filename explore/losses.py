@@ -7,6 +7,9 @@ This module owns the "Shared building blocks" of docs METHODS.md:
   *columns* plus a balance term per view, on soft assignments (B, K).
 - `cross_correlation_loss`: between-cluster redundancy (Barlow-Twins style) on (B, K) outputs.
 - `entropy_balance`: log K - H(mean assignment), the anti-collapse term.
+- `self_organizing_loss`, `sinkhorn_targets`, `soch_loss_parts`: S3OCNet's self-labelling
+  loss (hard one-hot target vs soft assignment) and its anti-collapse choices (METHODS.md
+  section 3).
 
 Each loss with several terms has a `..._parts` twin returning a dict of scalar tensors that sum
 to the total, so a trainer can log the terms apart.
@@ -37,12 +40,18 @@ import torch.nn.functional as F
 from explore.errors import DataError
 
 __all__ = [
+    "ANTI_COLLAPSE_CHOICES",
     "cluster_contrastive_loss",
     "cluster_contrastive_loss_parts",
     "cross_correlation_loss",
     "cross_correlation_loss_parts",
     "entropy_balance",
     "instance_contrastive_loss",
+    "parse_anti_collapse",
+    "self_organizing_loss",
+    "self_organizing_loss_parts",
+    "sinkhorn_targets",
+    "soch_loss_parts",
 ]
 
 # Lower bound on the mean assignment P_k before its log: keeps 0 * log 0 at 0 and its gradient
@@ -340,3 +349,198 @@ def cross_correlation_loss(
         p_a, p_b, off_diagonal_weight, eps, check_finite=check_finite
     )
     return parts["on_diagonal"] + parts["off_diagonal"]
+
+
+# ----------------------------------------------------------------------------- self-organizing
+# S3OCNet's self-labelling loss (METHODS.md section 3) and its anti-collapse choices.
+
+ANTI_COLLAPSE_CHOICES = ("cross_view", "balance", "sinkhorn")
+
+
+def _check_balance_weight(balance_weight: float) -> None:
+    if not (balance_weight >= 0 and math.isfinite(balance_weight)):
+        raise DataError(f"balance_weight must be a finite number >= 0; got {balance_weight!r}")
+
+
+def _one_hot_argmax(scores: torch.Tensor) -> torch.Tensor:
+    """(N, K) -> (N, K) one-hot of each row's argmax, in `scores`' dtype, with no gradient."""
+    with torch.no_grad():
+        labels = scores.detach().argmax(dim=1)
+        return F.one_hot(labels, scores.shape[1]).to(scores.dtype)
+
+
+def sinkhorn_targets(
+    similarities: torch.Tensor,
+    n_iters: int = 3,
+    epsilon: float = 0.05,
+    *,
+    check_finite: bool = False,
+) -> torch.Tensor:
+    """Balanced hard targets: Sinkhorn-Knopp on the similarities (as SwAV), then one-hot argmax.
+
+    similarities: (N, K) scores of N samples against K clusters (higher = closer). Starting
+    from Q = exp(similarities / epsilon), the iterations alternately give every cluster the same
+    total mass (columns) and every sample a total of 1 (rows), so the batch is spread nearly
+    evenly over the clusters while each sample keeps its preference order; the target is each
+    row's argmax. Computed in the log domain (no overflow for large scores), without gradient.
+    `epsilon` is in the similarities' units (0.05 suits cosines in [-1, 1]); smaller follows the
+    similarities more closely, larger balances harder. Assumes the batch's true clusters are of
+    roughly equal size. Returns (N, K) one-hot, dtype float32 for half inputs, else the input's.
+    """
+    _check_one(similarities, "similarities", "(N, K)", check_finite=check_finite)
+    if isinstance(n_iters, bool) or not isinstance(n_iters, int) or n_iters < 1:
+        raise DataError(f"n_iters must be an integer >= 1; got {n_iters!r}")
+    if not (epsilon > 0 and math.isfinite(epsilon)):
+        raise DataError(f"epsilon must be a finite number > 0; got {epsilon!r}")
+    dtype = _compute_dtype(similarities)
+    with torch.no_grad(), _without_autocast(similarities.device):
+        log_q = similarities.detach().to(dtype) / epsilon
+        for _ in range(n_iters):
+            # Every cluster (column) the same mass, then every sample (row) a mass of 1; the
+            # constant factors 1/K and 1/N of SwAV do not change the argmax.
+            log_q = log_q - torch.logsumexp(log_q, dim=0, keepdim=True)
+            log_q = log_q - torch.logsumexp(log_q, dim=1, keepdim=True)
+        return _one_hot_argmax(log_q)
+
+
+def self_organizing_loss_parts(
+    soft: torch.Tensor,
+    target: torch.Tensor | None = None,
+    *,
+    balance_weight: float = 0.0,
+    check_finite: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Self-labelling loss split into {"self_label": ..., "balance": ...}.
+
+    soft: (N, K) soft assignments (rows sum to 1). target: (N, K) scores whose row argmax is
+    each sample's hard label (similarities, soft assignments of another view, or one-hot
+    targets such as `sinkhorn_targets`); None takes the argmax of `soft` itself. The hard label
+    is always detached: the gradient flows only through `soft`.
+
+    "self_label" = mean_i -log soft[i, argmax_k target[i, k]] (cross-entropy against the one-hot
+    hard target; soft is floored at 1e-12 inside the log). "balance" = balance_weight *
+    (log K - H(mean_i soft_i)), a zero tensor when balance_weight is 0 (logs keep their keys).
+    Scalars, float32 for half inputs.
+    """
+    _check_one(soft, "soft", "(N, K)", check_finite=check_finite)
+    if target is not None:
+        _check_pair(soft, target, ("soft", "target"), "(N, K)", check_finite=check_finite)
+    _check_balance_weight(balance_weight)
+    dtype = _compute_dtype(soft)
+    with _without_autocast(soft.device):
+        soft = soft.to(dtype)
+        labels = _one_hot_argmax(soft if target is None else target).argmax(dim=1)
+        chosen = soft.gather(1, labels[:, None]).squeeze(1)
+        self_label = -chosen.clamp_min(_PROBABILITY_FLOOR).log().mean()
+        if balance_weight > 0:
+            balance = balance_weight * _entropy_balance(soft)
+        else:
+            balance = self_label.new_zeros(())
+    return {"self_label": self_label, "balance": balance}
+
+
+def self_organizing_loss(
+    soft: torch.Tensor,
+    target: torch.Tensor | None = None,
+    *,
+    balance_weight: float = 0.0,
+    check_finite: bool = False,
+) -> torch.Tensor:
+    """Cross-entropy between the hard (one-hot argmax, no gradient) and the soft assignment,
+    plus `balance_weight` x (log K - H(mean soft)). soft, target: (N, K). A scalar; see
+    `self_organizing_loss_parts` for the terms."""
+    parts = self_organizing_loss_parts(
+        soft, target, balance_weight=balance_weight, check_finite=check_finite
+    )
+    return parts["self_label"] + parts["balance"]
+
+
+def parse_anti_collapse(anti_collapse: str | tuple[str, ...] | list[str]) -> frozenset[str]:
+    """The set of anti-collapse choices named by `anti_collapse`.
+
+    Accepts "none" (the empty set), one name of `ANTI_COLLAPSE_CHOICES`, names joined with "+"
+    ("cross_view+balance"), or a sequence of names. Raises `DataError` naming the bad value.
+    """
+    if isinstance(anti_collapse, str):
+        names = [] if anti_collapse == "none" else anti_collapse.split("+")
+    elif isinstance(anti_collapse, tuple | list | set | frozenset):
+        names = list(anti_collapse)
+    else:
+        raise DataError(
+            f"anti_collapse must be a string or a sequence of strings; got "
+            f"{type(anti_collapse).__name__}"
+        )
+    unknown = [name for name in names if name not in ANTI_COLLAPSE_CHOICES]
+    if unknown:
+        raise DataError(
+            f"anti_collapse: unknown choice(s) {unknown}; choose 'none' or any of "
+            f"{ANTI_COLLAPSE_CHOICES} (joined with '+')"
+        )
+    return frozenset(names)
+
+
+def soch_loss_parts(
+    soft_a: torch.Tensor,
+    soft_b: torch.Tensor,
+    similarities_a: torch.Tensor | None = None,
+    similarities_b: torch.Tensor | None = None,
+    *,
+    anti_collapse: str | tuple[str, ...] | list[str] = "cross_view+balance",
+    balance_weight: float = 1.0,
+    sinkhorn_iters: int = 3,
+    sinkhorn_epsilon: float = 0.05,
+    check_finite: bool = False,
+) -> dict[str, torch.Tensor]:
+    """S3OCNet's loss on two views of one batch: {"self_label", "balance", "loss"}.
+
+    soft_a, soft_b: (B, K) soft assignments of the same B samples under two augmentations;
+    similarities_a, similarities_b: (B, K) the head's similarities behind them (needed only by
+    "sinkhorn"). This function is the one place where the anti-collapse choices live; they
+    combine freely (`parse_anti_collapse`):
+
+    - "cross_view": view a's hard target comes from view b and the other way round (swapped
+      prediction); without it, each view is its own target (plain self-labelling).
+    - "sinkhorn": the hard target is `sinkhorn_targets` of the source view's similarities
+      (balanced over the batch) instead of the argmax of its soft assignment.
+    - "balance": adds `balance_weight` x (log K - H(mean soft)) of each view.
+
+    "self_label" and "balance" are the means over the two views of `self_organizing_loss_parts`;
+    "loss" is their sum. With "none", each view self-labels from its own argmax, which a network
+    can satisfy by putting every sample in one cluster (see tests/test_soch.py for what the toy
+    problem shows). Scalars, float32 for half inputs. Symmetric in a and b.
+    """
+    choices = parse_anti_collapse(anti_collapse)
+    _check_pair(soft_a, soft_b, ("soft_a", "soft_b"), "(B, K)", check_finite=check_finite)
+    _check_balance_weight(balance_weight)
+    if "balance" in choices and balance_weight == 0:
+        raise DataError("balance_weight must be > 0 when anti_collapse includes 'balance'")
+    if "sinkhorn" in choices:
+        if similarities_a is None or similarities_b is None:
+            raise DataError(
+                "similarities_a and similarities_b are needed when anti_collapse includes "
+                "'sinkhorn'"
+            )
+        _check_pair(
+            similarities_a,
+            similarities_b,
+            ("similarities_a", "similarities_b"),
+            "(B, K)",
+            check_finite=check_finite,
+        )
+        if similarities_a.shape != soft_a.shape:
+            raise DataError(
+                f"similarities_a and soft_a must have the same shape (B, K); got "
+                f"{tuple(similarities_a.shape)} and {tuple(soft_a.shape)}"
+            )
+        target_a = sinkhorn_targets(similarities_a, sinkhorn_iters, sinkhorn_epsilon)
+        target_b = sinkhorn_targets(similarities_b, sinkhorn_iters, sinkhorn_epsilon)
+    else:
+        target_a, target_b = soft_a, soft_b
+    if "cross_view" in choices:
+        target_a, target_b = target_b, target_a
+    weight = balance_weight if "balance" in choices else 0.0
+    parts_a = self_organizing_loss_parts(soft_a, target_a, balance_weight=weight)
+    parts_b = self_organizing_loss_parts(soft_b, target_b, balance_weight=weight)
+    parts = {key: (parts_a[key] + parts_b[key]) / 2 for key in ("self_label", "balance")}
+    parts["loss"] = parts["self_label"] + parts["balance"]
+    return parts

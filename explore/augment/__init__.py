@@ -2,8 +2,10 @@
 
 - `base`: the `Augmentation` base class, the name registry (`build`, `from_dict`), seeding.
 - `spectral_spatial`: the operations (crop, flips, rotations, blur, masks, spectral ops).
+- `images`: image operations (N, C, H, W), C = 1 or 3 (colour jitter, RandAugment and its ops).
 - `pool`: composition (`Sequence`, `RandomChoice`) and the `AugmentationPool` holder.
-- `presets`: named pools (`"sscc_reference"`, `"weak"`, `"strong"`).
+- `presets`: named pools (`"sscc_reference"`, `"weak"`, `"strong"`, `"cc_weak"`,
+  `"sacc_strong"`).
 
 A new operation goes in `spectral_spatial.py` (or a sibling module imported here): subclass
 `Augmentation`, give it a `name`, store its constructor arguments as attributes, implement
@@ -11,8 +13,26 @@ A new operation goes in `spectral_spatial.py` (or a sibling module imported here
 """
 
 from explore.augment.base import Augmentation, build, from_dict, registered_names
+from explore.augment.images import (
+    AutoContrast,
+    Brightness,
+    Color,
+    ColorJitter,
+    Contrast,
+    Equalize,
+    Posterize,
+    RandAugment,
+    RandomGrayscale,
+    Rotate,
+    Sharpness,
+    ShearX,
+    ShearY,
+    Solarize,
+    TranslateX,
+    TranslateY,
+)
 from explore.augment.pool import AugmentationPool, RandomChoice, Sequence
-from explore.augment.presets import PRESETS, get_preset, list_presets
+from explore.augment.presets import PRESETS, get_preset, list_presets, resolve_pool
 from explore.augment.spectral_spatial import (
     BandMask,
     GaussianBlur,
@@ -31,22 +51,39 @@ __all__ = [
     "PRESETS",
     "Augmentation",
     "AugmentationPool",
+    "AutoContrast",
     "BandMask",
+    "Brightness",
+    "Color",
+    "ColorJitter",
+    "Contrast",
+    "Equalize",
     "GaussianBlur",
     "Identity",
     "PixelMask",
+    "Posterize",
+    "RandAugment",
     "RandomChoice",
     "RandomFlip",
+    "RandomGrayscale",
     "RandomResizedCrop",
     "RandomRotate90",
+    "Rotate",
     "Sequence",
+    "Sharpness",
+    "ShearX",
+    "ShearY",
+    "Solarize",
     "SpectralNoise",
     "SpectralScale",
     "SpectralShift",
     "SpectralSmooth",
+    "TranslateX",
+    "TranslateY",
     "build",
     "from_dict",
     "get_preset",
+    "resolve_pool",
     "list_presets",
     "registered_names",
 ]

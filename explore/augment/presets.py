@@ -1,15 +1,22 @@
-"""Named augmentation pools: the SSCC reference pool and weaker / stronger variants.
+"""Named augmentation pools: the SSCC reference pool, weaker / stronger variants, and the
+CC / SACC image pools.
 
 Each preset is a factory returning a fresh `AugmentationPool`, so callers can edit theirs
 without changing anyone else's. `"sscc_reference"` is the pool of METHODS.md section 1;
 `"weak"` and `"strong"` are the weak/strong split SACC and S3OCNet use on hyperspectral patches
-(METHODS.md section 2: the strong view draws more and harsher operations).
+(METHODS.md section 2: the strong view draws more and harsher operations). `"cc_weak"` and
+`"sacc_strong"` are CC's and SACC's views of images (N, C, H, W) in [0, 1], C = 1 or 3.
+Factories may take keyword options (all with defaults), passed through `get_preset`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from explore.augment.base import Augmentation, check_interval
+from explore.augment.images import ColorJitter, RandAugment, RandomGrayscale
 from explore.augment.pool import AugmentationPool, RandomChoice, Sequence
 from explore.augment.spectral_spatial import (
     BandMask,
@@ -91,10 +98,80 @@ def strong() -> AugmentationPool:
     return AugmentationPool(root, name="strong")
 
 
-PRESETS: dict[str, Callable[[], AugmentationPool]] = {
+def _check_image_size(image_size: Any) -> int:
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1:
+        raise DataError(f"image_size must be a positive integer; got {image_size!r}")
+    return image_size
+
+
+def blur_kernel_size(image_size: int) -> int:
+    """An odd Gaussian-blur kernel of about 10 % of the image side, at least 3 (SimCLR's habit:
+    23 for 224 px). 28 and 32 px images get 3, 64 px get 7."""
+    size = round(0.1 * _check_image_size(image_size))
+    return max(3, size if size % 2 == 1 else size + 1)
+
+
+def _image_crop_scale(image_size: int, crop_scale: Any) -> tuple[float, float]:
+    """CC's crop area range (0.08, 1), or (0.2, 1) for images of at most 28 px; or `crop_scale`."""
+    if crop_scale is None:
+        return (0.2, 1.0) if image_size <= 28 else (0.08, 1.0)
+    return check_interval("crop_scale", crop_scale, lower=0.0, upper=1.0, open_lower=True)
+
+
+def _cc_weak_ops(image_size: int, crop_scale: Any) -> list[Augmentation]:
+    _check_image_size(image_size)
+    return [
+        RandomResizedCrop(scale=_image_crop_scale(image_size, crop_scale), ratio=(3 / 4, 4 / 3)),
+        RandomFlip(horizontal=True, vertical=False, p=0.5),
+        ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, p=0.8),
+        RandomGrayscale(p=0.2),
+    ]
+
+
+def cc_weak(
+    image_size: int = 32, crop_scale: tuple[float, float] | None = None
+) -> AugmentationPool:
+    """CC's (SimCLR's) view of images (N, C, H, W) in [0, 1]: random resized crop back to the
+    image size (ratio 3/4..4/3), horizontal flip (p = 0.5), colour jitter (0.4, 0.4, 0.4, 0.1)
+    with p = 0.8, grayscale with p = 0.2.
+
+    `crop_scale` is the crop's area range; by default CC's (0.08, 1), except (0.2, 1) for
+    images of at most 28 px (`image_size`), where an 8 % crop is 8 x 8 px and loses the digit.
+    Grayscale images (C = 1) work as they are: saturation, hue and grayscale are skipped inside
+    the operations. Horizontal flips change some digits' identity; CC used them anyway and the
+    published recipe is kept (drop the flip from the pool for digits if it matters).
+    """
+    return AugmentationPool(Sequence(_cc_weak_ops(image_size, crop_scale)), name="cc_weak")
+
+
+def sacc_strong(
+    image_size: int = 32,
+    crop_scale: tuple[float, float] | None = None,
+    n_ops: int = 5,
+    magnitude: float = 30.0,
+) -> AugmentationPool:
+    """SACC's strong view of images (N, C, H, W) in [0, 1]: the `cc_weak` recipe, then a
+    Gaussian blur (p = 0.5, sigma 0.1..2, kernel `blur_kernel_size(image_size)`), then
+    RandAugment (`n_ops` ops from the pool of 14, each applied with p = 0.5 at a magnitude drawn
+    uniformly in [0, `magnitude`] out of 30).
+
+    The defaults follow SACC's code (`RandAugment(n=5, m=10)` of the FixMatch pool, whose scale
+    tops at 10 and draws the magnitude in 1..9: half of the maximum on average, as here).
+    Grayscale images work as they are (colour ops are skipped inside the operations); the
+    horizontal-flip caveat of `cc_weak` applies.
+    """
+    ops = _cc_weak_ops(image_size, crop_scale)
+    ops.append(GaussianBlur(kernel_size=blur_kernel_size(image_size), sigma=(0.1, 2.0), p=0.5))
+    ops.append(RandAugment(n_ops=n_ops, magnitude=magnitude, p=0.5))
+    return AugmentationPool(Sequence(ops), name="sacc_strong")
+
+
+PRESETS: dict[str, Callable[..., AugmentationPool]] = {
     "sscc_reference": sscc_reference,
     "weak": weak,
     "strong": strong,
+    "cc_weak": cc_weak,
+    "sacc_strong": sacc_strong,
 }
 
 
@@ -103,8 +180,38 @@ def list_presets() -> list[str]:
     return sorted(PRESETS)
 
 
-def get_preset(name: str) -> AugmentationPool:
-    """A fresh pool for the preset `name`; unknown names raise DataError listing the known ones."""
+def get_preset(name: str, **options: Any) -> AugmentationPool:
+    """A fresh pool for the preset `name`, built with `options` (e.g. `image_size=28` for the
+    image presets); unknown names or options raise DataError listing the known ones."""
     if name not in PRESETS:
         raise DataError(f"unknown augmentation preset {name!r}; known: {', '.join(list_presets())}")
-    return PRESETS[name]()
+    factory = PRESETS[name]
+    accepted = list(inspect.signature(factory).parameters)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DataError(
+            f"augmentation preset {name!r} got unknown option(s) {unknown}; "
+            f"it takes {accepted or 'none'}"
+        )
+    return factory(**options)
+
+
+def resolve_pool(
+    spec: str | Mapping[str, Any] | AugmentationPool, **options: Any
+) -> AugmentationPool:
+    """A pool from a preset name (built with those of `options` the preset takes, e.g.
+    `image_size`), a pool's `to_dict()` form, or a pool itself (returned as is)."""
+    if isinstance(spec, AugmentationPool):
+        return spec
+    if isinstance(spec, str):
+        if spec not in PRESETS:
+            raise DataError(
+                f"unknown augmentation preset {spec!r}; known: {', '.join(list_presets())}"
+            )
+        accepted = set(inspect.signature(PRESETS[spec]).parameters)
+        return get_preset(spec, **{k: v for k, v in options.items() if k in accepted})
+    if isinstance(spec, Mapping):
+        return AugmentationPool.from_dict(spec)
+    raise DataError(
+        f"augmentation must be a preset name, a pool dict or a pool; got {type(spec).__name__}"
+    )

@@ -10,6 +10,9 @@ from explore.errors import DataError
 # Deep methods by command-line name -> "module:class" (imported only when asked for).
 DEEP_METHODS: dict[str, str] = {
     "sscc": "explore.methods.sscc:SSCC",
+    "cc": "explore.methods.cc:CC",
+    "sacc": "explore.methods.sacc:SACC",
+    "s3ocnet": "explore.methods.s3ocnet:S3OCNet",
 }
 
 

@@ -59,11 +59,20 @@ class DeepClusteringMethod:
         return resolved
 
     def get_params(self) -> dict[str, Any]:
-        """Constructor arguments, as scikit-learn's `get_params` (for cloning and records)."""
+        """Constructor arguments, as scikit-learn's `get_params` (for cloning and records);
+        a subclass passing `**kwargs` to its parent gets the parent's arguments too."""
         import inspect
 
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p not in {"self"}]
-        return {name: getattr(self, name) for name in names}
+        names: list[str] = []
+        for cls in type(self).__mro__:
+            init = cls.__dict__.get("__init__")
+            if init is None or cls is object:
+                continue
+            for parameter in inspect.signature(init).parameters.values():
+                variadic = parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+                if parameter.name != "self" and not variadic and parameter.name not in names:
+                    names.append(parameter.name)
+        return {name: getattr(self, name) for name in names if hasattr(self, name)}
 
     def _validate(self, n_items: int) -> None:
         if not isinstance(self.n_clusters, int) or self.n_clusters < 2:
@@ -287,4 +296,6 @@ def _is_plain(value: Any) -> bool:
         return True
     if isinstance(value, list | tuple):
         return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
     return False

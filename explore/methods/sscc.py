@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from explore.augment import AugmentationPool, get_preset
+from explore.augment import resolve_pool
 from explore.errors import DataError
 from explore.losses import (
     cluster_contrastive_loss_parts,
@@ -57,6 +57,9 @@ class SSCC(DeepClusteringMethod):
     the L2-normalised K outputs + cross-correlation loss on the K outputs; "workshop" = the
     workshop paper's CC-style instance NT-Xent + cluster contrastive loss with balance term, both
     on the K outputs.
+
+    Augmentation (`augmentation`): a preset name (default "sscc_reference", the pool of the
+    reference code), or a pool as `AugmentationPool.to_dict()` gives it (the dashboard's editor).
 
     Training pixels (`train_on`): "all" (default: clustering needs no labels) or "labelled" (the
     reference code). After `fit`: `labels_` (H, W) in 0..K-1, `history_`, `model_`.
@@ -107,7 +110,7 @@ class SSCC(DeepClusteringMethod):
         weight_decay: float | None = None,
         step_size: int | None = None,
         gamma: float | None = None,
-        augmentation: str | None = None,
+        augmentation: str | dict | None = None,
         instance_weight: float = 5e-5,
         instance_temperature: float = 0.5,
         cluster_temperature: float = 1.0,
@@ -144,7 +147,7 @@ class SSCC(DeepClusteringMethod):
         if self.loss not in LOSSES:
             raise DataError(f"loss must be one of {LOSSES}; got {self.loss!r}")
         settings = self.settings()
-        self._pool: AugmentationPool = get_preset(settings["augmentation"])
+        self._pool = resolve_pool(settings["augmentation"])
         backbone = build_backbone(settings["backbone"], in_channels)
         return TwinClusterNet(backbone, ClusterHead(backbone.out_features, self.n_clusters))
 

@@ -87,7 +87,7 @@ class Trainer:
         checkpoint_path: str | Path | None = None,
         progress: bool = False,
         mixed_precision: bool | None = None,
-        eval_batch_size: int = 4096,
+        eval_batch_size: int = 1024,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if epochs < 1:

@@ -1,0 +1,716 @@
+"""Batched augmentations of natural images (N, C, H, W) in [0, 1], C = 1 or 3, for CC and SACC.
+
+This module owns the image operations of the SimCLR / CC weak view (`ColorJitter`,
+`RandomGrayscale`; crop, flip and blur are the generic ops of `spectral_spatial`) and of SACC's
+strong view (`RandAugment` and its fourteen operations, each also usable on its own:
+`AutoContrast`, `Brightness`, `Color`, `Contrast`, `Equalize`, `Posterize`, `Rotate`,
+`Sharpness`, `ShearX`, `ShearY`, `Solarize`, `TranslateX`, `TranslateY`; `Identity` lives in
+`spectral_spatial`). It also holds their functional forms (`adjust_brightness(images, factor)`,
+`rotate(images, degrees)`, ...), which take one parameter per image and draw nothing.
+
+Randomness: every per-image parameter is drawn here with torch on the batch's device (from the
+optional `generator`, see `explore.augment.base`), then applied by the deterministic functional
+forms: plain torch, or kornia's functional ops (`kornia.enhance.adjust_hue`, `sharpness`,
+`equalize`, `kornia.geometry.transform.warp_affine`). kornia's augmentation *modules* are not
+used: they draw from torch's global generator and some fail on 1-channel images (STACK_NOTES).
+
+Grayscale images: operations that need colour (saturation and hue in `ColorJitter`,
+`RandomGrayscale`, `Color`, RandAugment's colour op) leave 1-channel images unchanged, so one
+pipeline serves digits and colour images. They raise DataError on other channel counts (e.g.
+hyperspectral patches) instead of guessing; the other operations act on each channel alike.
+
+Definitions follow torchvision's (hence PIL's) on float images: brightness multiplies by the
+factor; contrast blends with the image's mean luma; saturation blends with the luma image;
+sharpness blends with a 3 x 3 smoothed copy; solarize inverts the values above a threshold;
+posterize keeps the high bits of the 8-bit value; equalize and autocontrast act per channel.
+Geometric operations act about the image centre with bilinear sampling and black (0) fill.
+Inputs are expected in [0, 1]; every operation returns values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import kornia.enhance
+import kornia.geometry.transform
+import torch
+
+from explore.augment.base import (
+    Augmentation,
+    check_interval,
+    check_positive,
+    uniform,
+)
+from explore.errors import DataError
+
+# Luma weights of ITU-R 601 (torchvision's `rgb_to_grayscale`, PIL's "L" mode).
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+
+Factor = float | torch.Tensor
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _per_image(value: Factor, images: torch.Tensor) -> torch.Tensor:
+    """A number or an (N,) tensor as an (N, 1, 1, 1) tensor in the images' dtype and device."""
+    value = torch.as_tensor(value, dtype=images.dtype, device=images.device)
+    if value.ndim == 0:
+        value = value.expand(images.shape[0])
+    return value.reshape(-1, 1, 1, 1)
+
+
+def _flat_per_image(value: Factor, images: torch.Tensor) -> torch.Tensor:
+    """A number or an (N,) tensor as an (N,) tensor in the images' dtype and device."""
+    return _per_image(value, images).reshape(-1)
+
+
+def has_colour(images: torch.Tensor, owner: str) -> bool:
+    """True for RGB images (C = 3), False for grayscale (C = 1); DataError for other C."""
+    channels = images.shape[1]
+    if channels not in (1, 3):
+        raise DataError(
+            f"{owner} needs grayscale (C = 1) or RGB (C = 3) images (N, C, H, W); "
+            f"got {channels} channels in shape {tuple(images.shape)}"
+        )
+    return channels == 3
+
+
+def _blend(images: torch.Tensor, other: torch.Tensor, factor: Factor) -> torch.Tensor:
+    """factor * images + (1 - factor) * other, clamped to [0, 1] (torchvision's `_blend`)."""
+    weight = _per_image(factor, images)
+    return (weight * images + (1.0 - weight) * other).clamp(0.0, 1.0)
+
+
+def _apply_by_choice(
+    images: torch.Tensor,
+    choice: torch.Tensor,
+    transforms: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None],
+) -> torch.Tensor:
+    """Run `transforms[k](sub_batch, members)` on the images whose `choice` (N,) is k.
+
+    One call per transform on its sub-batch (`index_select` / `index_copy_`), a loop over
+    transforms, never over images; a None transform (or an unused one) leaves its images as
+    they are. `members` are the indices of the sub-batch in the batch, for per-image parameters.
+    """
+    result = None
+    for index, transform in enumerate(transforms):
+        if transform is None:
+            continue
+        members = torch.nonzero(choice == index).squeeze(1)
+        if members.numel() == 0:
+            continue
+        if result is None:
+            result = images.clone()
+        result.index_copy_(0, members, transform(images.index_select(0, members), members))
+    return images if result is None else result
+
+
+# --------------------------------------------------------------------------------------------
+# Functional forms: images (N, C, H, W) in [0, 1]; a parameter is a number (the same for every
+# image) or an (N,) tensor (one per image). They draw nothing.
+
+
+def to_grayscale(images: torch.Tensor) -> torch.Tensor:
+    """The luma of RGB images (N, 3, H, W) as (N, 1, H, W); grayscale images are returned as is."""
+    if not has_colour(images, "to_grayscale"):
+        return images
+    weights = torch.tensor(GRAY_WEIGHTS, dtype=images.dtype, device=images.device)
+    return (images * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+
+
+def adjust_brightness(images: torch.Tensor, factor: Factor) -> torch.Tensor:
+    """Multiply by `factor` (0 gives black, 1 the image) and clamp to [0, 1]."""
+    return (images * _per_image(factor, images)).clamp(0.0, 1.0)
+
+
+def adjust_contrast(images: torch.Tensor, factor: Factor) -> torch.Tensor:
+    """Blend each image with its mean luma: 0 gives a flat grey image, 1 the image.
+
+    The mean is the luma's for RGB and the mean over all channels otherwise.
+    """
+    base = to_grayscale(images) if images.shape[1] == 3 else images
+    mean = base.mean(dim=(-3, -2, -1), keepdim=True)
+    return _blend(images, mean, factor)
+
+
+def adjust_saturation(images: torch.Tensor, factor: Factor) -> torch.Tensor:
+    """Blend RGB images with their luma image: 0 gives grey, 1 the image. 1 channel: unchanged."""
+    if not has_colour(images, "adjust_saturation"):
+        return images
+    return _blend(images, to_grayscale(images), factor)
+
+
+def adjust_hue(images: torch.Tensor, shift: Factor) -> torch.Tensor:
+    """Rotate the hue of RGB images by `shift` turns (in [-0.5, 0.5]). 1 channel: unchanged."""
+    if not has_colour(images, "adjust_hue"):
+        return images
+    radians = _flat_per_image(shift, images) * (2.0 * math.pi)
+    return kornia.enhance.adjust_hue(images, radians).clamp(0.0, 1.0)
+
+
+def adjust_sharpness(images: torch.Tensor, factor: Factor) -> torch.Tensor:
+    """Blend with a 3 x 3 smoothed copy (borders kept): 0 blurs, 1 is the image, 2 sharpens."""
+    return kornia.enhance.sharpness(images, _flat_per_image(factor, images)).clamp(0.0, 1.0)
+
+
+def solarize(images: torch.Tensor, threshold: Factor) -> torch.Tensor:
+    """Invert (v -> 1 - v) the values strictly above `threshold`; threshold 1 is the identity."""
+    return torch.where(images > _per_image(threshold, images), 1.0 - images, images)
+
+
+def posterize(images: torch.Tensor, bits: int | torch.Tensor) -> torch.Tensor:
+    """Keep the `bits` high bits (1..8) of each value's 8-bit level (v = round(255 x)).
+
+    8 bits returns the images exactly (no 8-bit rounding), so the identity is exact.
+    """
+    bits = torch.as_tensor(bits, device=images.device)
+    if bits.ndim == 0:
+        bits = bits.expand(images.shape[0])
+    step = torch.pow(2.0, 8 - bits.to(images.dtype)).reshape(-1, 1, 1, 1)
+    levels = torch.round(images.clamp(0.0, 1.0) * 255.0)
+    kept = torch.floor(levels / step) * step / 255.0
+    return torch.where(bits.reshape(-1, 1, 1, 1) >= 8, images, kept)
+
+
+def equalize(images: torch.Tensor) -> torch.Tensor:
+    """Equalise each channel's 256-bin histogram (PIL's `ImageOps.equalize`; kornia's)."""
+    return kornia.enhance.equalize(images.clamp(0.0, 1.0))
+
+
+def auto_contrast(images: torch.Tensor) -> torch.Tensor:
+    """Stretch each channel of each image to span [0, 1]; a flat channel is left unchanged."""
+    low = images.amin(dim=(-2, -1), keepdim=True)
+    high = images.amax(dim=(-2, -1), keepdim=True)
+    span = high - low
+    flat = span <= 0
+    scale = torch.where(flat, torch.ones_like(span), 1.0 / torch.where(flat, 1.0, span))
+    low = torch.where(flat, torch.zeros_like(low), low)
+    return ((images - low) * scale).clamp(0.0, 1.0)
+
+
+def _warp(images: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Map each image by `linear` (N, 2, 2) about its centre, then move it by `shift` (N, 2) px.
+
+    Coordinates are (x to the right, y down) in pixels; bilinear sampling, black (0) fill.
+    """
+    height, width = images.shape[-2:]
+    centre = torch.tensor(
+        [(width - 1) / 2.0, (height - 1) / 2.0], dtype=images.dtype, device=images.device
+    )
+    offset = centre - linear @ centre + shift  # (N, 2)
+    matrix = torch.cat([linear, offset.unsqueeze(-1)], dim=-1)  # (N, 2, 3), forward map
+    warped = kornia.geometry.transform.warp_affine(
+        images, matrix, (height, width), mode="bilinear", padding_mode="zeros", align_corners=True
+    )
+    return warped.clamp(0.0, 1.0)
+
+
+def rotate(images: torch.Tensor, degrees: Factor) -> torch.Tensor:
+    """Rotate each image about its centre by `degrees`, counter-clockwise as displayed."""
+    radians = torch.deg2rad(_flat_per_image(degrees, images))
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    linear = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)
+    return _warp(images, linear, torch.zeros_like(linear[:, 0]))
+
+
+def shear(images: torch.Tensor, factor: Factor, axis: Literal["x", "y"]) -> torch.Tensor:
+    """Shear each image about its centre: x += factor * y (axis "x") or y += factor * x ("y").
+
+    torchvision and PIL shear about the top-left corner, which also shifts the image by up to
+    factor x its size; shearing about the centre keeps the object in place.
+    """
+    amount = _flat_per_image(factor, images)
+    ones, zeros = torch.ones_like(amount), torch.zeros_like(amount)
+    if axis == "x":
+        rows = [torch.stack([ones, amount], -1), torch.stack([zeros, ones], -1)]
+    elif axis == "y":
+        rows = [torch.stack([ones, zeros], -1), torch.stack([amount, ones], -1)]
+    else:
+        raise DataError(f"shear: axis must be 'x' or 'y'; got {axis!r}")
+    linear = torch.stack(rows, -2)
+    return _warp(images, linear, torch.zeros_like(linear[:, 0]))
+
+
+def translate(images: torch.Tensor, fraction: Factor, axis: Literal["x", "y"]) -> torch.Tensor:
+    """Move each image by `fraction` of its width (axis "x", positive: right) or height ("y",
+    positive: down); sub-pixel moves are interpolated, uncovered pixels are black."""
+    amount = _flat_per_image(fraction, images)
+    zeros = torch.zeros_like(amount)
+    height, width = images.shape[-2:]
+    if axis == "x":
+        shift = torch.stack([amount * width, zeros], -1)
+    elif axis == "y":
+        shift = torch.stack([zeros, amount * height], -1)
+    else:
+        raise DataError(f"translate: axis must be 'x' or 'y'; got {axis!r}")
+    linear = torch.eye(2, dtype=images.dtype, device=images.device).expand(len(amount), 2, 2)
+    return _warp(images, linear, shift)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter checks specific to image operations
+
+
+def _check_bits(owner: str, value: Any) -> tuple[int, int]:
+    """Return `value` (an int or a pair of ints) as (low, high) with 1 <= low <= high <= 8."""
+    pair = (value, value) if isinstance(value, int) else value
+    if (
+        not isinstance(pair, tuple | list)
+        or len(pair) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+        or not 1 <= pair[0] <= pair[1] <= 8
+    ):
+        raise DataError(
+            f"{owner} must be an int or a pair of ints (low, high) with 1 <= low <= high <= 8; "
+            f"got {value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _check_count(owner: str, value: Any) -> int:
+    """Return `value` as an int >= 0."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise DataError(f"{owner} must be an integer >= 0; got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Weak-view (SimCLR / CC) colour operations
+
+
+def _jitter_range(strength: float) -> tuple[float, float]:
+    """torchvision's factor range for a jitter strength s: [max(0, 1 - s), 1 + s]."""
+    return max(0.0, 1.0 - strength), 1.0 + strength
+
+
+class ColorJitter(Augmentation):
+    """Jitter brightness, contrast, saturation and hue, in a random order per image (torchvision's).
+
+    Factors are drawn per image uniformly in [max(0, 1 - s), 1 + s] for a strength s of
+    brightness, contrast and saturation, and the hue shift in [-hue, hue] turns (hue <= 0.5).
+    A strength of 0 skips that adjustment. On 1-channel images saturation and hue are skipped
+    (brightness and contrast still apply), so the CC recipe runs on digits. `p` is the
+    probability that an image is jittered at all (CC: 0.8, torchvision's `RandomApply`).
+    The batch takes at most 16 sub-batch calls (4 stages x 4 adjustments), no loop over images.
+    """
+
+    name = "color_jitter"
+
+    def __init__(
+        self,
+        brightness: float = 0.4,
+        contrast: float = 0.4,
+        saturation: float = 0.4,
+        hue: float = 0.1,
+        p: float = 0.8,
+    ) -> None:
+        super().__init__(p=p)
+        self.brightness = check_positive("ColorJitter.brightness", brightness, allow_zero=True)
+        self.contrast = check_positive("ColorJitter.contrast", contrast, allow_zero=True)
+        self.saturation = check_positive("ColorJitter.saturation", saturation, allow_zero=True)
+        self.hue = check_positive("ColorJitter.hue", hue, allow_zero=True)
+        if self.hue > 0.5:
+            raise DataError(f"ColorJitter.hue must be in [0, 0.5] (turns); got {hue!r}")
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        needs_colour = self.saturation > 0 or self.hue > 0
+        colour = needs_colour and has_colour(x, "ColorJitter (saturation, hue)")
+        count = x.shape[0]
+        # Every factor is drawn whatever the channel count, so a seed means the same for both.
+        brightness = uniform((count,), *_jitter_range(self.brightness), x, generator)
+        contrast = uniform((count,), *_jitter_range(self.contrast), x, generator)
+        saturation = uniform((count,), *_jitter_range(self.saturation), x, generator)
+        hue = uniform((count,), -self.hue, self.hue, x, generator)
+        order = torch.argsort(
+            torch.rand((count, 4), generator=generator, device=x.device, dtype=torch.float32),
+            dim=1,
+        )  # (N, 4): each image's own order of the four adjustments
+        transforms: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None] = [
+            (lambda images, members: adjust_brightness(images, brightness[members]))
+            if self.brightness > 0
+            else None,
+            (lambda images, members: adjust_contrast(images, contrast[members]))
+            if self.contrast > 0
+            else None,
+            (lambda images, members: adjust_saturation(images, saturation[members]))
+            if self.saturation > 0 and colour
+            else None,
+            (lambda images, members: adjust_hue(images, hue[members]))
+            if self.hue > 0 and colour
+            else None,
+        ]
+        for stage in range(4):
+            x = _apply_by_choice(x, order[:, stage], transforms)
+        return x
+
+
+class RandomGrayscale(Augmentation):
+    """Replace RGB images by their luma repeated on 3 channels, per image with probability `p`.
+
+    1-channel images are already grey: they pass through unchanged.
+    """
+
+    name = "random_grayscale"
+
+    def __init__(self, p: float = 0.2) -> None:
+        super().__init__(p=p)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        if not has_colour(x, "RandomGrayscale"):
+            return x
+        return to_grayscale(x).repeat(1, 3, 1, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# RandAugment's operations, each usable on its own. Default ranges are the ones RandAugment
+# spans at full magnitude (see `RandAugment`). Each draws one value per image in its range.
+
+
+class _FactorOperation(Augmentation):
+    """Shared body: draw one factor per image uniformly in `factor`, apply `_transform`."""
+
+    factor: tuple[float, float]
+
+    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return self._transform(x, uniform((x.shape[0],), *self.factor, x, generator))
+
+
+class Brightness(_FactorOperation):
+    """Multiply each image by a factor drawn in `factor` (1 is the identity; clamped to [0, 1])."""
+
+    name = "brightness"
+
+    def __init__(self, factor: tuple[float, float] = (0.1, 1.9), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.factor = check_interval("Brightness.factor", factor, lower=0.0)
+
+    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        return adjust_brightness(x, factor)
+
+
+class Contrast(_FactorOperation):
+    """Blend each image with its mean luma by a factor drawn in `factor` (1 is the identity)."""
+
+    name = "contrast"
+
+    def __init__(self, factor: tuple[float, float] = (0.1, 1.9), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.factor = check_interval("Contrast.factor", factor, lower=0.0)
+
+    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        return adjust_contrast(x, factor)
+
+
+class Color(_FactorOperation):
+    """Change saturation by a factor drawn in `factor` (PIL's `ImageEnhance.Color`; 1 is the
+    identity, 0 grey). 1-channel images pass through unchanged."""
+
+    name = "color"
+
+    def __init__(self, factor: tuple[float, float] = (0.1, 1.9), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.factor = check_interval("Color.factor", factor, lower=0.0)
+
+    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        return adjust_saturation(x, factor)
+
+
+class Sharpness(_FactorOperation):
+    """Sharpen (factor > 1) or soften (factor < 1) by a factor drawn in `factor` (1: identity)."""
+
+    name = "sharpness"
+
+    def __init__(self, factor: tuple[float, float] = (0.1, 1.9), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.factor = check_interval("Sharpness.factor", factor, lower=0.0)
+
+    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        return adjust_sharpness(x, factor)
+
+
+class Solarize(Augmentation):
+    """Invert the values strictly above a threshold drawn per image in `threshold` (in [0, 1]).
+
+    A single number is a fixed threshold; 1 is the identity, 0 inverts every non-zero value.
+    """
+
+    name = "solarize"
+
+    def __init__(self, threshold: tuple[float, float] = (0.0, 1.0), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.threshold = check_interval("Solarize.threshold", threshold, lower=0.0, upper=1.0)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return solarize(x, uniform((x.shape[0],), *self.threshold, x, generator))
+
+
+class Posterize(Augmentation):
+    """Keep the high bits of each 8-bit level, the bit count drawn per image in `bits` (inclusive).
+
+    8 bits is the identity; 1 bit leaves two levels per channel.
+    """
+
+    name = "posterize"
+
+    def __init__(self, bits: tuple[int, int] = (4, 8), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.bits = _check_bits("Posterize.bits", bits)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        low, high = self.bits
+        bits = torch.randint(low, high + 1, (x.shape[0],), generator=generator, device=x.device)
+        return posterize(x, bits)
+
+
+class Equalize(Augmentation):
+    """Equalise the histogram of each channel of each image (deterministic but for `p`)."""
+
+    name = "equalize"
+
+    def __init__(self, p: float = 1.0) -> None:
+        super().__init__(p=p)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return equalize(x)
+
+
+class AutoContrast(Augmentation):
+    """Stretch each channel of each image to [0, 1] (deterministic but for `p`)."""
+
+    name = "auto_contrast"
+
+    def __init__(self, p: float = 1.0) -> None:
+        super().__init__(p=p)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return auto_contrast(x)
+
+
+class Rotate(Augmentation):
+    """Rotate each image about its centre by an angle drawn in `degrees` (black fill)."""
+
+    name = "rotate"
+
+    def __init__(self, degrees: tuple[float, float] = (-30.0, 30.0), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.degrees = check_interval("Rotate.degrees", degrees)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return rotate(x, uniform((x.shape[0],), *self.degrees, x, generator))
+
+
+class ShearX(Augmentation):
+    """Shear each image horizontally about its centre (x += shear * y), shear drawn in `shear`."""
+
+    name = "shear_x"
+
+    def __init__(self, shear: tuple[float, float] = (-0.3, 0.3), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.shear = check_interval("ShearX.shear", shear)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return shear(x, uniform((x.shape[0],), *self.shear, x, generator), "x")
+
+
+class ShearY(Augmentation):
+    """Shear each image vertically about its centre (y += shear * x), shear drawn in `shear`."""
+
+    name = "shear_y"
+
+    def __init__(self, shear: tuple[float, float] = (-0.3, 0.3), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.shear = check_interval("ShearY.shear", shear)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return shear(x, uniform((x.shape[0],), *self.shear, x, generator), "y")
+
+
+class TranslateX(Augmentation):
+    """Move each image right (positive) or left by a fraction of its width drawn in `fraction`."""
+
+    name = "translate_x"
+
+    def __init__(self, fraction: tuple[float, float] = (-0.3, 0.3), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.fraction = check_interval("TranslateX.fraction", fraction, lower=-1.0, upper=1.0)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), "x")
+
+
+class TranslateY(Augmentation):
+    """Move each image down (positive) or up by a fraction of its height drawn in `fraction`."""
+
+    name = "translate_y"
+
+    def __init__(self, fraction: tuple[float, float] = (-0.3, 0.3), p: float = 1.0) -> None:
+        super().__init__(p=p)
+        self.fraction = check_interval("TranslateY.fraction", fraction, lower=-1.0, upper=1.0)
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), "y")
+
+
+# --------------------------------------------------------------------------------------------
+# RandAugment
+
+MAX_MAGNITUDE = 30
+"""The magnitude scale of `RandAugment` (torchvision's 31 bins, 0..30)."""
+
+# Each op maps a level in [0, 1] (magnitude / 30) and a sign (+1 / -1, used by the symmetric
+# ops) to its transform. Maxima: torchvision's, except translation (0.3 of the size, as the
+# FixMatch pool SACC uses; torchvision: 0.45).
+_RAND_AUGMENT_TRANSFORMS: dict[
+    str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+] = {
+    "auto_contrast": lambda images, level, sign: auto_contrast(images),
+    "brightness": lambda images, level, sign: adjust_brightness(images, 1 + 0.9 * level * sign),
+    "color": lambda images, level, sign: adjust_saturation(images, 1 + 0.9 * level * sign),
+    "contrast": lambda images, level, sign: adjust_contrast(images, 1 + 0.9 * level * sign),
+    "equalize": lambda images, level, sign: equalize(images),
+    "identity": lambda images, level, sign: images,
+    "posterize": lambda images, level, sign: posterize(images, 8 - torch.round(4 * level).long()),
+    "rotate": lambda images, level, sign: rotate(images, 30.0 * level * sign),
+    "sharpness": lambda images, level, sign: adjust_sharpness(images, 1 + 0.9 * level * sign),
+    "shear_x": lambda images, level, sign: shear(images, 0.3 * level * sign, "x"),
+    "shear_y": lambda images, level, sign: shear(images, 0.3 * level * sign, "y"),
+    "solarize": lambda images, level, sign: solarize(images, 1.0 - level),
+    "translate_x": lambda images, level, sign: translate(images, 0.3 * level * sign, "x"),
+    "translate_y": lambda images, level, sign: translate(images, 0.3 * level * sign, "y"),
+}
+
+RAND_AUGMENT_OPS: tuple[str, ...] = tuple(_RAND_AUGMENT_TRANSFORMS)
+"""The 14 operations RandAugment draws from, in the order of `RandAugmentPlan.ops` indices."""
+
+
+def _with_draws(
+    transform: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    levels: torch.Tensor,
+    signs: torch.Tensor,
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """`transform` as a sub-batch function reading its images' levels and signs (N,)."""
+    return lambda images, members: transform(images, levels[members], signs[members])
+
+
+@dataclass(frozen=True)
+class RandAugmentPlan:
+    """The random draws of one `RandAugment` call on N images, for `n_ops` rounds.
+
+    `ops` (n_ops, N) int64 indexes `RAND_AUGMENT_OPS`; `applied` (n_ops, N) bool says whether
+    the op is applied (probability p); `levels` (n_ops, N) is magnitude / 30 in [0, m / 30];
+    `signs` (n_ops, N) is +1 or -1 (direction of the symmetric ops).
+    """
+
+    ops: torch.Tensor
+    applied: torch.Tensor
+    levels: torch.Tensor
+    signs: torch.Tensor
+
+
+class RandAugment(Augmentation):
+    """RandAugment: per image, `n_ops` operations drawn uniformly (with replacement) from the 14
+    of `RAND_AUGMENT_OPS`, each applied with probability `p` at a magnitude drawn uniformly in
+    [0, `magnitude`] on a scale of 0..30 (the SACC / FixMatch variant of RandAugment: random
+    magnitude, per-op probability). Here `p` is that per-op probability, not the base class's.
+
+    Magnitude M maps to the parameter through level = M / 30 (a random sign s = +/-1 for the
+    symmetric ops): brightness, colour, contrast, sharpness factor 1 + 0.9 s level; rotate
+    30 s level degrees; shear x/y 0.3 s level; translate x/y 0.3 s level of the size; posterize
+    8 - round(4 level) bits; solarize threshold 1 - level; autocontrast, equalize and identity
+    take none. Magnitude 0 is the identity for every op but autocontrast and equalize.
+    torchvision (magnitude bins 0..30) uses the same maxima but translates up to 0.45 of the
+    size and shears about the corner; FixMatch's pool (SACC's code) only darkens in brightness,
+    colour, contrast and sharpness (factor 0.05..0.95) and posterizes less at high magnitude.
+
+    On 1-channel images the colour op is the identity (kornia's RandAugment fails there when it
+    draws it). Vectorised: for each round, each of the 14 ops runs once on the sub-batch of
+    images that drew it and applies it. `draw_plan` and `apply_plan` expose the two halves.
+    """
+
+    name = "rand_augment"
+
+    def __init__(self, n_ops: int = 2, magnitude: float = 10.0, p: float = 0.5) -> None:
+        super().__init__(p=p)
+        self.n_ops = _check_count("RandAugment.n_ops", n_ops)
+        self.magnitude = check_positive("RandAugment.magnitude", magnitude, allow_zero=True)
+        if self.magnitude > MAX_MAGNITUDE:
+            raise DataError(
+                f"RandAugment.magnitude must be in [0, {MAX_MAGNITUDE}]; got {magnitude!r}"
+            )
+
+    def draw_plan(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> RandAugmentPlan:
+        """Draw the ops, application flags, levels and signs for the batch x (N, C, H, W)."""
+        shape = (self.n_ops, x.shape[0])
+        ops = torch.randint(len(RAND_AUGMENT_OPS), shape, generator=generator, device=x.device)
+        applied = torch.rand(shape, generator=generator, device=x.device) < self.p
+        levels = uniform(shape, 0.0, self.magnitude / MAX_MAGNITUDE, x, generator)
+        coin = torch.rand(shape, generator=generator, device=x.device) < 0.5
+        signs = torch.where(coin, 1.0, -1.0).to(x.dtype)
+        return RandAugmentPlan(ops=ops, applied=applied, levels=levels, signs=signs)
+
+    @staticmethod
+    def apply_plan(x: torch.Tensor, plan: RandAugmentPlan) -> torch.Tensor:
+        """Apply a drawn plan to x (N, C, H, W), C = 1 or 3 (x itself when nothing applies)."""
+        colour = has_colour(x, "RandAugment")
+        skipped = {"identity"} if colour else {"identity", "color"}
+        for round_index in range(plan.ops.shape[0]):
+            levels, signs = plan.levels[round_index], plan.signs[round_index]
+            transforms = [
+                None if name in skipped else _with_draws(transform, levels, signs)
+                for name, transform in _RAND_AUGMENT_TRANSFORMS.items()
+            ]
+            choice = torch.where(plan.applied[round_index], plan.ops[round_index], -1)
+            x = _apply_by_choice(x, choice, transforms)
+        return x
+
+    def _forward(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        has_colour(x, "RandAugment")  # fail on every call, not only when colour is drawn
+        return self.apply_plan(x, self.draw_plan(x, generator))
+
+
+__all__ = [
+    "GRAY_WEIGHTS",
+    "MAX_MAGNITUDE",
+    "RAND_AUGMENT_OPS",
+    "AutoContrast",
+    "Brightness",
+    "Color",
+    "ColorJitter",
+    "Contrast",
+    "Equalize",
+    "Posterize",
+    "RandAugment",
+    "RandAugmentPlan",
+    "RandomGrayscale",
+    "Rotate",
+    "Sharpness",
+    "ShearX",
+    "ShearY",
+    "Solarize",
+    "TranslateX",
+    "TranslateY",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_hue",
+    "adjust_saturation",
+    "adjust_sharpness",
+    "auto_contrast",
+    "equalize",
+    "has_colour",
+    "posterize",
+    "rotate",
+    "shear",
+    "solarize",
+    "to_grayscale",
+    "translate",
+]

@@ -1,0 +1,211 @@
+"""CC: contrastive clustering (instance-level and cluster-level contrast over two weak views).
+
+One backbone with two heads: an instance projector (d -> d -> 128, contrasted with NT-Xent at
+tau_I) and a cluster projector (d -> d -> K, softmax; its columns contrasted at tau_C, plus the
+balance term). The parent of SACC (explore/methods/sacc.py); see METHODS.md sections 2 and
+"Shared building blocks". Runs on image sets and, with the spectral-spatial pools, on
+hyperspectral scenes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from explore.augment import AugmentationPool, resolve_pool
+from explore.losses import cluster_contrastive_loss_parts, instance_contrastive_loss
+from explore.methods.base import DeepClusteringMethod
+from explore.models import ClusterHead, ProjectionHead, build_backbone, default_backbone
+
+# Augmentation presets used when none is given, by input kind.
+DEFAULT_POOLS = {
+    "images": {"weak": "cc_weak", "strong": "sacc_strong"},
+    "scene": {"weak": "weak", "strong": "strong"},
+}
+
+
+class ContrastiveClusteringNet(nn.Module):
+    """Backbone + instance projector + cluster projector, shared by every view.
+
+    `forward` gives soft assignments (N, K), `embed` the backbone features (N, d), `project`
+    both heads' outputs (instance vectors (N, instance_dim), soft assignments (N, K))."""
+
+    def __init__(self, backbone: nn.Module, n_clusters: int, instance_dim: int = 128) -> None:
+        super().__init__()
+        features = backbone.out_features
+        self.backbone = backbone
+        self.instance_projector = ProjectionHead(features, instance_dim, hidden=features)
+        self.cluster_projector = ClusterHead(features, n_clusters, hidden=features)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cluster_projector(self.backbone(x))
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(x)
+        return self.instance_projector(features), self.cluster_projector(features)
+
+
+class CC(DeepClusteringMethod):
+    """Contrastive clustering: L = L_ins(w1, w2) + L_clu(w1, w2) over two weak views.
+
+    Configs: "paper" follows the reference code (Adam lr 3e-4, no weight decay, batch 256,
+    tau_I = 0.5, tau_C = 1.0; its 1000 epochs are far beyond a CPU, so pass `epochs`); "fast"
+    is the CPU default. The backbone defaults to `image_small` (images up to 48 px),
+    `image_large` (larger images) or `light` (hyperspectral patches); the weak pool to
+    `cc_weak` for images and `weak` for scenes. After `fit`: `labels_`, `history_`, `model_`.
+    """
+
+    name: ClassVar[str] = "cc"
+    DEFAULT_CONFIG: ClassVar[str] = "fast"
+    CONFIGS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {
+            "backbone": None,
+            "batch_size": 256,
+            "epochs": 1000,
+            "lr": 3e-4,
+            "weight_decay": 0.0,
+            "weak_augmentation": None,
+            "strong_augmentation": None,
+            "n_components": 8,
+            "patch_size": 11,
+        },
+        "fast": {
+            "backbone": None,
+            "batch_size": 256,
+            "epochs": 30,
+            "lr": 1e-3,
+            "weight_decay": 1e-4,
+            "weak_augmentation": None,
+            "strong_augmentation": None,
+            "n_components": 8,
+            "patch_size": 7,
+        },
+    }
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        config: str = "fast",
+        backbone: str | None = None,
+        batch_size: int | None = None,
+        epochs: int | None = None,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        weak_augmentation: str | dict | None = None,
+        strong_augmentation: str | dict | None = None,
+        n_components: int | None = None,
+        patch_size: int | None = None,
+        instance_dim: int = 128,
+        instance_temperature: float = 0.5,
+        cluster_temperature: float = 1.0,
+        train_on: str = "all",
+        device: str = "auto",
+        seed: int = 0,
+        progress: bool = False,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.config = config
+        self.backbone = backbone
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.weak_augmentation = weak_augmentation
+        self.strong_augmentation = strong_augmentation
+        self.n_components = n_components
+        self.patch_size = patch_size
+        self.instance_dim = instance_dim
+        self.instance_temperature = instance_temperature
+        self.cluster_temperature = cluster_temperature
+        self.train_on = train_on
+        self.device = device
+        self.seed = seed
+        self.progress = progress
+
+    # ------------------------------------------------------------------ resolved choices
+    def _input_kind(self) -> str:
+        return "scene" if len(self.input_shape_) == 1 else "images"
+
+    def _backbone_name(self) -> str:
+        return self.settings()["backbone"] or default_backbone(self.input_shape_)
+
+    def _pool(self, which: str) -> AugmentationPool:
+        """The weak or strong pool: as configured, else the default for the input kind; image
+        presets are sized for the images (e.g. the crop area CC uses on 28 px digits)."""
+        chosen = self.settings()[f"{which}_augmentation"]
+        spec = chosen or DEFAULT_POOLS[self._input_kind()][which]
+        options = {"image_size": int(self.input_shape_[-1])} if len(self.input_shape_) == 3 else {}
+        return resolve_pool(spec, **options)
+
+    # ------------------------------------------------------------------ trainer hooks
+    def build_model(self, in_channels: int) -> nn.Module:
+        self._weak = self._pool("weak")
+        backbone = build_backbone(self._backbone_name(), in_channels)
+        return ContrastiveClusteringNet(backbone, self.n_clusters, self.instance_dim)
+
+    def configure_optimizers(self, model: nn.Module):
+        settings = self.settings()
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
+        )
+        return optimizer, None
+
+    def architecture(self, in_channels: int) -> dict[str, Any]:
+        return {
+            **super().architecture(in_channels),
+            "backbone": self._backbone_name(),
+            "instance_dim": self.instance_dim,
+        }
+
+    def _pair_losses(
+        self,
+        instances: dict[str, torch.Tensor],
+        assignments: dict[str, torch.Tensor],
+        instance_pairs: tuple[tuple[str, str], ...],
+        cluster_pairs: tuple[tuple[str, str], ...],
+        cluster_weight: float = 1.0,
+    ) -> dict[str, torch.Tensor]:
+        """Instance and cluster losses summed over the given pairs of views."""
+        instance = sum(
+            instance_contrastive_loss(instances[a], instances[b], self.instance_temperature)
+            for a, b in instance_pairs
+        )
+        contrast = torch.zeros((), device=next(iter(assignments.values())).device)
+        balance = torch.zeros_like(contrast)
+        for a, b in cluster_pairs:
+            parts = cluster_contrastive_loss_parts(
+                assignments[a], assignments[b], self.cluster_temperature
+            )
+            contrast = contrast + parts["contrast"]
+            balance = balance + parts["balance"]
+        losses = {
+            "instance": instance,
+            "cluster": cluster_weight * contrast,
+            "balance": cluster_weight * balance,
+        }
+        losses["loss"] = losses["instance"] + losses["cluster"] + losses["balance"]
+        return losses
+
+    def _project_views(
+        self, model: nn.Module, views: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """One forward pass over all views stacked (BatchNorm sees them together)."""
+        names = list(views)
+        instances, assignments = model.project(torch.cat([views[n] for n in names]))
+        return (
+            dict(zip(names, instances.chunk(len(names)), strict=True)),
+            dict(zip(names, assignments.chunk(len(names)), strict=True)),
+        )
+
+    def training_loss(
+        self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        views = {"w1": self._weak(batch, generator), "w2": self._weak(batch, generator)}
+        instances, assignments = self._project_views(model, views)
+        return self._pair_losses(instances, assignments, (("w1", "w2"),), (("w1", "w2"),))
