@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import platform
-import resource
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+
+from common import in_fresh_process, machine_line, markdown_table, summarise, train_with_budget
 
 METHODS = ("kmeans", "sscc-paper", "sscc-fast")
 DATASETS = ("salinas_a", "samson", "indian_pines")
@@ -30,9 +27,7 @@ SCORES = ("acc", "nmi", "ari", "kappa")
 
 
 def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | None) -> dict:
-    """One run in a fresh process: scores, seconds, epochs and peak memory (MiB)."""
-    import torch
-
+    """One run: scores, seconds and epochs (peak memory is added by `in_fresh_process`)."""
     from explore.data.registry import load_scene
     from explore.methods.kmeans import KMeansClustering
     from explore.methods.sscc import SSCC
@@ -44,63 +39,19 @@ def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | N
     if method == "kmeans":
         labels = KMeansClustering(n_clusters=scene.n_classes, seed=seed).fit(scene).labels_
     else:
-        config = method.split("-", 1)[1]
         overrides = {"epochs": epochs} if epochs else {}
+        config = method.split("-", 1)[1]
         model = SSCC(n_clusters=scene.n_classes, config=config, seed=seed, **overrides)
-        trainer = model.make_trainer(scene)
-
-        def stop_when_over_budget(record: Any) -> None:
-            if time.perf_counter() - started > budget:
-                trainer.request_stop()
-
-        trainer.callbacks.append(stop_when_over_budget)
-        trainer.fit()
-        n_epochs = trainer.epoch
-        labels = trainer.history.last.assignments
-    seconds = time.perf_counter() - started
+        labels, n_epochs = train_with_budget(model, scene, budget)
     scores = score_scene(scene.labels, labels).as_dict()
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "method": method,
         "dataset": scene.name if dataset in DATASETS else dataset,
         "seed": seed,
-        "seconds": seconds,
+        "seconds": time.perf_counter() - started,
         "epochs": n_epochs,
-        "seconds_per_epoch": seconds / n_epochs if n_epochs else None,
-        "peak_mib": peak_mib,
-        "threads": torch.get_num_threads(),
         **{key: scores[key] for key in SCORES},
     }
-
-
-def summarise(runs: list[dict]) -> list[dict]:
-    from explore.metrics import format_mean_std, mean_std
-
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for run in runs:
-        groups.setdefault((run["dataset"], run["method"]), []).append(run)
-    rows = []
-    for (dataset, method), group in groups.items():
-        row = {"dataset": dataset, "method": method, "seeds": len(group)}
-        for key in SCORES:
-            row[key] = format_mean_std(*mean_std([r[key] for r in group]))
-        row["train s"] = f"{mean_std([r['seconds'] for r in group])[0]:.1f}"
-        epochs = [r["epochs"] for r in group]
-        row["epochs"] = (
-            str(min(epochs)) if min(epochs) == max(epochs) else f"{min(epochs)}-{max(epochs)}"
-        )
-        per_epoch = [r["seconds_per_epoch"] for r in group if r["seconds_per_epoch"]]
-        row["s / epoch"] = f"{sum(per_epoch) / len(per_epoch):.1f}" if per_epoch else "-"
-        row["peak MiB"] = f"{max(r['peak_mib'] for r in group):.0f}"
-        rows.append(row)
-    return rows
-
-
-def markdown_table(rows: list[dict]) -> str:
-    header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(row[key]) for key in header) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,14 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write every run to this file")
     args = parser.parse_args(argv)
 
-    context = multiprocessing.get_context("spawn")
     runs = []
     for dataset in args.datasets:
         for method in args.methods:
             for seed in args.seeds:
-                with ProcessPoolExecutor(1, mp_context=context) as pool:
-                    run = pool.submit(run_one, method, dataset, seed, args.budget, args.epochs)
-                    result = run.result()
+                result = in_fresh_process(run_one, method, dataset, seed, args.budget, args.epochs)
                 runs.append(result)
                 print(
                     f"{dataset} {method} seed {seed}: ACC {result['acc']:.3f} "
@@ -129,11 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    print(
-        f"machine: {platform.processor() or platform.machine()}, "
-        f"{multiprocessing.cpu_count()} cores, python {platform.python_version()}"
-    )
-    print(markdown_table(summarise(runs)))
+    print(machine_line())
+    print(markdown_table(summarise(runs, SCORES)))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(runs, handle, indent=2)

@@ -85,3 +85,21 @@ def test_checkpoint_round_trip_keeps_sacc_settings(small_scene: Scene, tmp_path)
     restored = SACC.from_checkpoint(path, device="cpu")
     assert restored.sigma == 0.5
     assert np.array_equal(restored.predict(small_scene), model.predict(small_scene))
+
+
+@pytest.mark.parametrize("method", [CC, SACC])
+@pytest.mark.parametrize("dataset", ["digits", "cifar10_subset"])
+def test_grayscale_and_rgb_image_sets(method, dataset: str) -> None:
+    from explore.data.registry import load_images
+
+    images = load_images(dataset, download=False)
+    images = images.subset(np.arange(0, images.n_images, max(1, images.n_images // 200)))
+    records = []
+    model = method(n_clusters=10, epochs=1, batch_size=64, device="cpu").fit(
+        images, callbacks=[records.append]
+    )
+    assert model.labels_.shape == (images.n_images,)
+    assert records[0].assignments.shape == (images.n_images,)
+    assert set(records[0].metrics) == {"acc", "nmi", "ari", "kappa"}
+    with pytest.raises(DataError, match="resize"):
+        model.predict(images.resize(16, 16))

@@ -214,3 +214,26 @@ def test_predict_refuses_a_scene_with_other_bands(small_scene_file: Path, tmp_pa
     assert not (tmp_path / "m.npy").exists()
     missing = run_cli("predict", "--run", str(tmp_path), "--dataset", str(other), "--out", "x.npy")
     assert_one_line_error(missing, "checkpoint")
+
+
+@pytest.mark.parametrize("method", ["cc", "sacc", "s3ocnet"])
+def test_image_methods_train_on_an_image_set_from_the_cli(method: str, tmp_path: Path) -> None:
+    out = tmp_path / method
+    args = ["train", "--method", method, "--dataset", "digits", "--epochs", "1"]
+    assert main([*args, "--device", "cpu", "--out", str(out)]) == 0
+    labels = np.load(out / "labels.npy")
+    assert labels.shape == (1797,)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == method and "nmi" in metrics
+    prediction = tmp_path / "again.npy"
+    predict = ["predict", "--run", str(out), "--dataset", "digits", "--out", str(prediction)]
+    assert main([*predict, "--device", "cpu"]) == 0
+    assert np.array_equal(np.load(prediction), labels)
+
+
+def test_image_method_errors(tmp_path: Path) -> None:
+    base = ["train", "--method", "cc", "--dataset", "digits", "--out", str(tmp_path / "o")]
+    assert_one_line_error(run_cli(*base, "--clusters", "1"), "at least 2")
+    assert_one_line_error(run_cli(*base, "--clusters", "5000"), "larger than the number")
+    assert_one_line_error(run_cli(*base, "--smoothing", "1.0"), "--smoothing")
+    assert_one_line_error(run_cli(*base, "--config", "turbo"), "invalid choice")
