@@ -76,3 +76,30 @@ def train_with_budget(model: Any, data: Any, budget: float) -> tuple[Any, int]:
     trainer.callbacks.append(stop_when_over_budget)
     trainer.fit()
     return trainer.history.last.assignments, trainer.epoch
+
+
+def run_grid(run_one: Callable[..., dict], args: Any, scores: Sequence[str]) -> list[dict]:
+    """Every (dataset, method, seed) of `args` in a fresh process, a line per run on stderr,
+    then the machine line and the table on stdout; `args.json` also gets every run."""
+    import json
+    import sys
+
+    runs = []
+    for dataset in args.datasets:
+        for method in args.methods:
+            for seed in args.seeds:
+                result = in_fresh_process(run_one, method, dataset, seed, args.budget, args.epochs)
+                runs.append(result)
+                print(
+                    f"{dataset} {method} seed {seed}: ACC {result['acc']:.3f} "
+                    f"NMI {result['nmi']:.3f} ({result['seconds']:.0f} s, "
+                    f"{result['epochs']} epochs)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    print(machine_line())
+    print(markdown_table(summarise(runs, scores)))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(runs, handle, indent=2)
+    return runs

@@ -15,11 +15,10 @@ end after S seconds of training; `--epochs N` overrides the fast config's epochs
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
-from common import in_fresh_process, machine_line, markdown_table, summarise, train_with_budget
+from common import run_grid, train_with_budget
 
 METHODS = ("kmeans", "cc", "sacc", "s3ocnet")
 DATASETS = ("mnist_test", "digits", "cifar10_subset", "salinas_a")
@@ -71,24 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write every run to this file")
     args = parser.parse_args(argv)
 
-    runs = []
-    for dataset in args.datasets:
-        for method in args.methods:
-            for seed in args.seeds:
-                result = in_fresh_process(run_one, method, dataset, seed, args.budget, args.epochs)
-                runs.append(result)
-                print(
-                    f"{dataset} {method} seed {seed}: ACC {result['acc']:.3f} "
-                    f"NMI {result['nmi']:.3f} ({result['seconds']:.0f} s, "
-                    f"{result['epochs']} epochs)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    print(machine_line())
-    print(markdown_table(summarise(runs, SCORES)))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(runs, handle, indent=2)
+    run_grid(run_one, args, SCORES)
     return 0
 
 
