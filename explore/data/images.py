@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explore.data.class_names import CIFAR10_CLASS_NAMES
 from explore.errors import DataError, DatasetNotFoundError, FileFormatError
 
 # Values may exceed [0, 1] by this much (float rounding in a reader) and are then clipped.
@@ -53,18 +54,6 @@ _READ_CHUNK = 1 << 20
 
 _CIFAR_IMAGE_SIZE = 32
 _CIFAR_MAX_MEMBER_BYTES = 1 << 29
-CIFAR10_CLASS_NAMES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
 
 
 # ---------------------------------------------------------------------------------- ImageSet

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from explore.data.images import CIFAR10_CLASS_NAMES
+from explore.data.class_names import CIFAR10_CLASS_NAMES
 from explore.errors import ChecksumError, DataError, DatasetNotFoundError, FileFormatError
 
 if TYPE_CHECKING:
