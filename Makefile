@@ -15,7 +15,9 @@ BIN := $(VENV)/bin
 LINT_PATHS := $(wildcard explore tests apps benchmarks)
 STAMP := $(VENV)/.explore-installed
 
-.PHONY: setup dashboard test lint format clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup browser dashboard test lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Browser tests drive Debian's Chromium with Playwright (no browser download): install it once.
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if command -v apt-get >/dev/null; then \
+			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+			$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; \
+		else echo "no $(CHROMIUM) and no apt-get: browser tests will be skipped"; fi; \
+	fi
+
 dashboard: setup
 	$(BIN)/panel serve apps/hsi_dashboard.py --address 127.0.0.1 --port $(PORT) \
 		--allow-websocket-origin 127.0.0.1:$(PORT) --allow-websocket-origin localhost:$(PORT)
@@ -34,8 +45,8 @@ lint: setup
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
-test: lint
-	EXPLORE_DATA_DIR="$(EXPLORE_DATA_DIR)" $(BIN)/python -m pytest -q
+test: lint browser
+	EXPLORE_DATA_DIR="$(EXPLORE_DATA_DIR)" EXPLORE_CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -q
 
 format: setup
 	$(BIN)/ruff check --fix $(LINT_PATHS)

@@ -1,9 +1,14 @@
-"""`SceneView`: pick a locally available scene and three bands; see the false-colour composite
-redraw at once next to the ground truth."""
+"""`SceneView`: look at a locally available scene before clustering it.
+
+False-colour composite with red / green / blue band pickers (wavelengths shown when known) that
+redraw at once, a single-band view, the ground truth (beside the composite or overlaid on it),
+the band range that trains, and a click on the composite to see that pixel's spectrum.
+"""
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import holoviews as hv
 import panel as pn
@@ -11,7 +16,9 @@ import param
 
 from explore.data.registry import DEFAULT_SCENE, is_available, list_datasets, load_scene
 from explore.data.scene import Scene
-from explore.viz import composite_image, label_map
+from explore.viz import band_image, composite_image, label_map, pixel_spectrum
+
+PLOT_HEIGHT = 400
 
 
 def available_scenes() -> list[str]:
@@ -26,17 +33,25 @@ def _load(name: str) -> Scene:
 
 
 class SceneView(pn.viewable.Viewer):
-    """Dataset picker, red / green / blue band sliders, composite and ground truth."""
+    """Scene picker, band pickers, composite, single band, ground truth, pixel spectrum."""
 
     dataset = param.Selector(default=DEFAULT_SCENE, objects=[DEFAULT_SCENE])
     red = param.Integer(default=0, bounds=(0, 1))
     green = param.Integer(default=0, bounds=(0, 1))
     blue = param.Integer(default=0, bounds=(0, 1))
+    band = param.Integer(default=0, bounds=(0, 1), doc="band of the single-band view")
+    train_bands = param.Range(default=(0, 1), doc="half-open band range that trains")
+    overlay_truth = param.Boolean(default=False, doc="draw the ground truth over the composite")
+    pixel = param.Tuple(default=(0, 0), length=2, doc="(row, col) whose spectrum is shown")
 
-    def __init__(self, **params: object) -> None:
+    def __init__(self, **params: Any) -> None:
+        dataset = params.pop("dataset", DEFAULT_SCENE)
         super().__init__(**params)
         self.param.dataset.objects = available_scenes()
+        self.dataset = dataset
         self._reset_bands()
+        self._tap = hv.streams.Tap(x=None, y=None)
+        self._tap.add_subscriber(self._on_tap)
 
     @property
     def scene(self) -> Scene:
@@ -48,21 +63,70 @@ class SceneView(pn.viewable.Viewer):
         last = scene.n_bands - 1
         red, green, blue = scene.default_rgb_bands()
         with param.parameterized.batch_call_watchers(self):
-            for name, value in (("red", red), ("green", green), ("blue", blue)):
+            for name, value in (("red", red), ("green", green), ("blue", blue), ("band", green)):
                 self.param[name].bounds = (0, last)
                 setattr(self, name, value)
+            self.param.train_bands.bounds = (0, scene.n_bands)
+            self.train_bands = (0, scene.n_bands)
+            height, width = scene.labels.shape
+            self.pixel = (height // 2, width // 2)
 
-    @param.depends("dataset", "red", "green", "blue")
-    def composite(self) -> hv.RGB:
-        return composite_image(self.scene, (self.red, self.green, self.blue)).opts(
-            responsive=True, min_height=400
+    def _on_tap(self, x: float | None = None, y: float | None = None) -> None:
+        """A click at plot coordinates (x, y) selects pixel (row, col) (row 0 on top)."""
+        if x is None or y is None:
+            return
+        height, width = self.scene.labels.shape
+        col, row = int(x), int(height - y)
+        if 0 <= row < height and 0 <= col < width:
+            self.pixel = (row, col)
+
+    def band_label(self, band: int) -> str:
+        """'band 42 (705 nm)' when the wavelength is known, 'band 42' otherwise."""
+        wavelengths = self.scene.wavelengths
+        return f"band {band}" + (
+            f" ({wavelengths[band]:.0f} nm)" if wavelengths is not None else ""
         )
+
+    # ------------------------------------------------------------------ views
+    @param.depends("dataset", "red", "green", "blue", "overlay_truth")
+    def composite(self) -> hv.Element:
+        element = composite_image(self.scene, (self.red, self.green, self.blue)).opts(
+            responsive=True, min_height=PLOT_HEIGHT, tools=["tap"]
+        )
+        if self.overlay_truth:
+            truth = label_map(self.scene.labels, title="").opts(alpha=0.55, clipping_colors={})
+            return element * truth
+        return element
+
+    def composite_plot(self) -> hv.DynamicMap:
+        """The composite as a DynamicMap that reports clicks (pixel spectrum)."""
+        dynamic = hv.DynamicMap(self.composite)
+        self._tap.source = dynamic
+        return dynamic
+
+    @param.depends("dataset", "band")
+    def single_band(self) -> hv.Image:
+        return band_image(self.scene, self.band).opts(responsive=True, min_height=PLOT_HEIGHT)
 
     @param.depends("dataset")
     def ground_truth(self) -> hv.Image:
         scene = self.scene
         return label_map(scene.labels, title=f"{scene.name}: ground truth").opts(
-            responsive=True, min_height=400
+            responsive=True, min_height=PLOT_HEIGHT
+        )
+
+    @param.depends("dataset", "pixel")
+    def spectrum(self) -> hv.Curve:
+        row, col = self.pixel
+        return pixel_spectrum(self.scene, row, col).opts(responsive=True, height=260)
+
+    @param.depends("dataset", "red", "green", "blue", "train_bands")
+    def band_summary(self) -> pn.pane.Markdown:
+        start, stop = self.train_bands
+        return pn.pane.Markdown(
+            f"R: {self.band_label(self.red)}, G: {self.band_label(self.green)}, "
+            f"B: {self.band_label(self.blue)}  \n"
+            f"Training bands: {start}..{stop - 1} ({stop - start} of {self.scene.n_bands})"
         )
 
     @param.depends("dataset")
@@ -75,15 +139,29 @@ class SceneView(pn.viewable.Viewer):
         return pn.pane.Markdown("\n".join(lines))
 
     def controls(self) -> pn.Column:
+        """Band pickers, training band range and the overlay switch (for the sidebar)."""
         return pn.Column(
-            pn.widgets.Select.from_param(self.param.dataset, name="Scene"),
             pn.widgets.IntSlider.from_param(self.param.red, name="Red band"),
             pn.widgets.IntSlider.from_param(self.param.green, name="Green band"),
             pn.widgets.IntSlider.from_param(self.param.blue, name="Blue band"),
-            self.legend,
+            pn.widgets.IntRangeSlider.from_param(self.param.train_bands, name="Training bands"),
+            pn.widgets.Checkbox.from_param(self.param.overlay_truth, name="Overlay ground truth"),
+            self.band_summary,
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(
-            pn.panel(self.composite), pn.panel(self.ground_truth), sizing_mode="stretch_both"
+        return pn.Column(
+            pn.Row(pn.panel(self.composite_plot()), pn.panel(self.ground_truth)),
+            pn.Row(
+                pn.Column(
+                    pn.widgets.IntSlider.from_param(self.param.band, name="Single band"),
+                    pn.panel(self.single_band),
+                ),
+                pn.Column(
+                    pn.pane.Markdown("Click the composite to see a pixel's spectrum."),
+                    pn.panel(self.spectrum),
+                ),
+            ),
+            self.legend,
+            sizing_mode="stretch_width",
         )

@@ -214,10 +214,21 @@ class DeepClusteringMethod:
         trainer = self.make_trainer(data, callbacks=callbacks, checkpoint_path=checkpoint_path)
         if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
             trainer.load_checkpoint(checkpoint_path)
-        history = trainer.fit()
+        trainer.fit()
+        return self.adopt_trainer(trainer)
+
+    def adopt_trainer(self, trainer: Trainer) -> DeepClusteringMethod:
+        """Take a trainer's results as this method's fit (`history_`, `model_`, `labels_`): for
+        callers that drive the trainer themselves (step by step, from a thread, resumed)."""
+        history = trainer.history
+        self.trainer_ = trainer
         self.history_: RunHistory = history
         self.model_ = trainer.model
-        finished = history.last is not None and not trainer.stop_requested
+        finished = (
+            history.last is not None
+            and history.last.epoch == trainer.epoch
+            and not trainer.stop_requested
+        )
         self.labels_ = history.last.assignments if finished else trainer.assign()
         return self
 

@@ -1,0 +1,146 @@
+"""`build_dashboard()`: the page `apps/hsi_dashboard.py` serves, one per browser session.
+
+It makes a `TrainingSession` and the components over it, links them (the sidebar's dataset
+drives the scene view; the scene view's band range and the pool editor's pool feed the next
+run; a selection in the embedding highlights pixels on the cluster map and a box on the map
+highlights points in the embedding), and stops the session's training thread when the tab
+closes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+
+from explore.dashboard.compare_view import CompareView
+from explore.dashboard.embedding_view import EmbeddingView
+from explore.dashboard.pool_editor import AugmentationPreview, PoolEditor
+from explore.dashboard.scene_view import SceneView, available_scenes
+from explore.dashboard.session import TrainingSession
+from explore.dashboard.training_view import TrainingControls, TrainingView, _truth_of
+from explore.data.scene import Scene
+from explore.embedding import subsample_indices
+
+TITLE = "explore: deep clustering of hyperspectral images"
+MAX_EMBEDDED = 5000
+
+
+class Dashboard:
+    """The components of one session and the links between them."""
+
+    def __init__(self) -> None:
+        self.session = TrainingSession()
+        self.scene_view = SceneView()
+        self.pool_editor = PoolEditor()
+        self.preview = AugmentationPreview(editor=self.pool_editor, scene=self.scene_view.scene)
+        self.controls = TrainingControls(session=self.session)
+        self.training_view = TrainingView(session=self.session)
+        self.embedding_view = EmbeddingView()
+        self.compare_view = CompareView(session=self.session)
+        self.embed_button = pn.widgets.Button(label="Embed the last run", color="primary")
+        self.embed_button.on_click(lambda event: self.embed_last_run())
+        self.embed_status = pn.pane.Markdown("")
+
+        self.session.param.watch(self._on_dataset, "dataset")
+        self.scene_view.param.watch(self._on_scene, "dataset")
+        self.scene_view.param.watch(self._on_train_bands, "train_bands")
+        self.pool_editor.param.watch(self._on_pool, "pool")
+        self.embedding_view.param.watch(self._on_embedding_selection, "map_selection")
+        self._on_train_bands()
+        self._on_pool()
+
+    # ------------------------------------------------------------------ links
+    def _on_dataset(self, *events: Any) -> None:
+        if self.session.dataset in available_scenes():
+            self.scene_view.dataset = self.session.dataset
+
+    def _on_scene(self, *events: Any) -> None:
+        self.preview.scene = self.scene_view.scene
+
+    def _on_train_bands(self, *events: Any) -> None:
+        if self.session.dataset == self.scene_view.dataset:
+            self.session.band_range = tuple(self.scene_view.train_bands)
+
+    def _on_pool(self, *events: Any) -> None:
+        self.session.pool_spec = self.pool_editor.pool.to_dict()
+
+    def _on_embedding_selection(self, event: Any) -> None:
+        selected = event.new
+        self.training_view.highlight = None if selected is None else np.asarray(selected)
+
+    # ------------------------------------------------------------------ embedding
+    def embed_last_run(self, wait: bool = False) -> bool:
+        """Compute the last run's embedding (in a thread) and hand it to the embedding view,
+        which runs UMAP in its own thread: the page never waits."""
+        runs = self.session.runs
+        if not runs:
+            self.embed_status.object = "Train a run first."
+            return False
+        run = runs[next(reversed(runs))]
+        self.embed_status.object = f"Computing the embedding of {run.name}..."
+        thread = threading.Thread(target=self._embed, args=(run,), daemon=True)
+        thread.start()
+        if wait:
+            thread.join()
+            self.embedding_view.compute(wait=True)
+        return True
+
+    def _embed(self, run: Any) -> None:
+        try:
+            data = run.data
+            n_items = data.n_pixels if isinstance(data, Scene) else data.n_images
+            index = subsample_indices(n_items, MAX_EMBEDDED, seed=0)
+            features = run.model.transform(data)[index]
+            labels = np.ravel(run.labels)[index]
+            truth = _truth_of(data)
+            classes = None if truth is None else np.ravel(truth)[index]
+            self.embedding_view.param.update(
+                features=np.asarray(features, dtype=np.float32),
+                assignments=labels.astype(np.int64),
+                class_labels=classes,
+                pixel_index=index if isinstance(data, Scene) else None,
+            )
+            self.embed_status.object = f"Embedding of {run.name}: {len(index)} items."
+            self.embedding_view.compute()
+        except Exception as error:  # noqa: BLE001 - shown in the page, never raised
+            self.embed_status.object = f"Embedding failed: {error}"
+
+    # ------------------------------------------------------------------ layout
+    def main(self) -> pn.Tabs:
+        return pn.Tabs(
+            ("Scene", self.scene_view),
+            ("Augmentation pool", pn.Row(self.pool_editor, self.preview)),
+            ("Training", self.training_view),
+            (
+                "Embedding",
+                pn.Column(pn.Row(self.embed_button, self.embed_status), self.embedding_view),
+            ),
+            ("Compare", self.compare_view),
+            dynamic=True,
+        )
+
+    def sidebar(self) -> list[pn.viewable.Viewable]:
+        return [
+            pn.pane.Markdown("### Run"),
+            self.controls,
+            pn.pane.Markdown("### Scene"),
+            self.scene_view.controls(),
+        ]
+
+
+def build_dashboard() -> pn.template.FastListTemplate:
+    """The dashboard page for one browser session; its thread stops when the session ends."""
+    pn.extension(sizing_mode="stretch_width")
+    hv.extension("bokeh")
+    dashboard = Dashboard()
+    template = pn.template.FastListTemplate(
+        title=TITLE, sidebar=dashboard.sidebar(), main=[dashboard.main()]
+    )
+    template.dashboard = dashboard  # type: ignore[attr-defined]
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda context: dashboard.session.close(timeout=0.0))
+    return template

@@ -1,0 +1,702 @@
+"""The augmentation pool editor: edit a scene pool operation by operation, and preview its
+views of one patch of a scene.
+
+`PoolEditor` holds an `AugmentationPool` (param `pool`) and shows it as cards, one per operation,
+with widgets for each parameter and remove / move up / move down buttons; operations are added
+from the spectral-spatial ones and presets are loaded by name. Every edit goes through the
+library's validation (`AugmentationPool.from_dict`): an invalid value shows an alert and the
+last valid pool is kept, so nothing raises into the server. `AugmentationPreview` draws a fixed
+seed's views of a patch of a scene with `explore.viz.augment.augmentation_preview`, again on
+every change of the pool or of its own parameters.
+
+Operations are addressed by a path of 0-based indices: `(2,)` is the third operation of the
+root group (a `Sequence` or `RandomChoice`), `(2, 0)` the first operation inside that one and
+`()` the root itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+import torch
+
+from explore.augment import spectral_spatial
+from explore.augment.base import build, registered_names
+from explore.augment.pool import AugmentationPool, RandomChoice, Sequence
+from explore.augment.presets import get_preset
+from explore.data.registry import DEFAULT_SCENE
+from explore.data.scene import Scene
+from explore.errors import DataError
+from explore.viz.augment import augmentation_preview
+
+SCENE_PRESETS: tuple[str, ...] = ("sscc_reference", "weak", "strong")
+GROUP_NAMES: tuple[str, ...] = (Sequence.name, RandomChoice.name)
+Path = tuple[int, ...]
+
+# A new group needs children to be valid: a RandomChoice starts with one "do nothing" choice.
+_NEW_OPERATION_PARAMS: dict[str, dict[str, Any]] = {
+    Sequence.name: {"ops": []},
+    RandomChoice.name: {"ops": [{"name": "identity", "params": {"p": 1.0}}]},
+}
+
+
+def scene_operation_names() -> tuple[str, ...]:
+    """Registered operations meant for hyperspectral patches (those of `spectral_spatial`; the
+    image operations of `explore.augment.images` expect 1 or 3 channels in [0, 1]), sorted."""
+    names = {getattr(spectral_spatial, cls).name for cls in spectral_spatial.__all__}
+    return tuple(name for name in registered_names() if name in names)
+
+
+def _normalise_path(path: int | Path) -> Path:
+    if isinstance(path, int) and not isinstance(path, bool):
+        return (path,)
+    if isinstance(path, tuple | list) and all(
+        isinstance(i, int) and not isinstance(i, bool) for i in path
+    ):
+        return tuple(path)
+    raise DataError(f"an operation path must be an index or a tuple of indices; got {path!r}")
+
+
+def _children(spec: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The child specs of a group spec (Sequence / RandomChoice), else None."""
+    if spec.get("name") in GROUP_NAMES:
+        return spec.setdefault("params", {}).setdefault("ops", [])
+    return None
+
+
+def _node(root: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The spec at `path` under the root group spec; DataError naming the path otherwise."""
+    node = root
+    for depth, index in enumerate(path):
+        children = _children(node)
+        if children is None or not 0 <= index < len(children):
+            shown = ".".join(str(i + 1) for i in path[: depth + 1])
+            raise DataError(f"there is no operation {shown} in the pool")
+        node = children[index]
+    return node
+
+
+def _label(path: Path) -> str:
+    """1-based dotted label of a path, as shown on the cards ("3.1")."""
+    return ".".join(str(i + 1) for i in path) if path else "root"
+
+
+def _widget_kind(name: str, value: Any) -> str:
+    """Which widget edits a parameter value: bool, int, float, (int) pair or literal (anything
+    else, e.g. an optional number that is None, or RandomChoice weights)."""
+    if name == "weights":
+        return "literal"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        return "int pair" if all(isinstance(v, int) for v in value) else "pair"
+    return "literal"
+
+
+def _float_step(value: float) -> float:
+    """A spin step of about a tenth of the value's magnitude (0.05 for probabilities)."""
+    magnitude = abs(value)
+    if magnitude == 0 or magnitude <= 1:
+        return 0.05
+    return float(10 ** np.floor(np.log10(magnitude)) / 10)
+
+
+class PoolEditor(pn.viewable.Viewer):
+    """Edit an augmentation pool for hyperspectral patches: parameters, order, presets.
+
+    The current, always valid pool is the `pool` param (watch it, or read `pool_spec` /
+    `to_dict()` for its JSON-able form). Edits are made through `set_parameter`,
+    `add_operation`, `remove_operation`, `move_operation` and `load_preset`, which the widgets
+    call; each returns True when the pool changed, and False with `error` set (shown in an
+    alert) when the library rejected the change.
+    """
+
+    preset = param.Selector(
+        default="sscc_reference", objects=list(SCENE_PRESETS), doc="preset loaded by Load"
+    )
+    pool = param.ClassSelector(class_=AugmentationPool, doc="the current (valid) pool")
+    error = param.String(default="", doc="why the last edit was rejected ('' if it was not)")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._widgets: dict[tuple[Path, str], tuple[pn.widgets.Widget, ...]] = {}
+        self._buttons: dict[Path, dict[str, pn.widgets.Button]] = {}
+        self._structure: tuple[Any, ...] | None = None
+        self._syncing = False
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
+        self.preset_select = pn.widgets.Select.from_param(self.param.preset, name="Preset")
+        self.load_button = pn.widgets.Button(label="Load", color="primary", align="end")
+        self.load_button.on_click(lambda event: self.load_preset())
+        names = scene_operation_names() + GROUP_NAMES
+        self.add_select = pn.widgets.Select(
+            label="Operation", options=list(names), value=names[0], width=180
+        )
+        self.add_into = pn.widgets.Select(label="Into", options={"top level": ()}, width=180)
+        self.add_button = pn.widgets.Button(label="Add", color="success", align="end")
+        self.add_button.on_click(lambda event: self.add_operation())
+        self._operations = pn.Column(sizing_mode="stretch_width")
+        self._spec_pane = pn.pane.JSON({}, depth=-1, name="pool spec")
+        if self.pool is None:
+            self.pool = get_preset(self.preset)  # the watcher draws the cards
+        else:
+            self._refresh()
+
+    # ------------------------------------------------------------------ reading the pool
+    @property
+    def pool_spec(self) -> dict[str, Any]:
+        """The current pool as a JSON-able dict (`AugmentationPool.from_dict` rebuilds it; a
+        method's `augmentation` setting accepts it)."""
+        return self.pool.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Same as `pool_spec`."""
+        return self.pool_spec
+
+    def _root_spec(self) -> dict[str, Any]:
+        """A copy of the root spec as a group (a lone operation is shown as a one-op Sequence)."""
+        root = copy.deepcopy(self.pool.root.to_dict())
+        if root["name"] not in GROUP_NAMES:
+            root = {"name": Sequence.name, "params": {"ops": [root], "p": 1.0}}
+        return root
+
+    def operation_paths(self) -> list[Path]:
+        """Paths of every operation below the root, depth first (the order of the cards)."""
+        paths: list[Path] = []
+
+        def walk(spec: dict[str, Any], path: Path) -> None:
+            for index, child in enumerate(_children(spec) or []):
+                paths.append((*path, index))
+                walk(child, (*path, index))
+
+        walk(self._root_spec(), ())
+        return paths
+
+    def operation(self, path: int | Path) -> dict[str, Any]:
+        """The spec `{"name", "params"}` of the operation at `path` (a copy)."""
+        return copy.deepcopy(_node(self._root_spec(), _normalise_path(path)))
+
+    # ------------------------------------------------------------------ edits
+    def _commit(self, root: dict[str, Any], action: str) -> bool:
+        """Validate `root` by rebuilding the pool from it; keep the old pool if that fails."""
+        name = self.pool.name if self.pool.name.endswith("_edited") else f"{self.pool.name}_edited"
+        try:
+            pool = AugmentationPool.from_dict({"name": name, "root": root})
+        except DataError as error:
+            return self._reject(f"{action}: {error}")
+        except Exception as error:  # a value of a type the checks did not expect
+            return self._reject(f"{action}: {type(error).__name__}: {error}")
+        self.error = ""
+        self.pool = pool
+        return True
+
+    def _reject(self, message: str) -> bool:
+        self.error = f"{message}. The pool was not changed."
+        return False
+
+    def _edit(self, action: str, change: Callable[[dict[str, Any]], None]) -> bool:
+        root = self._root_spec()
+        try:
+            change(root)
+        except (DataError, TypeError, ValueError, KeyError, IndexError) as error:
+            return self._reject(f"{action}: {error}")
+        return self._commit(root, action)
+
+    def set_parameter(self, path: int | Path, name: str, value: Any) -> bool:
+        """Set parameter `name` of the operation at `path` (`()` for the root group) to `value`
+        (tuples are stored as lists); the whole pool is validated again."""
+        try:
+            where = _normalise_path(path)
+        except DataError as error:
+            return self._reject(str(error))
+        action = f"operation {_label(where)}, {name}"
+
+        def change(root: dict[str, Any]) -> None:
+            spec = _node(root, where)
+            params = spec.setdefault("params", {})
+            if name == "ops":
+                raise DataError("edit a group's operations with add / remove / move")
+            params[name] = list(value) if isinstance(value, tuple) else value
+
+        return self._edit(action, change)
+
+    def add_operation(self, name: str | None = None, into: int | Path | None = None) -> bool:
+        """Append operation `name` (default: the Operation select) with its default parameters
+        to the group at `into` (default: the Into select; `()` is the top level)."""
+        name = self.add_select.value if name is None else name
+        try:
+            where = _normalise_path(self.add_into.value if into is None else into)
+        except DataError as error:
+            return self._reject(str(error))
+        action = f"add {name}"
+
+        def change(root: dict[str, Any]) -> None:
+            group = _node(root, where)
+            children = _children(group)
+            if children is None:
+                raise DataError(f"operation {_label(where)} ({group['name']}) is not a group")
+            if name not in scene_operation_names() and name not in GROUP_NAMES:
+                raise DataError(f"{name!r} is not an operation for hyperspectral patches")
+            children.append(build(name, **_NEW_OPERATION_PARAMS.get(name, {})).to_dict())
+            weights = group["params"].get("weights")
+            if weights is not None:
+                weights.append(1.0)
+
+        return self._edit(action, change)
+
+    def remove_operation(self, path: int | Path) -> bool:
+        """Remove the operation at `path` (its weight too, inside a weighted RandomChoice)."""
+        try:
+            where = _normalise_path(path)
+        except DataError as error:
+            return self._reject(str(error))
+        if not where:
+            return self._reject("remove: the root group cannot be removed")
+
+        def change(root: dict[str, Any]) -> None:
+            _node(root, where)  # raises if there is no such operation
+            parent = _node(root, where[:-1])
+            del parent["params"]["ops"][where[-1]]
+            weights = parent["params"].get("weights")
+            if weights is not None:
+                del weights[where[-1]]
+
+        return self._edit(f"remove {_label(where)}", change)
+
+    def move_operation(self, path: int | Path, offset: int) -> bool:
+        """Move the operation at `path` by `offset` places within its group (-1: up, 1: down).
+
+        A move past either end of the group does nothing and returns False (no error)."""
+        try:
+            where = _normalise_path(path)
+        except DataError as error:
+            return self._reject(str(error))
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            return self._reject(f"move: offset must be an integer; got {offset!r}")
+        if not where:
+            return False
+        root = self._root_spec()
+        try:
+            _node(root, where)
+        except DataError as error:
+            return self._reject(f"move: {error}")
+        parent = _node(root, where[:-1])
+        ops = parent["params"]["ops"]
+        source, target = where[-1], where[-1] + offset
+        if offset == 0 or not 0 <= target < len(ops):
+            return False
+        ops.insert(target, ops.pop(source))
+        weights = parent["params"].get("weights")
+        if weights is not None:
+            weights.insert(target, weights.pop(source))
+        return self._commit(root, f"move {_label(where)}")
+
+    def load_preset(self, name: str | None = None) -> bool:
+        """Replace the pool by a fresh copy of preset `name` (default: the `preset` param)."""
+        name = self.preset if name is None else name
+        if name not in SCENE_PRESETS:
+            return self._reject(
+                f"load preset: {name!r} is not a scene preset; choose one of {SCENE_PRESETS}"
+            )
+        with param.parameterized.batch_call_watchers(self):
+            self.preset = name
+            self.error = ""
+            self.pool = get_preset(name)
+        return True
+
+    # ------------------------------------------------------------------ widgets
+    def parameter_widgets(self, path: int | Path, name: str) -> tuple[pn.widgets.Widget, ...]:
+        """The widget(s) editing parameter `name` of the operation at `path`: one, or two
+        (low, high) for a pair. Setting their `value` edits the pool as the browser would."""
+        return self._widgets[(_normalise_path(path), name)]
+
+    def operation_buttons(self, path: int | Path) -> dict[str, pn.widgets.Button]:
+        """The "up", "down" and "remove" buttons of the operation at `path`."""
+        return self._buttons[_normalise_path(path)]
+
+    def _describe_structure(self, root: dict[str, Any]) -> tuple[Any, ...]:
+        """What decides the cards' layout: paths, names, parameters and their widget kinds."""
+        entries = []
+
+        def walk(spec: dict[str, Any], path: Path) -> None:
+            params = spec.get("params", {})
+            kinds = tuple((k, _widget_kind(k, v)) for k, v in params.items() if k != "ops")
+            entries.append((path, spec["name"], kinds))
+            for index, child in enumerate(_children(spec) or []):
+                walk(child, (*path, index))
+
+        walk(root, ())
+        return tuple(entries)
+
+    @param.depends("pool", watch=True)
+    def _refresh(self) -> None:
+        """Bring the widgets in line with the pool: rebuild the cards when the structure
+        changed, else only set the values (keeps the browser's focus on spinners)."""
+        root = self._root_spec()
+        structure = self._describe_structure(root)
+        if structure != self._structure:
+            self._rebuild(root)
+            self._structure = structure
+        else:
+            self._sync(root)
+        self._spec_pane.object = self.pool_spec
+
+    @param.depends("error", watch=True)
+    def _show_error(self) -> None:
+        self.alert.object = self.error
+        self.alert.visible = bool(self.error)
+
+    def _sync(self, root: dict[str, Any]) -> None:
+        self._syncing = True
+        try:
+            for (path, name), widgets in self._widgets.items():
+                value = _node(root, path)["params"][name]
+                values = value if len(widgets) == 2 else [value]
+                for widget, item in zip(widgets, values, strict=True):
+                    widget.value = item
+        finally:
+            self._syncing = False
+
+    def _rebuild(self, root: dict[str, Any]) -> None:
+        self._widgets.clear()
+        self._buttons.clear()
+        groups: dict[str, Path] = {"top level": ()}
+        cards: list[pn.viewable.Viewable] = [self._card(root, ())]
+
+        def walk(spec: dict[str, Any], path: Path) -> None:
+            children = _children(spec) or []
+            for index, child in enumerate(children):
+                child_path = (*path, index)
+                cards.append(self._card(child, child_path, last=index == len(children) - 1))
+                if child["name"] in GROUP_NAMES:
+                    groups[f"{_label(child_path)}. {child['name']}"] = child_path
+                    walk(child, child_path)
+
+        walk(root, ())
+        self._operations.objects = cards
+        previous = self.add_into.value
+        self.add_into.options = groups
+        self.add_into.value = previous if previous in groups.values() else ()
+
+    def _card(self, spec: dict[str, Any], path: Path, last: bool = True) -> pn.viewable.Viewable:
+        """One operation: title, parameter widgets, and (below the root) its buttons."""
+        params = spec.get("params", {})
+        widgets: list[pn.viewable.Viewable] = []
+        for name, value in params.items():
+            if name == "ops":
+                continue
+            made = self._make_widgets(path, name, value)
+            self._widgets[(path, name)] = made
+            widgets.append(made[0] if len(made) == 1 else pn.Row(*made, margin=0))
+        depth = len(path)
+        if not path:
+            title = pn.pane.Markdown(f"**root: {spec['name']}**", margin=(0, 10))
+            return pn.Column(
+                pn.Row(title, *widgets, sizing_mode="stretch_width"),
+                sizing_mode="stretch_width",
+            )
+        buttons = {
+            "up": pn.widgets.Button(label="▲", width=40, disabled=path[-1] == 0),
+            "down": pn.widgets.Button(label="▼", width=40, disabled=last),
+            "remove": pn.widgets.Button(label="✕", width=40, color="danger"),
+        }
+        buttons["up"].on_click(lambda event: self.move_operation(path, -1))
+        buttons["down"].on_click(lambda event: self.move_operation(path, 1))
+        buttons["remove"].on_click(lambda event: self.remove_operation(path))
+        self._buttons[path] = buttons
+        heading = pn.Row(
+            pn.pane.Markdown(f"**{_label(path)}. {spec['name']}**", margin=(0, 10)),
+            pn.HSpacer(),
+            *buttons.values(),
+            sizing_mode="stretch_width",
+        )
+        body = pn.FlexBox(*widgets) if widgets else pn.pane.Markdown("*(no parameters)*")
+        return pn.Column(
+            heading,
+            body,
+            margin=(4, 4, 4, 4 + 30 * (depth - 1)),
+            styles={"border-left": f"3px solid {'#5b8def' if depth == 1 else '#9bb8f3'}"},
+            sizing_mode="stretch_width",
+        )
+
+    def _make_widgets(self, path: Path, name: str, value: Any) -> tuple[pn.widgets.Widget, ...]:
+        kind = _widget_kind(name, value)
+        if kind == "bool":
+            made: tuple[pn.widgets.Widget, ...] = (
+                pn.widgets.Checkbox(label=name, value=value, align="end", width=110),
+            )
+        elif kind == "int":
+            step = 2 if "kernel_size" in name else 1
+            made = (pn.widgets.IntInput(label=name, value=value, step=step, width=110),)
+        elif kind == "float":
+            made = (
+                pn.widgets.FloatInput(label=name, value=value, step=_float_step(value), width=110),
+            )
+        elif kind in ("pair", "int pair"):
+            made = tuple(
+                pn.widgets.IntInput(label=f"{name} {end}", value=item, width=110)
+                if kind == "int pair"
+                else pn.widgets.FloatInput(
+                    label=f"{name} {end}", value=item, step=_float_step(item), width=110
+                )
+                for end, item in zip(("low", "high"), value, strict=True)
+            )
+        else:
+            made = (
+                pn.widgets.LiteralInput(label=name, value=value, placeholder="None", width=160),
+            )
+        for widget in made:
+            widget.param.watch(lambda event, made=made: self._on_widget(path, name, made), "value")
+        return made
+
+    def _on_widget(self, path: Path, name: str, widgets: tuple[pn.widgets.Widget, ...]) -> None:
+        """A widget changed: apply its value; on rejection the widget keeps what was typed
+        and the alert says why (the next accepted edit resets it to the pool's value)."""
+        if self._syncing:
+            return
+        if len(widgets) == 2:
+            value: Any = [widgets[0].value, widgets[1].value]
+        else:
+            value = widgets[0].value
+        self.set_parameter(path, name, value)
+
+    # ------------------------------------------------------------------ layout
+    def controls(self) -> pn.Column:
+        """Preset loading and the add-operation row."""
+        return pn.Column(
+            pn.Row(self.preset_select, self.load_button),
+            pn.Row(self.add_select, self.add_into, self.add_button),
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.pane.Markdown("### Augmentation pool"),
+            self.alert,
+            self.controls(),
+            self._operations,
+            pn.Card(self._spec_pane, title="pool spec (JSON)", collapsed=True),
+            sizing_mode="stretch_width",
+        )
+
+
+# ---------------------------------------------------------------------- preview
+
+# Standardised cubes (B, H, W) by scene, computed once per scene object and dropped with it.
+_STANDARDISED: weakref.WeakKeyDictionary[Scene, torch.Tensor] = weakref.WeakKeyDictionary()
+
+
+def standardised_cube(scene: Scene) -> torch.Tensor:
+    """The scene standardised per band (`Scene.standardize`) as a float32 (B, H, W) tensor,
+    cached per scene object so a preview update never recomputes it."""
+    cube = _STANDARDISED.get(scene)
+    if cube is None:
+        cube = torch.from_numpy(scene.standardize().cube).permute(2, 0, 1).contiguous()
+        _STANDARDISED[scene] = cube
+    return cube
+
+
+def _reflect(centre: int, radius: int, size: int) -> torch.Tensor:
+    """Indices of `centre - radius .. centre + radius` mirrored into [0, size) without
+    repeating the edge (numpy's "reflect", repeated for large radii, as `PatchSampler`)."""
+    positions = torch.arange(centre - radius, centre + radius + 1)
+    if size == 1:
+        return torch.zeros_like(positions)
+    period = 2 * (size - 1)
+    folded = positions.remainder(period)
+    return torch.where(folded >= size, period - folded, folded)
+
+
+def cut_patch(cube: torch.Tensor, row: int, col: int, patch_size: int) -> torch.Tensor:
+    """The (B, P, P) patch of a (B, H, W) cube centred on (row, col), reflect-padded at the
+    borders (the same patch `PatchSampler` cuts)."""
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
+        raise DataError(f"patch_size must be an odd integer >= 1; got {patch_size!r}")
+    if patch_size % 2 == 0:
+        raise DataError(
+            f"patch_size must be odd (a patch is centred on its pixel); got {patch_size}"
+        )
+    _, height, width = cube.shape
+    if not (0 <= row < height and 0 <= col < width):
+        raise DataError(f"pixel ({row}, {col}) is outside the scene ({height} x {width})")
+    radius = patch_size // 2
+    rows = _reflect(row, radius, height)
+    cols = _reflect(col, radius, width)
+    return cube[:, rows[:, None], cols[None, :]].contiguous()
+
+
+def _default_scene() -> Scene:
+    from explore.dashboard.scene_view import _load  # the dashboard's shared scene cache
+
+    return _load(DEFAULT_SCENE)
+
+
+def _mosaic_part(data: hv.Layout) -> hv.Overlay:
+    return data[0]
+
+
+def _spectra_part(data: hv.Layout) -> hv.Overlay:
+    return data[1]
+
+
+class AugmentationPreview(pn.viewable.Viewer):
+    """n views of one standardised patch of `scene` drawn by the editor's pool with a fixed
+    seed: thumbnails and centre-pixel spectra, redrawn when the pool or a parameter changes.
+
+    The drawing is the `plot` pane (a `pn.pane.HoloViews` of two DynamicMaps fed by a `Pipe`,
+    so an update only sends new data); `drawn` is the last preview as a static `hv.Layout`.
+    When it cannot be drawn (e.g. an even patch size) `message` (a `pn.pane.Alert`) says why
+    and nothing is raised.
+    """
+
+    editor = param.ClassSelector(class_=PoolEditor, doc="whose pool is previewed")
+    scene = param.ClassSelector(class_=Scene, doc="where the patch is cut")
+    row = param.Integer(default=0, bounds=(0, None), doc="patch centre row")
+    col = param.Integer(default=0, bounds=(0, None), doc="patch centre column")
+    patch_size = param.Integer(default=11, bounds=(1, 63), doc="odd patch side, in pixels")
+    n_views = param.Integer(default=8, bounds=(1, 64), doc="how many views to draw")
+    seed = param.Integer(default=0, bounds=(0, None), doc="seed of the views' generator")
+
+    def __init__(self, **params: Any) -> None:
+        centre_given = "row" in params or "col" in params
+        if params.get("editor") is None:
+            params["editor"] = PoolEditor()
+        if params.get("scene") is None:
+            params["scene"] = _default_scene()
+        super().__init__(**params)
+        self.plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=420)
+        self.message = pn.pane.Alert("", alert_type="warning", visible=False)
+        self.drawn: hv.Layout | None = None  # the last preview drawn, as static elements
+        self._drawn: tuple[Any, ...] | None = None
+        self._pipe: hv.streams.Pipe | None = None
+        self._frame: tuple[Any, ...] | None = None
+        self._scene_changed(recentre=not centre_given)
+
+    @param.depends("scene", watch=True)
+    def _scene_changed(self, recentre: bool = True) -> None:
+        """New bounds for row / col (centred on the new scene), the scene's standardised cube
+        computed once, and a redraw."""
+        height, width, _ = self.scene.shape
+        with param.parameterized.batch_call_watchers(self):
+            self.param.row.bounds = (0, height - 1)
+            self.param.col.bounds = (0, width - 1)
+            if recentre or self.row >= height or self.col >= width:
+                self.row, self.col = height // 2, width // 2
+        standardised_cube(self.scene)
+        self._redraw()
+
+    def patch(self) -> torch.Tensor:
+        """The standardised (B, P, P) float32 patch centred on (row, col)."""
+        return cut_patch(standardised_cube(self.scene), self.row, self.col, self.patch_size)
+
+    def views(self, patch: torch.Tensor | None = None) -> torch.Tensor:
+        """`n_views` draws of the editor's pool on the patch, (n, B, P, P), seeded by `seed`."""
+        patch = self.patch() if patch is None else patch
+        generator = torch.Generator(device=patch.device).manual_seed(self.seed)
+        with torch.no_grad():
+            return self.editor.pool.preview(patch, self.n_views, generator)
+
+    def layout(self) -> hv.Layout:
+        """The preview as HoloViews elements (raises DataError on a bad patch or pool)."""
+        patch = self.patch()
+        return augmentation_preview(
+            patch,
+            self.views(patch),
+            rgb_bands=self.scene.default_rgb_bands(),
+            wavelengths=self.scene.wavelengths,
+        )
+
+    @param.depends("editor.pool", "row", "col", "patch_size", "n_views", "seed", watch=True)
+    def _redraw(self) -> None:
+        """Draw into `plot`, or show why not in `message` (never raises into the server).
+
+        Skipped when nothing it depends on changed (a scene change sets row and col too)."""
+        key = (self.editor.pool.to_dict(), self.scene, self.row, self.col, self.patch_size)
+        key += (self.n_views, self.seed)
+        if key == self._drawn:  # the scene compares by identity, the pool by its spec
+            return
+        self._drawn = key
+        try:
+            layout = self.layout()
+        except Exception as error:  # shown, not raised: the server keeps running
+            self.message.object = f"Preview not drawn: {error}"
+            self.message.visible = True
+            self.plot.visible = False
+            return
+        self.message.visible = False
+        self.drawn = layout
+        self._show(layout)
+        self.plot.visible = True
+
+    def _show(self, layout: hv.Layout) -> None:
+        """Stream a new frame into the plot when only the values changed (the browser patches
+        its data sources: tens of ms); build a new plot when the mosaic's shape changed."""
+        frame = (self.scene, self.patch_size, self.n_views)
+        same = self._frame is not None and frame[0] is self._frame[0]
+        if self._pipe is not None and same and frame[1:] == self._frame[1:]:
+            self._pipe.send(layout)
+            return
+        self._pipe = hv.streams.Pipe(data=layout)
+        mosaic = hv.DynamicMap(_mosaic_part, streams=[self._pipe])
+        spectra = hv.DynamicMap(_spectra_part, streams=[self._pipe])
+        self.plot.object = (mosaic + spectra).cols(1)
+        self._frame = frame
+
+    @param.depends("scene", "row", "col")
+    def pixel_info(self) -> pn.pane.Markdown:
+        """Which pixel the patch is centred on, and its class."""
+        scene = self.scene
+        text = f"pixel ({self.row}, {self.col}) of {scene.name}"
+        if scene.labels is not None:
+            label = int(scene.labels[self.row, self.col])
+            if label == 0:
+                text += ": unlabelled"
+            elif scene.class_names:
+                text += f": {scene.class_names[label - 1]}"
+            else:
+                text += f": class {label}"
+        return pn.pane.Markdown(text)
+
+    def controls(self) -> pn.Column:
+        """Sliders for the pixel, the patch size and the number of views; the seed."""
+        return pn.Column(
+            pn.widgets.IntSlider.from_param(self.param.row, name="Row"),
+            pn.widgets.IntSlider.from_param(self.param.col, name="Column"),
+            pn.widgets.IntSlider.from_param(
+                self.param.patch_size, name="Patch size", start=3, end=31, step=2
+            ),
+            pn.widgets.IntSlider.from_param(self.param.n_views, name="Views", start=1, end=16),
+            pn.widgets.IntInput.from_param(self.param.seed, name="Seed"),
+            self.pixel_info,
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(
+            pn.Column(self.controls(), width=300),
+            pn.Column(self.message, self.plot, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
+
+
+__all__ = [
+    "SCENE_PRESETS",
+    "AugmentationPreview",
+    "PoolEditor",
+    "cut_patch",
+    "scene_operation_names",
+    "standardised_cube",
+]

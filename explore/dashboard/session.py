@@ -1,0 +1,330 @@
+"""`TrainingSession`: one browser session's runs, trained in a background thread.
+
+The dashboard builds one session per browser tab. `start()` returns at once: a daemon thread
+drives the library's `Trainer` epoch by epoch, and every finished epoch is published through
+param (`records`, `epoch`, `status`), which Panel forwards to the page from any thread. The
+session never raises into the server: bad settings and failures (K larger than the data, a
+diverging loss) land in `error` with `status = "failed"`. `stop()` asks the trainer to end after
+its current batch; `resume()` continues the same model for more epochs; `close()` (called when
+the tab closes) stops and joins the thread.
+
+Finished and stopped runs are kept in `runs` (newest last, at most `MAX_RUNS`) for the compare
+and embedding views.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import param
+
+from explore.data.images import ImageSet
+from explore.data.registry import DEFAULT_SCENE, is_available, list_datasets, load_dataset
+from explore.data.scene import Scene
+from explore.errors import DataError, ExploreError
+from explore.training.history import EpochRecord, RunHistory
+
+SESSION_METHODS = ("kmeans", "sscc", "cc", "sacc", "s3ocnet")
+MAX_RUNS = 6
+STATUSES = ("idle", "running", "stopping", "finished", "stopped", "failed")
+
+
+def available_datasets() -> list[str]:
+    """Registered datasets that load without a download: scenes first (the default scene
+    first), then image sets. The page offers nothing else, so it reads no arbitrary path."""
+    names = [entry.name for entry in list_datasets() if is_available(entry.name)]
+    return sorted(names, key=lambda name: (name != DEFAULT_SCENE, names.index(name)))
+
+
+def available_devices() -> list[str]:
+    """Device choices: "auto" (GPU when present), "cpu", and "cuda" when a GPU is visible."""
+    import torch
+
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@functools.lru_cache(maxsize=6)
+def load_cached(name: str) -> Scene | ImageSet:
+    """A dataset by registry name, loaded once per server process (scenes and image sets are
+    immutable, so sessions can share them)."""
+    return load_dataset(name, download=False)
+
+
+@dataclass
+class FinishedRun:
+    """A run kept for comparison: its settings, history, final labels and fitted model."""
+
+    name: str
+    method: str
+    dataset: str
+    settings: dict[str, Any]
+    history: RunHistory
+    labels: np.ndarray
+    model: Any
+    data: Scene | ImageSet
+    seconds: float
+    status: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        last = self.history.last
+        return dict(last.metrics) if last is not None else {}
+
+
+class TrainingSession(param.Parameterized):
+    """Settings, state and runs of one dashboard session (one training thread at a time)."""
+
+    dataset = param.Selector(default=DEFAULT_SCENE, objects=[DEFAULT_SCENE])
+    method = param.Selector(default="sscc", objects=list(SESSION_METHODS))
+    n_clusters = param.Integer(
+        default=16, bounds=(2, None), softbounds=(2, 64), doc="K, the number of clusters"
+    )
+    epochs = param.Integer(default=5, bounds=(1, 1000))
+    device = param.Selector(default="auto", objects=["auto", "cpu"])
+    seed = param.Integer(default=0, bounds=(0, 2**31 - 1))
+    config = param.Selector(default="fast", objects=["fast", "paper"])
+    band_range = param.Range(default=None, doc="half-open band index range that trains")
+    pool_spec = param.Dict(default=None, doc="augmentation pool (to_dict form) for scenes")
+
+    status = param.Selector(default="idle", objects=list(STATUSES), constant=False)
+    epoch = param.Integer(default=0, doc="epochs finished by the current run")
+    total_epochs = param.Integer(default=0)
+    records = param.List(default=[], item_type=EpochRecord, doc="current run's epochs")
+    error = param.String(default="")
+    message = param.String(default="")
+    runs = param.Dict(default={}, doc="finished / stopped runs by name, oldest first")
+    run_name = param.String(default="", doc="name of the current run")
+
+    def __init__(self, **params: Any) -> None:
+        # The choices depend on this machine: set them before validating the given values.
+        chosen = {key: params.pop(key) for key in ("dataset", "device") if key in params}
+        super().__init__(**params)
+        self.param.dataset.objects = available_datasets()
+        self.param.device.objects = available_devices()
+        self.param.update(**chosen)
+        self._thread: threading.Thread | None = None
+        self._trainer: Any = None
+        self._method: Any = None
+        self._data: Scene | ImageSet | None = None
+        self._started = 0.0
+        self._lock = threading.Lock()
+        self._run_count = 0
+        self._stop_requested = False
+
+    # ------------------------------------------------------------------ data
+    def data(self) -> Scene | ImageSet:
+        """The selected dataset, with the selected band range for scenes."""
+        data = load_cached(self.dataset)
+        if isinstance(data, Scene) and self.band_range is not None:
+            start, stop = (int(v) for v in self.band_range)
+            if (start, stop) != (0, data.n_bands):
+                data = data.select_bands(band_range=(start, stop))
+        return data
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def trainer(self) -> Any:
+        """The current run's `Trainer` (None for k-means or before a start)."""
+        return self._trainer
+
+    @property
+    def current_data(self) -> Scene | ImageSet | None:
+        """The data the current run trains on (None before a start)."""
+        return self._data
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> bool:
+        """Start a new run with the current settings in a background thread. Returns False
+        (and sets `error`) when a run is going or the settings are invalid."""
+        with self._lock:
+            if self.running:
+                self.error = "a run is already going: stop it first"
+                return False
+            self.error = ""
+            try:
+                data = self.data()
+                method = self._build_method(data)
+            except (ExploreError, ValueError) as error:
+                self._fail(error)
+                return False
+            self._run_count += 1
+            self._data, self._method, self._trainer = data, method, None
+            self.run_name = f"{self._run_count}. {self.method} on {data.name} (K={self.n_clusters})"
+            self.records = []
+            self.epoch = 0
+            self.total_epochs = 1 if self.method == "kmeans" else self.epochs
+            self._launch(self._train_kmeans if self.method == "kmeans" else self._train_deep)
+            return True
+
+    def resume(self, extra_epochs: int | None = None) -> bool:
+        """Continue the last deep run's model for `extra_epochs` more (default `epochs`)."""
+        with self._lock:
+            if self.running:
+                self.error = "a run is already going"
+                return False
+            if self._trainer is None or self.status not in ("finished", "stopped"):
+                self.error = "nothing to resume: start a deep-clustering run first"
+                return False
+            self.error = ""
+            extra = int(extra_epochs or self.epochs)
+            self._trainer.epochs = self._trainer.epoch + extra
+            self.total_epochs = self._trainer.epochs
+            self._launch(self._train_deep)
+            return True
+
+    def stop(self) -> None:
+        """Ask the running trainer to stop after its current batch (returns at once)."""
+        if self.running:
+            self._stop_requested = True
+            if self._trainer is not None:
+                self._trainer.request_stop()
+            self.status = "stopping"
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the training thread; True when it has ended."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop and wait for the thread: called when the browser tab closes."""
+        self.stop()
+        self.join(timeout)
+
+    # ------------------------------------------------------------------ internals
+    def _build_method(self, data: Scene | ImageSet) -> Any:
+        from explore.methods import get_method_class
+        from explore.methods.kmeans import KMeansClustering
+
+        n_items = data.n_pixels if isinstance(data, Scene) else data.n_images
+        if self.n_clusters > n_items:
+            raise DataError(
+                f"K={self.n_clusters} is larger than the {n_items} items of {data.name}"
+            )
+        if self.method == "kmeans":
+            return KMeansClustering(n_clusters=self.n_clusters, seed=self.seed)
+        options: dict[str, Any] = {"epochs": self.epochs}
+        if isinstance(data, Scene) and self.pool_spec:
+            key = "augmentation" if self.method == "sscc" else "weak_augmentation"
+            options[key] = self.pool_spec
+        method = get_method_class(self.method)(
+            n_clusters=self.n_clusters,
+            config=self.config,
+            device=self.device,
+            seed=self.seed,
+            **options,
+        )
+        method.settings()  # an unknown config fails here, before the thread
+        return method
+
+    def _launch(self, target: Any) -> None:
+        self._stop_requested = False
+        self.status = "running"
+        self.message = f"{self.run_name}: running"
+        self._started = time.perf_counter()
+        self._thread = threading.Thread(target=self._guarded, args=(target,), daemon=True)
+        self._thread.start()
+
+    def _guarded(self, target: Any) -> None:
+        try:
+            target()
+        except Exception as error:  # noqa: BLE001 - every failure is shown, never raised
+            self._fail(error)
+            self._keep_run("failed")
+
+    def _fail(self, error: BaseException) -> None:
+        text = str(error) if isinstance(error, ExploreError | ValueError) else repr(error)
+        self.error = text
+        self.status = "failed"
+        self.message = f"failed: {text}"
+
+    def _on_epoch(self, record: EpochRecord) -> None:
+        self.records = [*self.records, record]
+        self.epoch = record.epoch
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in record.metrics.items())
+        self.message = f"{self.run_name}: epoch {record.epoch}/{self.total_epochs}" + (
+            f" ({metrics})" if metrics else ""
+        )
+
+    def _train_deep(self) -> None:
+        if self._trainer is None:  # a new run: preprocessing and model are built here, off
+            # the server's event loop (PCA of a large scene takes seconds)
+            self._trainer = self._method.make_trainer(self._data, callbacks=[self._on_epoch])
+            self.total_epochs = self._trainer.epochs
+        trainer = self._trainer
+        if not self._stop_requested:  # a stop during set-up ends the run before epoch 1
+            trainer.fit()
+        self._method.adopt_trainer(trainer)
+        status = "stopped" if trainer.stop_requested or self._stop_requested else "finished"
+        self._keep_run(status)
+        self.status = status
+        self.message = f"{self.run_name}: {status} after {trainer.epoch} epochs"
+
+    def _train_kmeans(self) -> None:
+        from explore.metrics import evaluate, score_scene
+
+        data, method = self._data, self._method
+        started = time.perf_counter()
+        if isinstance(data, Scene):
+            labels = method.fit(data).labels_
+            metrics = score_scene(data.labels, labels).as_dict() if data.labels.any() else {}
+        else:
+            labels = method.fit(data.images.reshape(data.n_images, -1)).labels_
+            has_labels = data.labels is not None and (np.asarray(data.labels) >= 0).any()
+            metrics = evaluate(data.labels, labels, ignore_label=-1).as_dict() if has_labels else {}
+        scores = {k: float(metrics[k]) for k in ("acc", "nmi", "ari", "kappa") if k in metrics}
+        record = EpochRecord(
+            epoch=1,
+            losses={},
+            assignments=np.asarray(labels),
+            cluster_sizes=[
+                int(c) for c in np.bincount(np.ravel(labels), minlength=method.n_clusters)
+            ],
+            metrics=scores,
+            seconds=time.perf_counter() - started,
+        )
+        self._on_epoch(record)
+        self._keep_run("finished")
+        self.status = "finished"
+        self.message = f"{self.run_name}: finished"
+
+    def _keep_run(self, status: str) -> None:
+        if not self.records:
+            return
+        history = RunHistory({"method": self.method, "dataset": self._data.name})
+        for record in self.records:
+            history.append(record)
+        run = FinishedRun(
+            name=self.run_name,
+            method=self.method,
+            dataset=self._data.name,
+            settings={
+                "n_clusters": self.n_clusters,
+                "epochs": self.epoch,
+                "seed": self.seed,
+                "config": self.config,
+                "band_range": self.band_range,
+            },
+            history=history,
+            labels=self.records[-1].assignments,
+            model=self._method,
+            data=self._data,
+            seconds=time.perf_counter() - self._started,
+            status=status,
+        )
+        runs = {k: v for k, v in self.runs.items() if k != run.name}
+        runs[run.name] = run
+        while len(runs) > MAX_RUNS:
+            runs.pop(next(iter(runs)))
+        self.runs = runs

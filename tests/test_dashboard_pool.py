@@ -1,0 +1,310 @@
+"""The augmentation pool editor and its preview, at the Python level (no browser): widgets edit
+the pool through the library's validation, invalid values are shown and not applied, and the
+preview follows the pool."""
+
+from __future__ import annotations
+
+import json
+
+import holoviews as hv
+import numpy as np
+import pytest
+import torch
+
+from explore.augment import AugmentationPool, BandMask, get_preset, resolve_pool
+from explore.dashboard.pool_editor import (
+    SCENE_PRESETS,
+    AugmentationPreview,
+    PoolEditor,
+    cut_patch,
+    scene_operation_names,
+    standardised_cube,
+)
+from explore.data.registry import load_scene
+from explore.data.sampler import PatchSampler
+from explore.data.scene import Scene
+from explore.errors import DataError
+from explore.viz.augment import augmentation_preview
+
+
+@pytest.fixture(scope="module")
+def scene() -> Scene:
+    return load_scene("indian_pines", download=False)
+
+
+@pytest.fixture
+def editor() -> PoolEditor:
+    return PoolEditor()
+
+
+@pytest.fixture
+def preview(editor: PoolEditor, scene: Scene) -> AugmentationPreview:
+    return AugmentationPreview(editor=editor, scene=scene)
+
+
+def _mosaic(layout: hv.Layout) -> np.ndarray:
+    (rgb,) = layout.traverse(lambda element: element, [hv.RGB])
+    return np.asarray(rgb.data)
+
+
+def _names(editor: PoolEditor) -> list[str]:
+    return [editor.operation(path)["name"] for path in editor.operation_paths()]
+
+
+# ---------------------------------------------------------------------- editor
+
+
+def test_operations_offered_are_the_spectral_spatial_ones() -> None:
+    names = scene_operation_names()
+    assert {"band_mask", "pixel_mask", "random_resized_crop", "spectral_noise"} <= set(names)
+    assert "color_jitter" not in names and "rand_augment" not in names
+
+
+def test_default_editor_shows_the_reference_pool(editor: PoolEditor) -> None:
+    assert editor.pool == get_preset("sscc_reference")
+    assert _names(editor) == [
+        "random_resized_crop",
+        "random_flip",
+        "random_choice",
+        "gaussian_blur",
+        "pixel_mask",
+        "band_mask",
+    ]
+    assert [w.value for w in editor.parameter_widgets((0,), "scale")] == [0.08, 1.0]
+    assert editor.parameter_widgets((1,), "horizontal")[0].value is True
+    assert editor.parameter_widgets((2, 0), "kernel_size")[0].value == 3
+    spec = editor.pool_spec
+    assert json.loads(json.dumps(spec)) == spec == editor.to_dict()
+    assert resolve_pool(spec) == editor.pool  # what a method's `augmentation` setting takes
+
+
+def test_editing_a_widget_changes_the_pool_and_the_preview(
+    editor: PoolEditor, preview: AugmentationPreview
+) -> None:
+    before_spec = editor.to_dict()
+    before_image = _mosaic(preview.drawn)
+    low, _ = editor.parameter_widgets((0,), "scale")
+    low.value = 0.9  # as the browser would
+    assert editor.error == ""
+    assert editor.to_dict() != before_spec
+    assert editor.pool.root.ops[0].scale == (0.9, 1.0)
+    assert editor.pool.name == "sscc_reference_edited"
+    after_image = _mosaic(preview.drawn)  # redrawn by the pool's watcher
+    assert after_image.shape == before_image.shape
+    assert not np.array_equal(after_image, before_image)
+    assert not preview.message.visible
+
+    editor.parameter_widgets((2, 1), "p")[0].value = 0.9  # a nested operation
+    assert editor.pool.root.ops[2].ops[1].p == 0.9
+    editor.parameter_widgets((1,), "vertical")[0].value = True
+    assert editor.pool.root.ops[1].vertical is True
+
+
+def test_invalid_values_show_an_alert_and_keep_the_last_valid_pool(
+    editor: PoolEditor, preview: AugmentationPreview
+) -> None:
+    valid = editor.to_dict()
+    image = _mosaic(preview.drawn)
+    probability = editor.parameter_widgets((1,), "p")[0]
+    probability.value = 1.5
+    assert editor.to_dict() == valid
+    assert editor.alert.visible and "probability" in editor.alert.object
+    assert probability.value == 1.5  # what was typed stays visible next to the alert
+    assert np.array_equal(_mosaic(preview.drawn), image)
+
+    for widget, value in [
+        (editor.parameter_widgets((2, 0), "kernel_size")[0], 4),  # even kernel
+        (editor.parameter_widgets((0,), "scale")[0], 1.5),  # low > high
+        (editor.parameter_widgets((2,), "weights")[0], [1.0, 2.0]),  # one weight too few
+        (editor.parameter_widgets((2, 0), "sigma")[1], None),  # field cleared
+    ]:
+        widget.value = value
+        assert editor.to_dict() == valid
+        assert editor.alert.visible and editor.error
+    assert not editor.set_parameter((0,), "no_such", 1) and "no_such" in editor.error
+    assert not editor.set_parameter((7,), "p", 0.5) and "no operation 8" in editor.error
+    assert editor.to_dict() == valid
+
+    editor.parameter_widgets((2, 2), "p")[0].value = 0.25  # a valid edit clears the alert
+    assert not editor.alert.visible and editor.error == ""
+    assert probability.value == 0.5  # stale invalid fields show the pool again
+    assert editor.parameter_widgets((2, 0), "kernel_size")[0].value == 3
+
+
+def test_add_remove_and_reorder_operations(editor: PoolEditor) -> None:
+    editor.add_select.value = "spectral_noise"
+    editor.add_button.clicks += 1
+    assert _names(editor)[-1] == "spectral_noise"
+    assert editor.parameter_widgets((3,), "std")[0].value == 0.05
+
+    editor.add_into.value = (2,)  # into the random choice
+    editor.add_select.value = "spectral_smooth"
+    editor.add_button.clicks += 1
+    assert [op.name for op in editor.pool.root.ops[2].ops][-1] == "spectral_smooth"
+    editor.add_into.value = ()
+
+    editor.operation_buttons((3,))["up"].clicks += 1
+    assert [op.name for op in editor.pool.root.ops] == [
+        "random_resized_crop",
+        "random_flip",
+        "spectral_noise",
+        "random_choice",
+    ]
+    assert editor.operation_buttons((0,))["up"].disabled
+    assert not editor.move_operation(0, -1) and editor.error == ""  # past the top: no-op
+    assert editor.move_operation((3, 0), 1)  # inside the group
+    assert [op.name for op in editor.pool.root.ops[3].ops][:2] == ["pixel_mask", "gaussian_blur"]
+
+    editor.operation_buttons((0,))["remove"].clicks += 1
+    assert [op.name for op in editor.pool.root.ops] == [
+        "random_flip",
+        "spectral_noise",
+        "random_choice",
+    ]
+    assert not editor.remove_operation(()) and editor.alert.visible
+
+
+def test_weights_follow_their_operations_and_a_group_cannot_be_emptied(
+    editor: PoolEditor,
+) -> None:
+    assert editor.set_parameter((2,), "weights", [1.0, 2.0, 3.0])
+    assert editor.move_operation((2, 2), -1)
+    assert editor.pool.root.ops[2].weights == (1.0, 3.0, 2.0)
+    assert editor.remove_operation((2, 0))
+    assert editor.pool.root.ops[2].weights == (3.0, 2.0)
+    assert editor.add_operation("identity", into=(2,))
+    assert editor.pool.root.ops[2].weights == (3.0, 2.0, 1.0)
+    for _ in range(2):
+        assert editor.remove_operation((2, 0))
+    kept = editor.to_dict()
+    assert not editor.remove_operation((2, 0))  # a RandomChoice needs one operation
+    assert editor.to_dict() == kept and "at least one" in editor.error
+    assert not editor.add_operation("color_jitter") and "hyperspectral" in editor.error
+    assert not editor.add_operation("band_mask", into=(0,)) and "not a group" in editor.error
+
+
+@pytest.mark.parametrize("name", SCENE_PRESETS)
+def test_loading_each_preset(editor: PoolEditor, name: str) -> None:
+    editor.set_parameter((1,), "p", 0.9)
+    editor.preset = name
+    editor.load_button.clicks += 1
+    assert editor.pool == get_preset(name) and editor.pool.name == name
+    assert editor.error == ""
+    for path in editor.operation_paths():
+        spec = editor.operation(path)
+        for key in spec["params"]:
+            if key != "ops":
+                assert editor.parameter_widgets(path, key)
+    assert not editor.load_preset("cc_weak") and editor.alert.visible  # an image preset
+
+
+def test_a_lone_operation_is_edited_as_a_one_operation_sequence() -> None:
+    editor = PoolEditor(pool=AugmentationPool(BandMask(p=0.3), name="masks"))
+    assert editor.operation_paths() == [(0,)]
+    editor.parameter_widgets((0,), "p")[0].value = 0.6
+    assert editor.pool.root.name == "sequence"
+    assert editor.pool.root.ops == [BandMask(p=0.6)]
+    assert editor.pool.name == "masks_edited"
+
+
+# ---------------------------------------------------------------------- preview
+
+
+def test_preview_shapes(preview: AugmentationPreview, scene: Scene) -> None:
+    assert (preview.row, preview.col) == (72, 72)
+    assert preview.patch().shape == (200, 11, 11)
+    assert preview.views().shape == (8, 200, 11, 11)
+    layout = preview.drawn
+    assert isinstance(layout, hv.Layout)
+    assert _mosaic(layout).shape == (11, 9 * 12 - 1, 3)  # original + 8 views, 1 px gaps
+    (views,) = layout.traverse(lambda element: element, [hv.NdOverlay])
+    assert len(views) == 8
+    curves = layout.traverse(lambda element: element, [hv.Curve])
+    assert len(curves) == 9
+    assert np.allclose(curves[0].dimension_values(0), scene.wavelengths)
+
+    preview.param.update(patch_size=7, n_views=3)
+    assert preview.views().shape == (3, 200, 7, 7)
+    assert _mosaic(preview.drawn).shape == (7, 4 * 8 - 1, 3)
+
+
+def test_patches_are_standardised_and_reflect_padded_like_the_sampler(
+    preview: AugmentationPreview, scene: Scene
+) -> None:
+    standard = scene.standardize()
+    sampler = PatchSampler(standard, patch_size=11, padding_mode="reflect")
+    for row, col in [(0, 0), (72, 72), (144, 3)]:
+        preview.param.update(row=row, col=col)
+        expected = sampler.patches_at([row], [col])[0]
+        assert torch.equal(preview.patch(), expected)
+    assert standardised_cube(scene) is standardised_cube(scene)  # computed once per scene
+
+    tiny = Scene(np.random.default_rng(0).random((3, 4, 5)).astype(np.float32))
+    cube = standardised_cube(tiny)
+    big = PatchSampler(tiny.standardize(), patch_size=9).patches_at([1], [2])[0]
+    assert torch.equal(cut_patch(cube, 1, 2, 9), big)  # radius larger than the scene
+
+
+def test_preview_is_deterministic_for_a_fixed_seed(preview: AugmentationPreview) -> None:
+    first = preview.views()
+    assert torch.equal(preview.views(), first)
+    image = _mosaic(preview.drawn)
+    preview.seed = 1
+    assert not torch.equal(preview.views(), first)
+    assert not np.array_equal(_mosaic(preview.drawn), image)
+    preview.seed = 0
+    assert np.array_equal(_mosaic(preview.drawn), image)
+
+
+def test_value_changes_stream_into_the_same_plot(preview: AugmentationPreview) -> None:
+    plot = preview.plot.object  # DynamicMaps fed by a pipe: updates only send data
+    preview.seed = 4
+    preview.editor.set_parameter((1,), "p", 0.9)
+    assert preview.plot.object is plot
+    preview.n_views = 5  # the mosaic changes shape: a new plot
+    assert preview.plot.object is not plot
+    assert _mosaic(preview.drawn).shape == (11, 6 * 12 - 1, 3)
+
+
+def test_switching_scene_recentres_and_a_bad_patch_size_is_shown(
+    preview: AugmentationPreview,
+) -> None:
+    small = Scene(np.random.default_rng(1).random((9, 12, 30)).astype(np.float32))
+    preview.scene = small
+    assert (preview.row, preview.col) == (4, 6)
+    assert preview.param.row.bounds == (0, 8)
+    assert preview.views().shape == (8, 30, 11, 11)
+    assert not preview.message.visible
+
+    preview.patch_size = 10
+    assert preview.message.visible and "odd" in preview.message.object
+    assert not preview.plot.visible
+    preview.patch_size = 5
+    assert not preview.message.visible and preview.plot.visible
+
+
+def test_editor_and_preview_render_to_bokeh_models(preview: AugmentationPreview) -> None:
+    import panel as pn
+
+    assert pn.panel(preview.editor).get_root() is not None
+    assert pn.panel(preview).get_root() is not None
+
+
+def test_augmentation_preview_checks_shapes() -> None:
+    patch = torch.randn(20, 5, 5)
+    views = torch.randn(3, 20, 5, 5)
+    layout = augmentation_preview(patch, views, (3, 2, 1), wavelengths=np.linspace(400, 900, 20))
+    assert _mosaic(layout).shape == (5, 4 * 6 - 1, 3)
+    assert augmentation_preview(patch.numpy(), views.numpy(), (0, 1, 2), columns=2)
+    with pytest.raises(DataError, match="original"):
+        augmentation_preview(patch[0], views, (0, 1, 2))
+    with pytest.raises(DataError, match="views"):
+        augmentation_preview(patch, views[:, :10], (0, 1, 2))
+    with pytest.raises(DataError, match="views"):
+        augmentation_preview(patch, views[0], (0, 1, 2))
+    with pytest.raises(DataError, match="rgb_bands"):
+        augmentation_preview(patch, views, (0, 1, 20))
+    with pytest.raises(DataError, match="wavelengths"):
+        augmentation_preview(patch, views, (0, 1, 2), wavelengths=[500.0, 600.0])
+    with pytest.raises(DataError, match="finite"):
+        augmentation_preview(patch, views * float("nan"), (0, 1, 2))

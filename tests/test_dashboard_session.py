@@ -1,0 +1,197 @@
+"""Dashboard training: sessions train in background threads, publish every epoch, stop on
+request, resume, keep runs for comparison, and show errors instead of raising."""
+
+from __future__ import annotations
+
+import time
+
+import holoviews as hv
+import numpy as np
+import pytest
+
+from explore.dashboard.compare_view import CompareView, comparison_table
+from explore.dashboard.session import TrainingSession, available_datasets
+from explore.dashboard.training_view import TrainingControls, TrainingView, aligned_clusters
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_outlives_its_test(monkeypatch):
+    """Every session made in a test is closed at its end (no training thread leaks)."""
+    made: list[TrainingSession] = []
+    original = TrainingSession.__init__
+
+    def tracking_init(self, **params):
+        original(self, **params)
+        made.append(self)
+
+    monkeypatch.setattr(TrainingSession, "__init__", tracking_init)
+    yield
+    for session in made:
+        session.close(timeout=60)
+
+
+def _wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+def test_only_local_datasets_are_offered_scenes_first() -> None:
+    names = available_datasets()
+    assert names[0] == "indian_pines"
+    assert "salinas_a" in names and "digits" in names
+    assert names.index("salinas_a") < names.index("digits")
+
+
+def test_kmeans_run_publishes_one_record_and_is_kept() -> None:
+    session = TrainingSession(dataset="salinas_a", method="kmeans", n_clusters=6)
+    assert session.start()
+    assert session.join(120)
+    assert session.status == "finished", session.error
+    assert len(session.records) == 1
+    record = session.records[0]
+    assert record.assignments.shape == (83, 86)
+    assert 0.5 < record.metrics["acc"] <= 1.0
+    assert list(session.runs) == [session.run_name]
+
+
+def test_deep_run_streams_epochs_from_a_thread_then_resumes() -> None:
+    session = TrainingSession(dataset="salinas_a", method="sscc", n_clusters=6, epochs=2)
+    seen: list[int] = []
+    session.param.watch(lambda event: seen.append(event.new), "epoch")
+    assert session.start()
+    assert session.status == "running" and session.epoch == 0  # the thread trains
+    assert session.join(300)
+    assert session.status == "finished", session.error
+    assert seen[-2:] == [1, 2]
+    assert [r.epoch for r in session.records] == [1, 2]
+    first_model_labels = session.records[-1].assignments.copy()
+    assert session.resume(1)
+    assert session.join(300)
+    assert session.status == "finished", session.error
+    assert [r.epoch for r in session.records] == [1, 2, 3]
+    assert session.trainer.epoch == 3
+    assert session.records[-1].assignments.shape == first_model_labels.shape
+
+
+def test_stop_ends_the_thread_after_the_current_batch() -> None:
+    session = TrainingSession(dataset="indian_pines", method="sscc", n_clusters=16, epochs=200)
+    assert session.start()
+    _wait_for(lambda: session.epoch >= 1, timeout=300)
+    session.stop()
+    assert session.join(120)
+    assert session.status == "stopped"
+    assert session.epoch < 200
+    run = session.runs[session.run_name]
+    assert run.status == "stopped"
+
+
+def test_bad_settings_and_failures_are_shown_not_raised() -> None:
+    session = TrainingSession(dataset="salinas_a", method="sscc", n_clusters=100000)
+    assert not session.start()
+    assert session.status == "failed"
+    assert "larger than" in session.error
+    session.n_clusters = 6
+    session.band_range = (0, 1)  # one band: PCA to 8 components still works on one band
+    assert session.resume() is False
+    assert "nothing to resume" in session.error
+
+
+def test_band_range_selects_the_training_bands() -> None:
+    session = TrainingSession(dataset="salinas_a", band_range=(10, 60))
+    assert session.data().n_bands == 50
+    session.band_range = (0, 204)
+    assert session.data().n_bands == 204
+
+
+def test_image_sets_train_and_show_sample_grids() -> None:
+    session = TrainingSession(dataset="digits", method="cc", n_clusters=10, epochs=1)
+    view = TrainingView(session=session)
+    assert session.start()
+    assert session.join(300)
+    assert session.status == "finished", session.error
+    assert session.records[-1].assignments.shape == (1797,)
+    assert view.shown == 1
+    assert isinstance(view.cluster_view(), hv.RGB | hv.Image | hv.Overlay)
+
+
+def test_three_sessions_at_once_keep_their_own_runs() -> None:
+    sessions = [
+        TrainingSession(dataset="salinas_a", method="kmeans", n_clusters=6, seed=1),
+        TrainingSession(dataset="salinas_a", method="sscc", n_clusters=6, epochs=1),
+        TrainingSession(dataset="digits", method="kmeans", n_clusters=10),
+    ]
+    for session in sessions:
+        assert session.start()
+    for session in sessions:
+        assert session.join(300)
+        assert session.status == "finished", session.error
+    shapes = [s.records[-1].assignments.shape for s in sessions]
+    assert shapes == [(83, 86), (83, 86), (1797,)]
+    assert [len(s.runs) for s in sessions] == [1, 1, 1]
+    assert len({id(s.records) for s in sessions}) == 3
+
+
+def test_training_view_follows_epochs_and_replays() -> None:
+    session = TrainingSession(dataset="salinas_a", method="sscc", n_clusters=6, epochs=2)
+    view = TrainingView(session=session)
+    controls = TrainingControls(session=session)
+    assert view.record() is None
+    assert isinstance(view.cluster_view(), hv.Image)
+    controls.start_button.clicks += 1
+    assert session.join(300)
+    assert session.status == "finished", session.error
+    assert view.shown == 2 and view.player.end == 2
+    assert controls.epoch_counter.object == "epoch 2 / 2"
+    latest = view.cluster_view()
+    assert "epoch 2" in latest.opts.get().kwargs["title"]
+    view.player.value = 1
+    assert view.shown == 1
+    replayed = view.cluster_view()
+    assert "epoch 1" in replayed.opts.get().kwargs["title"]
+    assert isinstance(view.losses_view(), hv.Overlay)
+    assert isinstance(view.metrics_view(), hv.Overlay)
+    view.highlight = np.array([0, 5, 100])
+    assert isinstance(view.cluster_view(), hv.Overlay)
+
+
+def test_controls_show_errors_as_an_alert() -> None:
+    session = TrainingSession(dataset="salinas_a", method="sscc", n_clusters=100000)
+    controls = TrainingControls(session=session)
+    controls.start_button.clicks += 1
+    assert controls.alert.visible
+    assert "larger than" in controls.alert.object
+
+
+def test_aligned_clusters_take_the_matched_class_colours() -> None:
+    truth = np.array([[1, 1, 2, 2], [0, 3, 3, 0]])
+    clusters = np.array([[2, 2, 0, 0], [1, 1, 1, 3]])
+    aligned = aligned_clusters(clusters, truth)
+    assert aligned[0, 0] == 1 and aligned[0, 2] == 2 and aligned[1, 1] == 3
+    assert aligned[1, 3] == 4  # unmatched cluster after the classes
+    assert np.array_equal(aligned_clusters(clusters, None), clusters + 1)
+
+
+def test_compare_view_shows_two_runs() -> None:
+    session = TrainingSession(dataset="salinas_a", method="kmeans", n_clusters=6)
+    compare = CompareView(session=session)
+    session.start()
+    session.join(120)
+    session.seed = 1
+    session.start()
+    session.join(120)
+    assert len(session.runs) == 2
+    assert compare.left != compare.right
+    table = comparison_table(list(session.runs.values()))
+    assert "acc" in table and table.count("kmeans") >= 2
+    assert compare.maps() is not None
+
+
+@pytest.mark.parametrize("method", ["sacc", "s3ocnet"])
+def test_every_deep_method_runs_from_the_dashboard(method: str) -> None:
+    session = TrainingSession(dataset="salinas_a", method=method, n_clusters=6, epochs=1)
+    assert session.start()
+    assert session.join(300)
+    assert session.status == "finished", session.error
