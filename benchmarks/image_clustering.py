@@ -38,8 +38,7 @@ def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | N
     n_epochs = 0
     if method == "kmeans":
         model = KMeansClustering(n_clusters=data.n_classes, seed=seed)
-        inputs = data if isinstance(data, Scene) else data.images.reshape(data.n_images, -1)
-        labels = model.fit(inputs).labels_
+        labels = model.fit(data).labels_
     else:
         overrides = {"epochs": epochs} if epochs else {}
         model = get_method_class(method)(

@@ -220,10 +220,7 @@ def _train_kmeans(args: argparse.Namespace) -> int:
         smoothing_sigma=args.smoothing if isinstance(data, Scene) else None,
         seed=args.seed,
     )
-    if isinstance(data, Scene):
-        predicted = model.fit(data).labels_
-    else:
-        predicted = model.fit(data.images.reshape(data.n_images, -1)).labels_
+    predicted = model.fit(data).labels_
     scores = _score(data, predicted)
     seconds = time.perf_counter() - started
     settings = {"components": args.components, "smoothing": args.smoothing}

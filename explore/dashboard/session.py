@@ -280,7 +280,7 @@ class TrainingSession(param.Parameterized):
             labels = method.fit(data).labels_
             metrics = score_scene(data.labels, labels).as_dict() if data.labels.any() else {}
         else:
-            labels = method.fit(data.images.reshape(data.n_images, -1)).labels_
+            labels = method.fit(data).labels_
             has_labels = data.labels is not None and (np.asarray(data.labels) >= 0).any()
             metrics = evaluate(data.labels, labels, ignore_label=-1).as_dict() if has_labels else {}
         scores = {k: float(metrics[k]) for k in ("acc", "nmi", "ari", "kappa") if k in metrics}

@@ -4,8 +4,9 @@ The reference point every deep method must beat. With `smoothing_sigma` set, eac
 component is blurred over the image before clustering (the "spatially smoothed" variant), which
 lets neighbouring pixels vote and removes salt-and-pepper noise from the map.
 
-It also clusters a plain (n_samples, n_features) array (image sets, embeddings); smoothing then
-does not apply, since the samples have no spatial layout.
+It also clusters an `ImageSet` (each image's pixels as one vector) and a plain
+(n_samples, n_features) array (embeddings); smoothing then does not apply, since the samples have
+no spatial layout.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
+from explore.data.images import ImageSet
 from explore.data.scene import Scene
 from explore.errors import DataError
 
@@ -68,7 +70,11 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
     ----------
     n_clusters: K, the number of clusters (2 <= K <= number of pixels or samples).
     n_components: principal components kept (capped at the number of bands and of samples);
-        None clusters the standardised bands directly.
+        None clusters the (standardised) features directly.
+    standardize: scale each band / feature to unit variance before PCA. None (default) = True
+        for scenes and arrays (bands and features have their own scales), False for image sets:
+        their pixels share one scale, and standardising near-constant border pixels amplifies
+        noise (measured on `digits`, K = 10, seed 0: ACC 0.676 standardised vs 0.792 not).
     smoothing_sigma: if set, each component is smoothed over the image with a Gaussian filter of
         this standard deviation in pixels before clustering (scenes only).
     n_init: k-means restarts; the run with the lowest inertia is kept.
@@ -89,6 +95,7 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
         n_clusters: int,
         n_components: int | None = 30,
         smoothing_sigma: float | None = None,
+        standardize: bool | None = None,
         n_init: int = 10,
         seed: int = 0,
         max_pixels: int | None = None,
@@ -96,6 +103,7 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
         self.n_clusters = n_clusters
         self.n_components = n_components
         self.smoothing_sigma = smoothing_sigma
+        self.standardize = standardize
         self.n_init = n_init
         self.seed = seed
         self.max_pixels = max_pixels
@@ -128,11 +136,13 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
             )
 
     @staticmethod
-    def _unpack(data: Scene | np.ndarray) -> tuple[np.ndarray, tuple[int, int] | None]:
-        """(n, F) float32 pixels/samples and the (H, W) layout (None for a plain array)."""
+    def _unpack(data: Scene | ImageSet | np.ndarray) -> tuple[np.ndarray, tuple[int, int] | None]:
+        """(n, F) float32 pixels/samples and the (H, W) layout (None for images and arrays)."""
         if isinstance(data, Scene):
             height, width, _ = data.shape
             return data.pixels().astype(np.float32, copy=False), (height, width)
+        if isinstance(data, ImageSet):
+            return _check_array(data.images.reshape(data.n_images, -1)), None
         return _check_array(data), None
 
     # ------------------------------------------------------------------ features
@@ -159,7 +169,9 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
             features = smoothed.reshape(height * width, -1)
         return features
 
-    def _check_fitted_input(self, data: Scene | np.ndarray) -> tuple[np.ndarray, tuple | None]:
+    def _check_fitted_input(
+        self, data: Scene | ImageSet | np.ndarray
+    ) -> tuple[np.ndarray, tuple | None]:
         if not hasattr(self, "kmeans_"):
             raise DataError("this KMeansClustering is not fitted yet: call fit first")
         samples, layout = self._unpack(data)
@@ -171,9 +183,9 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
         return samples, layout
 
     # ------------------------------------------------------------------ estimator API
-    def fit(self, data: Scene | np.ndarray, y: None = None) -> KMeansClustering:
-        """Cluster every pixel of a Scene (labels_ (H, W)) or every row of an (n, F) array
-        (labels_ (n,)). Labels in the scene are not used."""
+    def fit(self, data: Scene | ImageSet | np.ndarray, y: None = None) -> KMeansClustering:
+        """Cluster every pixel of a Scene (labels_ (H, W)), every image of an ImageSet or every
+        row of an (n, F) array (labels_ (n,)). Labels in the data are not used."""
         start = time.perf_counter()
         samples, layout = self._unpack(data)
         n_samples, n_features = samples.shape
@@ -185,8 +197,14 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
             )
         self.n_features_in_ = n_features
         self.feature_mean_ = samples.mean(axis=0, dtype=np.float64).astype(np.float32)
-        scale = samples.std(axis=0, dtype=np.float64)
-        scale[scale == 0] = 1.0  # constant bands become zero rather than NaN
+        standardize = (
+            not isinstance(data, ImageSet) if self.standardize is None else bool(self.standardize)
+        )
+        if standardize:
+            scale = samples.std(axis=0, dtype=np.float64)
+            scale[scale == 0] = 1.0  # constant bands become zero rather than NaN
+        else:
+            scale = np.ones(n_features)
         self.feature_scale_ = scale.astype(np.float32)
         with _thread_limit():
             if self.n_components is None:
@@ -213,18 +231,18 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
         self.seconds_ = time.perf_counter() - start
         return self
 
-    def fit_predict(self, data: Scene | np.ndarray, y: None = None) -> np.ndarray:
+    def fit_predict(self, data: Scene | ImageSet | np.ndarray, y: None = None) -> np.ndarray:
         """`fit(data).labels_`: (H, W) for a Scene, (n,) for an array."""
         return self.fit(data).labels_
 
-    def transform(self, data: Scene | np.ndarray) -> np.ndarray:
+    def transform(self, data: Scene | ImageSet | np.ndarray) -> np.ndarray:
         """(n, D) features k-means clusters (standardised with the fitted statistics, projected,
         smoothed if set), one row per pixel in row-major order or per sample."""
         samples, layout = self._check_fitted_input(data)
         with _thread_limit():
             return self._embed(samples, layout)
 
-    def predict(self, data: Scene | np.ndarray) -> np.ndarray:
+    def predict(self, data: Scene | ImageSet | np.ndarray) -> np.ndarray:
         """Nearest fitted centre of each pixel of a Scene (H, W) or row of an array (n,), using
         the statistics learned in `fit` (so another scene of the same sensor can be mapped)."""
         samples, layout = self._check_fitted_input(data)
