@@ -12,7 +12,9 @@ from pathlib import Path
 import holoviews as hv
 import numpy as np
 
+from explore.dashboard.app import Dashboard
 from explore.dashboard.scene_view import SceneView, available_scenes
+from explore.viz import pixels_in_box
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,3 +89,55 @@ def test_panel_serve_answers_on_localhost() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_pixels_in_box_takes_the_pixels_whose_centres_are_inside() -> None:
+    # A 4 x 5 map: pixel (row, col) is centred at x = col + 0.5, y = 4 - row - 0.5 (row 0 on top).
+    assert pixels_in_box((4, 5), (0.0, 3.0, 2.0, 4.0)).tolist() == [0, 1]  # top-left corner
+    assert pixels_in_box((4, 5), (2.0, 4.0, 0.0, 3.0)).tolist() == [0, 1]  # any corner order
+    assert pixels_in_box((4, 5), (4.2, 0.2, 4.8, 0.8)).tolist() == [19]  # bottom-right pixel
+    assert pixels_in_box((4, 5), (-10, -10, 10, 10)).tolist() == list(range(20))
+    assert pixels_in_box((4, 5), (1.6, 0.0, 1.9, 4.0)).tolist() == []  # between two centres
+    assert pixels_in_box((4, 5), None).tolist() == []
+
+
+def test_box_on_the_cluster_map_highlights_those_pixels_in_the_embedding() -> None:
+    dashboard = Dashboard()
+    training, embedding = dashboard.training_view, dashboard.embedding_view
+    height, width = dashboard.session.data().labels.shape  # Indian Pines, 145 x 145
+    assert isinstance(training.cluster_view(), hv.Image)  # the map has the box-select stream
+    assert training.map_bounds.source is not None
+
+    # Embedded items: every third pixel; a fixed layout stands in for UMAP's points.
+    pixel_index = np.arange(0, height * width, 3)
+    embedding.param.update(
+        features=np.zeros((pixel_index.size, 2), dtype=np.float32),
+        assignments=np.arange(pixel_index.size) % 3,
+        pixel_index=pixel_index,
+    )
+    training.map_bounds.event(bounds=(0.0, height - 10.0, 10.0, float(height)))
+    assert len(training.map_selection) == 100  # the top-left 10 x 10 pixels
+    assert embedding.highlighted == []  # nothing embedded yet: only a hint
+    assert "compute the embedding" in embedding.status
+
+    sample = np.arange(0, pixel_index.size, 2)  # half of the items were embedded
+    points = np.random.default_rng(0).normal(size=(sample.size, 2))
+    embedding.param.update(points=points, sample_index=sample)  # the UMAP arrives
+    selected = set(pixels_in_box((height, width), (0.0, height - 10.0, 10.0, float(height))))
+    assert set(training.map_selection) == selected
+    expected = [i for i, item in enumerate(sample) if pixel_index[item] in selected]
+    assert embedding.highlighted == expected and len(expected) > 0  # the box is applied
+    assert f"{len(expected)} of them are embedded" in embedding.status
+    embedding.highlight_pixels(None)
+    training.map_bounds.event(bounds=(10.0, height - 10.0, 0.0, float(height)))  # same box
+    assert embedding.highlighted == expected
+    figure = hv.render(embedding.plot())
+    highlighted = [
+        item
+        for item in figure.legend[0].items
+        if getattr(item.label, "value", None) == "highlighted"
+    ]
+    assert len(highlighted[0].renderers[0].data_source.data["x"]) == len(expected)
+
+    training.map_bounds.event(bounds=(1e6, 1e6, 2e6, 2e6))  # an empty box clears
+    assert training.map_selection == [] and embedding.highlighted == []

@@ -2,9 +2,9 @@
 
 It makes a `TrainingSession` and the components over it, links them (the sidebar's dataset
 drives the scene view; the scene view's band range and the pool editor's pool feed the next
-run; a selection in the embedding highlights pixels on the cluster map and a box on the map
-highlights points in the embedding), and stops the session's training thread when the tab
-closes.
+run; a selection in the embedding highlights pixels on the cluster map and a box drawn on the
+map (box-select tool on the Training tab) highlights those pixels' points in the embedding), and
+stops the session's training thread when the tab closes.
 """
 
 from __future__ import annotations
@@ -41,15 +41,19 @@ class Dashboard:
         self.training_view = TrainingView(session=self.session)
         self.embedding_view = EmbeddingView()
         self.compare_view = CompareView(session=self.session)
-        self.embed_button = pn.widgets.Button(label="Embed the last run", color="primary")
+        self.embed_button = pn.widgets.Button(
+            label="Embed the last run", color="primary", css_classes=["embed-button"]
+        )
         self.embed_button.on_click(lambda event: self.embed_last_run())
-        self.embed_status = pn.pane.Markdown("")
+        self.embed_status = pn.pane.Markdown("", css_classes=["embed-status"])
 
         self.session.param.watch(self._on_dataset, "dataset")
         self.scene_view.param.watch(self._on_scene, "dataset")
         self.scene_view.param.watch(self._on_train_bands, "train_bands")
         self.pool_editor.param.watch(self._on_pool, "pool")
         self.embedding_view.param.watch(self._on_embedding_selection, "map_selection")
+        self.training_view.param.watch(self._on_map_selection, "map_selection")
+        self.embedding_view.param.watch(self._on_embedded, "points")
         self._on_train_bands()
         self._on_pool()
 
@@ -71,6 +75,34 @@ class Dashboard:
     def _on_embedding_selection(self, event: Any) -> None:
         selected = event.new
         self.training_view.highlight = None if selected is None else np.asarray(selected)
+
+    def _on_embedded(self, event: Any) -> None:
+        """New embedding points: highlight the pixels of the box on the map, if any."""
+        if event.new is not None and self.training_view.map_selection:
+            status = self.embedding_view.status
+            message = self._highlight_map_selection(self.training_view.map_selection)
+            self.embedding_view.status = f"{status} {message}"
+
+    def _on_map_selection(self, event: Any) -> None:
+        """A box on the cluster map: highlight those pixels' points in the embedding."""
+        self.embedding_view.status = self._highlight_map_selection(event.new)
+
+    def _highlight_map_selection(self, pixels: list[int]) -> str:
+        """Highlight these pixels' embedded points; returns a status line saying how many."""
+        view = self.embedding_view
+        if view.points is None:
+            if pixels:
+                return (
+                    f"{len(pixels)} pixels selected on the map: compute the embedding to see them."
+                )
+            return view.status
+        chosen = view.highlight_pixels(pixels if pixels else None)
+        if not pixels:
+            return "Map selection cleared."
+        return (
+            f"{len(pixels)} pixels selected on the map; {chosen.size} of them are embedded "
+            "(highlighted)."
+        )
 
     # ------------------------------------------------------------------ embedding
     def embed_last_run(self, wait: bool = False) -> bool:

@@ -10,6 +10,7 @@ import holoviews as hv
 import panel as pn
 import param
 
+from explore.dashboard.scene_view import scene_axes
 from explore.dashboard.session import FinishedRun, TrainingSession
 from explore.dashboard.training_view import PLOT_HEIGHT, _truth_of, aligned_clusters
 from explore.data.images import ImageSet
@@ -24,7 +25,8 @@ def run_map(run: FinishedRun) -> hv.Element:
     if isinstance(run.data, ImageSet):
         return cluster_image_grid(run.data, run.labels, per_cluster=8).opts(title=run.name)
     aligned = aligned_clusters(run.labels, _truth_of(run.data))
-    return label_map(aligned, title=run.name).opts(responsive=True, min_height=PLOT_HEIGHT)
+    element = label_map(aligned, title=run.name).opts(responsive=True, min_height=PLOT_HEIGHT)
+    return scene_axes(element, run.data.name)
 
 
 def comparison_table(runs: list[FinishedRun]) -> str:

@@ -31,6 +31,7 @@ from explore.viz.embedding import (
 logger = logging.getLogger(__name__)
 
 COLOR_BY = ["cluster", "class"]
+PLOT_HEIGHT = 520
 
 
 class EmbeddingView(pn.viewable.Viewer):
@@ -271,7 +272,7 @@ class EmbeddingView(pn.viewable.Viewer):
         an empty plot with a hint before the first UMAP."""
         if self.points is None:
             return hv.Points([], kdims=["x", "y"]).opts(
-                title="UMAP: not computed yet", responsive=True, min_height=400
+                title="UMAP: not computed yet", responsive=True, height=PLOT_HEIGHT
             )
         try:
             categories, names, zero, what = self._categories()
@@ -280,19 +281,22 @@ class EmbeddingView(pn.viewable.Viewer):
             )
         except (ExploreError, ValueError, IndexError) as error:
             return hv.Points([], kdims=["x", "y"]).opts(
-                title=f"cannot colour the embedding: {error}", responsive=True, min_height=400
+                title=f"cannot colour the embedding: {error}", responsive=True, height=PLOT_HEIGHT
             )
         self._shaded = shaded_points(element, key)
         self.bounds_stream.source = self._shaded
         title = f"UMAP of {len(self.points)} items, coloured by {what}"
         return (self._shaded * self._highlight).opts(
-            title=title, responsive=True, min_height=400, show_legend=True
+            title=title, responsive=True, height=PLOT_HEIGHT, show_legend=True
         )
 
     def controls(self) -> pn.Column:
         """Compute button, colouring and UMAP parameters, spinner and status line."""
         button = pn.widgets.Button(
-            label="Compute UMAP", color="primary", disabled=self.param.computing
+            label="Compute UMAP",
+            color="primary",
+            disabled=self.param.computing,
+            css_classes=["umap-button"],
         )
         button.on_click(lambda event: self.compute())
         return pn.Column(
@@ -301,20 +305,26 @@ class EmbeddingView(pn.viewable.Viewer):
                 pn.indicators.LoadingSpinner(
                     value=self.param.computing, size=25, visible=self.param.computing
                 ),
-                pn.pane.Markdown(self.param.status),
+                pn.pane.Markdown(self.param.status, css_classes=["umap-status"]),
             ),
             pn.widgets.RadioButtonGroup.from_param(self.param.color_by, label="Colour by"),
             pn.widgets.IntSlider.from_param(self.param.n_neighbors, label="Neighbours", end=100),
             pn.widgets.FloatSlider.from_param(
                 self.param.min_dist, label="Minimum distance", step=0.05
             ),
-            pn.widgets.IntInput.from_param(self.param.max_points, label="Most points"),
+            pn.widgets.IntInput.from_param(
+                self.param.max_points, label="Most points", css_classes=["umap-max-points"]
+            ),
             self._alert,
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             self.controls(),
-            pn.panel(self.plot, sizing_mode="stretch_both", min_height=400),
-            sizing_mode="stretch_both",
+            pn.Column(
+                pn.panel(self.plot, sizing_mode="stretch_width", min_height=PLOT_HEIGHT),
+                css_classes=["embedding-plot"],
+                sizing_mode="stretch_width",
+            ),
+            sizing_mode="stretch_width",
         )

@@ -27,6 +27,15 @@ def available_scenes() -> list[str]:
     return sorted(names, key=lambda name: (name != DEFAULT_SCENE, name))
 
 
+def scene_axes(element: hv.Element | hv.Overlay, name: str) -> hv.Element | hv.Overlay:
+    """A map with its x / y dimensions labelled by scene, so Panel links the zoom of the maps of
+    one scene (composite, ground truth, cluster map) but never of two scenes: a linked range spans
+    every linked plot, so a smaller scene would sit in a corner of a larger one's frame."""
+    return element.redim(
+        x=hv.Dimension("x", label=f"x ({name})"), y=hv.Dimension("y", label=f"y ({name})")
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _load(name: str) -> Scene:
     return load_scene(name, download=False)
@@ -95,25 +104,29 @@ class SceneView(pn.viewable.Viewer):
         )
         if self.overlay_truth:
             truth = label_map(self.scene.labels, title="").opts(alpha=0.55, clipping_colors={})
-            return element * truth
-        return element
+            element = element * truth
+        return scene_axes(element, self.dataset)
 
+    @param.depends("dataset")
     def composite_plot(self) -> hv.DynamicMap:
-        """The composite as a DynamicMap that reports clicks (pixel spectrum)."""
+        """The composite as a DynamicMap that redraws in place when a band changes and reports
+        clicks (pixel spectrum); a new one per scene, so its axes fit that scene."""
         dynamic = hv.DynamicMap(self.composite)
         self._tap.source = dynamic
         return dynamic
 
     @param.depends("dataset", "band")
     def single_band(self) -> hv.Image:
-        return band_image(self.scene, self.band).opts(responsive=True, min_height=PLOT_HEIGHT)
+        element = band_image(self.scene, self.band).opts(responsive=True, min_height=PLOT_HEIGHT)
+        return scene_axes(element, self.dataset)
 
     @param.depends("dataset")
     def ground_truth(self) -> hv.Image:
         scene = self.scene
-        return label_map(scene.labels, title=f"{scene.name}: ground truth").opts(
+        element = label_map(scene.labels, title=f"{scene.name}: ground truth").opts(
             responsive=True, min_height=PLOT_HEIGHT
         )
+        return scene_axes(element, self.dataset)
 
     @param.depends("dataset", "pixel")
     def spectrum(self) -> hv.Curve:
@@ -141,17 +154,28 @@ class SceneView(pn.viewable.Viewer):
     def controls(self) -> pn.Column:
         """Band pickers, training band range and the overlay switch (for the sidebar)."""
         return pn.Column(
-            pn.widgets.IntSlider.from_param(self.param.red, name="Red band"),
-            pn.widgets.IntSlider.from_param(self.param.green, name="Green band"),
-            pn.widgets.IntSlider.from_param(self.param.blue, name="Blue band"),
-            pn.widgets.IntRangeSlider.from_param(self.param.train_bands, name="Training bands"),
+            pn.widgets.IntSlider.from_param(
+                self.param.red, name="Red band", css_classes=["red-band"]
+            ),
+            pn.widgets.IntSlider.from_param(
+                self.param.green, name="Green band", css_classes=["green-band"]
+            ),
+            pn.widgets.IntSlider.from_param(
+                self.param.blue, name="Blue band", css_classes=["blue-band"]
+            ),
+            pn.widgets.IntRangeSlider.from_param(
+                self.param.train_bands, name="Training bands", css_classes=["train-bands"]
+            ),
             pn.widgets.Checkbox.from_param(self.param.overlay_truth, name="Overlay ground truth"),
             self.band_summary,
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.Row(pn.panel(self.composite_plot()), pn.panel(self.ground_truth)),
+            pn.Row(
+                pn.Column(pn.panel(self.composite_plot), css_classes=["composite-plot"]),
+                pn.panel(self.ground_truth),
+            ),
             pn.Row(
                 pn.Column(
                     pn.widgets.IntSlider.from_param(self.param.band, name="Single band"),

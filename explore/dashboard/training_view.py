@@ -16,6 +16,7 @@ import numpy as np
 import panel as pn
 import param
 
+from explore.dashboard.scene_view import scene_axes
 from explore.dashboard.session import TrainingSession
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
@@ -28,6 +29,7 @@ from explore.viz import (
     label_map,
     loss_curves,
     metric_curves,
+    pixels_in_box,
 )
 
 PLOT_HEIGHT = 380
@@ -77,16 +79,24 @@ class TrainingControls(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         session = self.session
-        self.start_button = pn.widgets.Button(label="Start", color="primary")
-        self.stop_button = pn.widgets.Button(label="Stop", color="warning")
-        self.resume_button = pn.widgets.Button(label="Resume", color="default")
+        self.start_button = pn.widgets.Button(
+            label="Start", color="primary", css_classes=["start-button"]
+        )
+        self.stop_button = pn.widgets.Button(
+            label="Stop", color="warning", css_classes=["stop-button"]
+        )
+        self.resume_button = pn.widgets.Button(
+            label="Resume", color="default", css_classes=["resume-button"]
+        )
         self.start_button.on_click(lambda event: session.start())
         self.stop_button.on_click(lambda event: session.stop())
         self.resume_button.on_click(lambda event: session.resume())
         self.progress = pn.indicators.Progress(value=0, max=1, bar_color="info")
         self.epoch_counter = pn.pane.Markdown("epoch 0 / 0", css_classes=["epoch-counter"])
-        self.status_line = pn.pane.Markdown("idle")
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.status_line = pn.pane.Markdown("idle", css_classes=["run-status"])
+        self.alert = pn.pane.Alert(
+            "", alert_type="danger", visible=False, css_classes=["run-error"]
+        )
         session.param.watch(self._refresh, ["epoch", "total_epochs", "status", "message", "error"])
         self._refresh()
 
@@ -109,13 +119,27 @@ class TrainingControls(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         session = self.session
         return pn.Column(
-            pn.widgets.Select.from_param(session.param.dataset, name="Dataset"),
-            pn.widgets.Select.from_param(session.param.method, name="Method"),
-            pn.widgets.IntInput.from_param(session.param.n_clusters, name="Clusters (K)"),
-            pn.widgets.IntInput.from_param(session.param.epochs, name="Epochs"),
-            pn.widgets.Select.from_param(session.param.config, name="Config"),
-            pn.widgets.Select.from_param(session.param.device, name="Device"),
-            pn.widgets.IntInput.from_param(session.param.seed, name="Seed"),
+            pn.widgets.Select.from_param(
+                session.param.dataset, name="Dataset", css_classes=["dataset-select"]
+            ),
+            pn.widgets.Select.from_param(
+                session.param.method, name="Method", css_classes=["method-select"]
+            ),
+            pn.widgets.IntInput.from_param(  # no upper end: a K too large is reported
+                session.param.n_clusters, name="Clusters (K)", end=None, css_classes=["k-input"]
+            ),
+            pn.widgets.IntInput.from_param(
+                session.param.epochs, name="Epochs", css_classes=["epochs-input"]
+            ),
+            pn.widgets.Select.from_param(
+                session.param.config, name="Config", css_classes=["config-select"]
+            ),
+            pn.widgets.Select.from_param(
+                session.param.device, name="Device", css_classes=["device-select"]
+            ),
+            pn.widgets.IntInput.from_param(
+                session.param.seed, name="Seed", css_classes=["seed-input"]
+            ),
             pn.Row(self.start_button, self.stop_button, self.resume_button),
             self.progress,
             self.epoch_counter,
@@ -126,24 +150,41 @@ class TrainingControls(pn.viewable.Viewer):
 
 class TrainingView(pn.viewable.Viewer):
     """The current run, epoch by epoch: map (or image grid) beside the ground truth, curves,
-    cluster sizes, mean spectra; `shown` is the replayed epoch's position (1-based)."""
+    cluster sizes, mean spectra; `shown` is the replayed epoch's position (1-based).
+
+    A box drawn on the cluster map (box-select tool) sets `map_selection`, the flat indices of
+    the pixels inside it; the dashboard highlights their points in the embedding."""
 
     session = param.ClassSelector(class_=TrainingSession)
     shown = param.Integer(default=0, bounds=(0, None), doc="epoch shown; 0 = none yet")
     follow = param.Boolean(default=True, doc="jump to each new epoch while training")
     highlight = param.Parameter(default=None, doc="flat pixel indices to outline on the map")
+    map_selection = param.List(
+        default=[], doc="flat pixel indices inside the box drawn on the cluster map"
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.player = pn.widgets.Player(
-            label="Epoch", start=0, end=1, value=0, step=1, loop_policy="once", interval=600
+            label="Epoch",
+            start=0,
+            end=1,
+            value=0,
+            step=1,
+            loop_policy="once",
+            interval=600,
+            css_classes=["epoch-player"],
         )
         self.player.disabled = True
         self.player.param.watch(self._on_player, "value")
         self.follow_toggle = pn.widgets.Checkbox.from_param(
             self.param.follow, name="Follow training"
         )
+        self.shown_label = pn.pane.Markdown("map: no epoch yet", css_classes=["shown-epoch"])
+        self.map_bounds = hv.streams.BoundsXY(bounds=None)
+        self.map_bounds.add_subscriber(self._on_map_bounds)
         self.session.param.watch(self._on_records, "records")
+        self.param.watch(self._update_shown_label, "shown")
 
     # ------------------------------------------------------------------ epoch selection
     def _on_records(self, event: param.parameterized.Event) -> None:
@@ -151,12 +192,36 @@ class TrainingView(pn.viewable.Viewer):
         self.player.end = max(count, 1)
         self.player.start = 1 if count else 0
         self.player.disabled = count == 0
-        if count == 0 or self.follow:
+        if count == 0 and self.shown == 0:
+            self.param.trigger("shown")  # a new run's data: redraw the empty views
+        elif count == 0 or self.follow:
             self.shown = count
             self.player.value = count
+        if count == 0:  # a new run: a box drawn on the last run's map no longer applies
+            self.map_selection = []
+        self._update_shown_label()
 
     def _on_player(self, event: param.parameterized.Event) -> None:
         self.shown = int(event.new)
+
+    def _update_shown_label(self, *events: Any) -> None:
+        record = self.record()
+        self.shown_label.object = (
+            "map: no epoch yet"
+            if record is None
+            else f"map: epoch {record.epoch} of {len(self.session.records)}"
+        )
+
+    def _on_map_bounds(self, bounds: tuple[float, float, float, float] | None = None) -> None:
+        """A box on the cluster map selects the pixels whose centres are inside it."""
+        data = self._data()
+        if isinstance(data, ImageSet):
+            return
+        selection = pixels_in_box(data.labels.shape, bounds).tolist()
+        if selection == self.map_selection:
+            self.param.trigger("map_selection")  # the same box again: highlight it again
+        else:
+            self.map_selection = selection
 
     def record(self) -> EpochRecord | None:
         """The record of the shown epoch (None before the first epoch)."""
@@ -169,7 +234,9 @@ class TrainingView(pn.viewable.Viewer):
         return self.session.current_data or self.session.data()
 
     # ------------------------------------------------------------------ views
-    @param.depends("session.records", "shown", "highlight")
+    # The shown epoch's views follow `shown` (which follows each new record while training, and
+    # is set to 0 when a run starts), not `session.records`: one redraw per epoch, not two.
+    @param.depends("shown", "highlight", "session.dataset")
     def cluster_view(self) -> hv.Element:
         """The shown epoch's cluster map (scenes) or sample images per cluster (image sets)."""
         record = self.record()
@@ -188,17 +255,19 @@ class TrainingView(pn.viewable.Viewer):
             element = label_map(
                 aligned, title=f"epoch {record.epoch}: clusters", zero_is_unlabelled=True
             )
-        element = element.opts(responsive=True, min_height=PLOT_HEIGHT)
+        element = element.opts(responsive=True, min_height=PLOT_HEIGHT, tools=["box_select"])
         if self.highlight is not None and len(self.highlight):
             height, width = data.labels.shape
             rows, cols = np.divmod(np.asarray(self.highlight, dtype=np.int64), width)
             points = hv.Points((cols + 0.5, height - rows - 0.5), kdims=["x", "y"]).opts(
                 color="white", line_color="black", size=4, marker="square"
             )
-            return element * points
+            element = element * points
+        element = scene_axes(element, data.name)
+        self.map_bounds.source = element  # the box-select tool of the drawn map reports here
         return element
 
-    @param.depends("session.records", "shown")
+    @param.depends("session.run_name", "session.dataset")
     def truth_view(self) -> hv.Element:
         """Ground truth beside the map (scenes), or the images per class (image sets)."""
         data = self._data()
@@ -208,9 +277,10 @@ class TrainingView(pn.viewable.Viewer):
             return cluster_image_grid(data, np.asarray(data.labels), per_cluster=8).opts(
                 title="sample images per class (ground truth)"
             )
-        return label_map(data.labels, title=f"{data.name}: ground truth").opts(
+        element = label_map(data.labels, title=f"{data.name}: ground truth").opts(
             responsive=True, min_height=PLOT_HEIGHT
         )
+        return scene_axes(element, data.name)
 
     @param.depends("session.records")
     def losses_view(self) -> hv.Overlay:
@@ -226,13 +296,13 @@ class TrainingView(pn.viewable.Viewer):
             height=260,
         )
 
-    @param.depends("session.records", "shown")
+    @param.depends("shown", "session.dataset")
     def sizes_view(self) -> hv.Element:
         record = self.record()
         sizes = record.cluster_sizes if record is not None else [0] * self.session.n_clusters
         return cluster_sizes(sizes).opts(title="cluster sizes", responsive=True, height=260)
 
-    @param.depends("session.records", "shown")
+    @param.depends("shown", "session.dataset")
     def spectra_view(self) -> hv.Element | pn.pane.Markdown:
         data = self._data()
         record = self.record()
@@ -257,10 +327,17 @@ class TrainingView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.Row(self.player, self.follow_toggle),
-            pn.Row(pn.panel(self.cluster_view), pn.panel(self.truth_view)),
+            pn.Row(self.player, self.follow_toggle, self.shown_label),
+            pn.pane.Markdown(
+                "Draw a box on the cluster map (box-select tool) to highlight those pixels in "
+                "the embedding."
+            ),
+            pn.Row(
+                pn.Column(pn.panel(self.cluster_view), css_classes=["cluster-map"]),
+                pn.panel(self.truth_view),
+            ),
             pn.Row(pn.panel(self.losses_view), pn.panel(self.metrics_view)),
             pn.Row(pn.panel(self.sizes_view), pn.panel(self.spectra_view)),
-            self.metrics_table,
+            pn.Column(self.metrics_table, css_classes=["metrics-table"]),
             sizing_mode="stretch_width",
         )

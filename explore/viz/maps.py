@@ -98,3 +98,24 @@ def label_map(
         yaxis=None,
         tools=["hover"],
     )
+
+
+def pixels_in_box(shape: tuple[int, int], bounds: Sequence[float] | None) -> np.ndarray:
+    """Flat indices (row-major, sorted) of the pixels of an (H, W) map whose centres lie in a box
+    ``(x0, y0, x1, y1)`` drawn on a map from this module (row 0 on top), edges included; the
+    corners may come in any order. ``None`` (no box) selects nothing."""
+    height, width = (int(v) for v in shape)
+    if bounds is None:
+        return np.empty(0, dtype=np.int64)
+    if len(bounds) != 4:
+        from explore.errors import DataError
+
+        raise DataError(f"bounds must be (x0, y0, x1, y1); got {bounds!r}")
+    x0, y0, x1, y1 = (float(b) for b in bounds)
+    x_low, x_high = sorted((x0, x1))
+    y_low, y_high = sorted((y0, y1))
+    x = np.arange(width) + 0.5  # centre of column c
+    y = height - np.arange(height) - 0.5  # centre of row r
+    cols = np.flatnonzero((x >= x_low) & (x <= x_high))
+    rows = np.flatnonzero((y >= y_low) & (y <= y_high))
+    return (rows[:, None] * width + cols[None, :]).ravel().astype(np.int64)
