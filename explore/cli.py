@@ -1,4 +1,5 @@
-"""The `explore` command line: datasets, info, train (same code paths as the library).
+"""The `explore` command line: datasets, info, train, predict, transfer (same code paths as the
+library).
 
 Every error a user can cause (missing or corrupt file, unknown dataset, bad option) ends as one
 line on stderr naming the problem and exit status 2, without a traceback. Nothing already in an
@@ -304,6 +305,90 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_transfer_out(args: argparse.Namespace) -> Path:
+    kind = args.extractor.partition(":")[0]
+    return Path(args.out or f"runs/transfer_{Path(args.target).stem}_{kind}_seed{args.seed}")
+
+
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    if args.finetune_epochs < 0:
+        raise UsageError(f"--finetune-epochs must be >= 0; got {args.finetune_epochs}")
+    if args.finetune_epochs and not args.source:
+        raise UsageError(
+            f"--finetune-epochs {args.finetune_epochs} needs a labelled --source NAME|PATH"
+        )
+    if args.max_clusters < 1:
+        raise UsageError(f"--max-clusters must be >= 1; got {args.max_clusters}")
+    if args.image_size is not None and args.image_size < 1:
+        raise UsageError(f"--image-size must be >= 1; got {args.image_size}")
+    out = prepare_output_dir(_default_transfer_out(args), RUN_FILES, overwrite=args.overwrite)
+    from explore.data.registry import load_images
+    from explore.features import resolve_extractor
+    from explore.methods.transfer import TransferClustering
+
+    # The extractor first: a missing model or run fails before any data is read.
+    extractor = resolve_extractor(
+        args.extractor,
+        resize=True if args.resize else None,
+        channels=args.channels,
+        device=args.device,
+        download=args.download,
+        seed=args.seed,
+    )
+    source = load_images(args.source, size=args.image_size) if args.finetune_epochs else None
+    target = load_images(args.target, size=args.image_size)
+    given = {
+        "n_components": args.umap_components,
+        "n_neighbors": args.neighbors,
+        "min_dist": args.min_dist,
+    }
+    umap: dict[str, Any] | bool = {k: v for k, v in given.items() if v is not None}
+    if args.umap_components == 0:
+        umap = False
+    model = TransferClustering(
+        extractor,
+        finetune_epochs=args.finetune_epochs,
+        finetune_lr=args.finetune_lr,
+        finetune_backbone_lr=args.backbone_lr,
+        adapt_batchnorm=args.adapt_bn,
+        max_clusters=args.max_clusters,
+        umap=umap,
+        seed=args.seed,
+    )
+    started = time.perf_counter()
+    model.fit(target, source=source)
+    seconds = time.perf_counter() - started
+    predicted = model.labels_
+    scores = _score(target, predicted)
+    metrics: dict[str, Any] = {
+        "method": "transfer",
+        "source": args.source if args.finetune_epochs else None,
+        "target": args.target,
+        "n_clusters_inferred": int(model.n_clusters_),
+        "seconds": round(seconds, 3),
+        "timings": {key: round(value, 3) for key, value in model.timings_.items()},
+        "adaptations": model.adaptations_,
+        "finetune": None if model.finetune_ is None else model.finetune_.as_dict(),
+        "settings": {"image_size": args.image_size, **model.settings()},
+    }
+    if scores is not None:
+        metrics.update({k: v for k, v in scores.as_dict().items() if k != "n_clusters"})
+    write_npy(out / "labels.npy", predicted.astype(np.int16))
+    write_json(out / "metrics.json", metrics)
+    if args.source and not args.finetune_epochs:
+        print("note: --source is only used for fine-tuning (--finetune-epochs N)")
+    for note in model.adaptations_:
+        print(f"note: {note}")
+    summary = (
+        f"transfer {args.extractor} on {args.target}: inferred K={model.n_clusters_}, "
+        f"{seconds:.1f} s"
+    )
+    if scores is not None:
+        summary += f", ACC {scores.acc:.3f}, NMI {scores.nmi:.3f}, ARI {scores.ari:.3f}"
+    print(f"{summary} -> {out}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="explore", description=__doc__.splitlines()[0])
@@ -344,6 +429,55 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="auto")
     predict.add_argument("--overwrite", action="store_true")
     predict.set_defaults(handler=_cmd_predict)
+
+    transfer = commands.add_parser(
+        "transfer",
+        help="cluster images without K: pretrained features, UMAP, Dirichlet-process mixture",
+    )
+    transfer.add_argument("--target", required=True, metavar="NAME|PATH", help="images to cluster")
+    transfer.add_argument(
+        "--source", default=None, metavar="NAME|PATH", help="labelled images for fine-tuning"
+    )
+    transfer.add_argument(
+        "--extractor",
+        default="pixels",
+        metavar="SPEC",
+        help="run:DIR (an explore train run), dinov2:NAME_OR_PATH, pixels or pixels:N (PCA)",
+    )
+    transfer.add_argument("--finetune-epochs", type=int, default=0, metavar="N")
+    transfer.add_argument("--finetune-lr", type=float, default=1e-3, help="the head's (Adam)")
+    transfer.add_argument(
+        "--backbone-lr", type=float, default=None, help="the extractor's (default: head's / 10)"
+    )
+    transfer.add_argument(
+        "--adapt-bn",
+        action="store_true",
+        help="re-estimate BatchNorm statistics on the target (AdaBN, no labels)",
+    )
+    transfer.add_argument("--max-clusters", type=int, default=20, metavar="M")
+    transfer.add_argument(
+        "--umap-components", type=int, default=None, metavar="C", help="default 2; 0: no UMAP"
+    )
+    transfer.add_argument("--neighbors", type=int, default=None, help="UMAP n_neighbors (15)")
+    transfer.add_argument("--min-dist", type=float, default=None, help="UMAP min_dist (0.0)")
+    transfer.add_argument(
+        "--image-size", type=int, default=None, metavar="PX", help="load images at PX x PX"
+    )
+    transfer.add_argument(
+        "--resize", action="store_true", help="resize images to what the extractor takes"
+    )
+    transfer.add_argument(
+        "--channels",
+        default=None,
+        choices=["strict", "repeat", "gray"],
+        help="map channels to what the extractor takes (repeat: gray -> RGB; gray: RGB -> luma)",
+    )
+    transfer.add_argument("--download", action="store_true", help="dinov2: allow a download")
+    transfer.add_argument("--device", default="auto")
+    transfer.add_argument("--seed", type=int, default=0)
+    transfer.add_argument("--out", default=None, metavar="DIR")
+    transfer.add_argument("--overwrite", action="store_true", help="replace results in --out")
+    transfer.set_defaults(handler=_cmd_transfer)
     return parser
 
 

@@ -34,3 +34,12 @@ class CheckpointError(ExploreError, ValueError):
 
 class TrainingDivergedError(ExploreError, FloatingPointError):
     """The loss became NaN or Inf; the message names the epoch and batch."""
+
+
+class ModelNotFoundError(ExploreError, LookupError):
+    """Pretrained weights are neither in a local folder / cache nor downloadable (offline)."""
+
+
+class IncompatibleImagesError(DataError):
+    """Images whose size or channels a feature extractor cannot take; the message names the
+    fix (resize, channel mapping) and the option that applies it."""

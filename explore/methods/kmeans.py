@@ -27,11 +27,11 @@ from explore.data.images import ImageSet
 from explore.data.scene import Scene
 from explore.errors import DataError
 
-__all__ = ["KMeansClustering"]
+__all__ = ["KMeansClustering", "check_feature_array", "limit_threads"]
 
 
 @contextlib.contextmanager
-def _thread_limit() -> Iterator[None]:
+def limit_threads() -> Iterator[None]:
     """One BLAS/OpenMP thread on machines with <= 2 cores.
 
     Measured on 2 cores (k-means, n_init=10, on 30 PCA components): Salinas-A (7,138 px, K=6)
@@ -46,7 +46,7 @@ def _thread_limit() -> Iterator[None]:
         yield
 
 
-def _check_array(data: np.ndarray) -> np.ndarray:
+def check_feature_array(data: np.ndarray) -> np.ndarray:
     """(n_samples, n_features) finite float32 matrix, or DataError naming `data`."""
     array = np.asarray(data)
     if array.ndim != 2:
@@ -142,8 +142,8 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
             height, width, _ = data.shape
             return data.pixels().astype(np.float32, copy=False), (height, width)
         if isinstance(data, ImageSet):
-            return _check_array(data.images.reshape(data.n_images, -1)), None
-        return _check_array(data), None
+            return check_feature_array(data.images.reshape(data.n_images, -1)), None
+        return check_feature_array(data), None
 
     # ------------------------------------------------------------------ features
     def _embed(self, samples: np.ndarray, layout: tuple[int, int] | None) -> np.ndarray:
@@ -206,7 +206,7 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
         else:
             scale = np.ones(n_features)
         self.feature_scale_ = scale.astype(np.float32)
-        with _thread_limit():
+        with limit_threads():
             if self.n_components is None:
                 self.pca_ = None
             else:
@@ -239,13 +239,13 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
         """(n, D) features k-means clusters (standardised with the fitted statistics, projected,
         smoothed if set), one row per pixel in row-major order or per sample."""
         samples, layout = self._check_fitted_input(data)
-        with _thread_limit():
+        with limit_threads():
             return self._embed(samples, layout)
 
     def predict(self, data: Scene | ImageSet | np.ndarray) -> np.ndarray:
         """Nearest fitted centre of each pixel of a Scene (H, W) or row of an array (n,), using
         the statistics learned in `fit` (so another scene of the same sensor can be mapped)."""
         samples, layout = self._check_fitted_input(data)
-        with _thread_limit():
+        with limit_threads():
             flat_labels = self.kmeans_.predict(self._embed(samples, layout)).astype(np.int64)
         return flat_labels if layout is None else flat_labels.reshape(layout)

@@ -1,0 +1,222 @@
+"""Supervised fine-tuning of a feature extractor on a labelled *source* set (METHODS.md section 4,
+step 1): a classification head (linear or a small MLP) on the extractor's features, a few epochs
+of Adam (light augmentation optional), then the head is dropped and the extractor is used on the
+target. Source and target classes may differ: only the features are transferred.
+
+Its effect is measured, not assumed: a held-out part of the source (never trained on) is scored
+by a linear probe (logistic regression on the features) before and after fine-tuning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from explore.data.images import ImageSet
+from explore.errors import DataError
+from explore.features import Extractor, TorchExtractor
+
+__all__ = ["FinetuneReport", "finetune", "linear_probe_accuracy"]
+
+
+@dataclass(frozen=True)
+class FinetuneReport:
+    """What fine-tuning did: per-epoch mean loss and head accuracy on the training batches, and
+    the held-out linear-probe accuracy before and after (None without a held-out split)."""
+
+    epochs: int
+    n_classes: int
+    n_train: int
+    n_heldout: int
+    losses: tuple[float, ...]
+    train_accuracy: tuple[float, ...]
+    probe_accuracy_before: float | None
+    probe_accuracy_after: float | None
+    seconds: float
+    adaptations: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for JSON records."""
+        record = asdict(self)
+        record["losses"] = list(self.losses)
+        record["train_accuracy"] = list(self.train_accuracy)
+        record["adaptations"] = list(self.adaptations)
+        return record
+
+
+def _split(labels: np.ndarray, heldout_fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Stratified (train, held-out) indices of the labelled items (label >= 0)."""
+    labelled = np.flatnonzero(labels >= 0)
+    if heldout_fraction <= 0:
+        return labelled, labelled[:0]
+    rng = np.random.default_rng(seed)
+    heldout = []
+    for value in np.unique(labels[labelled]):
+        members = labelled[labels[labelled] == value]
+        count = int(round(members.size * heldout_fraction))
+        heldout.append(rng.choice(members, size=min(count, members.size - 1), replace=False))
+    heldout_indices = np.sort(np.concatenate(heldout))
+    return np.setdiff1d(labelled, heldout_indices), heldout_indices
+
+
+def linear_probe_accuracy(
+    train_features: np.ndarray,
+    train_labels: np.ndarray,
+    test_features: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    seed: int = 0,
+) -> float:
+    """Accuracy on (test) of a logistic regression fitted on standardised (train) features: how
+    linearly separable the classes are in a feature space."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from explore.methods.kmeans import limit_threads
+
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
+    with limit_threads():
+        probe.fit(train_features, train_labels)
+        return float(probe.score(test_features, test_labels))
+
+
+def _make_head(kind: str, in_features: int, n_classes: int, hidden: int) -> nn.Module:
+    if kind == "linear":
+        return nn.Linear(in_features, n_classes)
+    if kind == "mlp":
+        return nn.Sequential(
+            nn.Linear(in_features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes)
+        )
+    raise DataError(f"head must be 'linear' or 'mlp'; got {kind!r}")
+
+
+def finetune(
+    extractor: Extractor,
+    source: ImageSet,
+    *,
+    epochs: int = 3,
+    lr: float = 1e-3,
+    backbone_lr: float | None = None,
+    head: Literal["linear", "mlp"] = "linear",
+    hidden: int = 256,
+    batch_size: int = 128,
+    augmentation: str | Mapping[str, Any] | None = None,
+    heldout_fraction: float = 0.2,
+    max_probe_items: int = 2000,
+    seed: int = 0,
+) -> FinetuneReport:
+    """Fine-tune `extractor` (in place) on the labelled images of `source`, then drop the head.
+
+    The source goes through `extractor.prepare` (its resize / channel options apply). A
+    stratified `heldout_fraction` of the labelled images is kept out of training and scored by
+    a linear probe (trained on at most `max_probe_items` training images) before and after.
+    `lr` is the head's learning rate, `backbone_lr` the extractor's (default lr / 10: the
+    pretrained weights move less). `augmentation`: an augmentation preset name or pool dict
+    (e.g. "cc_weak"), applied to each training batch; None trains on the images as they are.
+    """
+    if not isinstance(extractor, TorchExtractor):
+        raise DataError(
+            f"{extractor.label} has no weights to fine-tune: use a run:DIR or dinov2 extractor, "
+            "or finetune_epochs=0"
+        )
+    if not isinstance(source, ImageSet) or source.labels is None:
+        raise DataError("fine-tuning needs a labelled source ImageSet (labels 0..C-1)")
+    if int(epochs) < 1:
+        raise DataError(f"epochs must be >= 1; got {epochs}")
+    if not 0 <= heldout_fraction < 1:
+        raise DataError(f"heldout_fraction must lie in [0, 1); got {heldout_fraction}")
+    if int(batch_size) < 2:
+        raise DataError(f"batch_size must be >= 2; got {batch_size}")
+    started = time.perf_counter()
+    prepared = extractor.prepare(source)
+    adaptations = tuple(extractor.adaptations_)
+    labels = prepared.labels
+    train_indices, heldout_indices = _split(labels, heldout_fraction, seed)
+    classes = np.unique(labels[train_indices])
+    if classes.size < 2:
+        raise DataError(f"fine-tuning needs at least 2 labelled classes; got {classes.size}")
+    if train_indices.size < 2:
+        raise DataError(f"fine-tuning needs at least 2 labelled images; got {train_indices.size}")
+    n_classes = int(labels.max()) + 1
+
+    rng = np.random.default_rng(seed)
+    probe_train = np.sort(
+        rng.choice(train_indices, size=min(max_probe_items, train_indices.size), replace=False)
+    )
+    probe_test = heldout_indices[:max_probe_items]
+
+    def probe() -> float | None:
+        if probe_test.size == 0:
+            return None
+        train_features = extractor.features(prepared.subset(probe_train))
+        test_features = extractor.features(prepared.subset(probe_test))
+        return linear_probe_accuracy(
+            train_features, labels[probe_train], test_features, labels[probe_test], seed=seed
+        )
+
+    before = probe()
+    device = extractor.device
+    torch.manual_seed(seed)
+    classifier = _make_head(head, extractor.out_features, n_classes, hidden).to(device)
+    optimizer = torch.optim.Adam(
+        [
+            {"params": extractor.module.parameters(), "lr": backbone_lr or lr / 10},
+            {"params": classifier.parameters(), "lr": lr},
+        ]
+    )
+    pool = None
+    if augmentation is not None:
+        from explore.augment import resolve_pool
+
+        pool = resolve_pool(augmentation, image_size=int(prepared.images.shape[-1]))
+    shuffle = torch.Generator().manual_seed(seed)
+    augment_generator = torch.Generator(device=device).manual_seed(seed + 1)
+    images = prepared.to_tensor(device)
+    targets = torch.from_numpy(labels).to(device)
+    train = torch.from_numpy(train_indices)
+    size = min(int(batch_size), train.numel())
+    losses: list[float] = []
+    accuracies: list[float] = []
+    extractor.module.train()
+    classifier.train()
+    try:
+        for _ in range(int(epochs)):
+            order = train[torch.randperm(train.numel(), generator=shuffle)]
+            total_loss, correct, seen = 0.0, 0, 0
+            for start in range(0, order.numel() - size + 1, size):  # drop the last partial
+                batch_indices = order[start : start + size].to(device)
+                batch = images[batch_indices]
+                if pool is not None:
+                    batch = pool(batch, augment_generator)
+                logits = classifier(extractor.forward(batch))
+                loss = nn.functional.cross_entropy(logits, targets[batch_indices])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total_loss += loss.item() * size
+                correct += int((logits.argmax(dim=1) == targets[batch_indices]).sum().item())
+                seen += size
+            losses.append(total_loss / max(seen, 1))
+            accuracies.append(correct / max(seen, 1))
+    finally:
+        extractor.module.eval()
+    after = probe()
+    return FinetuneReport(
+        epochs=int(epochs),
+        n_classes=n_classes,
+        n_train=int(train_indices.size),
+        n_heldout=int(heldout_indices.size),
+        losses=tuple(losses),
+        train_accuracy=tuple(accuracies),
+        probe_accuracy_before=before,
+        probe_accuracy_after=after,
+        seconds=time.perf_counter() - started,
+        adaptations=adaptations,
+    )
