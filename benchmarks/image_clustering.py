@@ -29,7 +29,7 @@ SCORES = ("acc", "nmi", "ari")
 # batch size. 1,797 digits or 1,000 CIFAR images at batch 256 give 7 or 3 steps per epoch.
 SETTINGS = {
     "mnist_test": {"epochs": 200, "batch_size": 256},
-    "digits": {"epochs": 30, "batch_size": 128},
+    "digits": {"epochs": 50, "batch_size": 128},
     "cifar10_subset": {"epochs": 60, "batch_size": 128},
     "salinas_a": {"epochs": 30, "batch_size": 256},
 }
