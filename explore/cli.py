@@ -4,6 +4,12 @@ library).
 Every error a user can cause (missing or corrupt file, unknown dataset, bad option) ends as one
 line on stderr naming the problem and exit status 2, without a traceback. Nothing already in an
 output folder is overwritten unless `--overwrite` is given.
+
+`explore train` of a deep method runs across processes when started by `torchrun` (`torchrun
+--nproc_per_node N -m explore train ...`): every process trains on its share of each batch and
+only rank 0 prints and writes. Scene files larger than `EXPLORE_LAZY_BYTES` (1 GiB) are read
+lazily by `train` and `predict` (memory-mapped or by windows); `predict` always writes its map
+tile by tile.
 """
 
 from __future__ import annotations
@@ -234,11 +240,25 @@ def _train_kmeans(args: argparse.Namespace) -> int:
 
 
 def _train_deep(args: argparse.Namespace) -> int:
-    from explore.data.registry import load_dataset
-    from explore.methods import get_method_class
+    from explore.training import distributed
 
     if args.smoothing is not None:
         raise UsageError("--smoothing applies to --method kmeans only")
+    if args.samples_per_epoch is not None and args.samples_per_epoch < 2:
+        raise UsageError(f"--samples-per-epoch must be at least 2; got {args.samples_per_epoch}")
+    process = distributed.init_from_environment(args.device)
+    try:
+        return _train_deep_in_process(args, process.is_main)
+    finally:
+        distributed.shutdown()
+
+
+def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
+    """Train a deep method; across processes every process trains and only rank 0 (`is_main`)
+    prints and writes metrics, labels and history (the trainer writes the checkpoint)."""
+    from explore.data.registry import load_dataset
+    from explore.methods import get_method_class
+
     out = _default_out(args)
     checkpoint = out / "checkpoint.pt"
     if args.resume:
@@ -250,13 +270,15 @@ def _train_deep(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset)
     n_clusters = _cluster_count(args, data.n_classes)
     method_class = get_method_class(args.method)
-    overrides = {"epochs": args.epochs} if args.epochs is not None else {}
+    overrides: dict[str, Any] = {"epochs": args.epochs} if args.epochs is not None else {}
+    if args.samples_per_epoch is not None:
+        overrides["samples_per_epoch"] = args.samples_per_epoch
     model = method_class(
         n_clusters=n_clusters,
         config=args.config,
         device=args.device,
         seed=args.seed,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty() and is_main,
         **overrides,
     )
 
@@ -271,11 +293,16 @@ def _train_deep(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     model.fit(data, callbacks=[announce], checkpoint_path=checkpoint, resume=args.resume)
     seconds = time.perf_counter() - started
+    if not is_main:
+        return 0
     predicted = model.labels_
     scores = _score(data, predicted)
     model.history_.save(out / "history.npz")
     write_npy(out / "labels.npy", predicted.astype(np.int16))
     settings = {"config": args.config, "device": str(model.trainer_.device), **model.settings()}
+    settings["processes"] = model.trainer_.process.world_size
+    if args.samples_per_epoch is not None:
+        settings["samples_per_epoch"] = args.samples_per_epoch
     write_json(
         out / "metrics.json", _run_metrics(args, n_clusters, predicted, scores, seconds, settings)
     )
@@ -285,6 +312,7 @@ def _train_deep(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from explore.data.registry import load_dataset
+    from explore.data.scene import Scene
     from explore.methods import get_method_class
     from explore.training.checkpoint import load_checkpoint
 
@@ -297,10 +325,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     prepare_output_dir(out.parent if str(out.parent) else Path("."), [], overwrite=True)
     method_name = load_checkpoint(checkpoint).get("method", "")
     model = get_method_class(str(method_name)).from_checkpoint(checkpoint, device=args.device)
-    data = load_dataset(args.dataset)
-    predicted = model.predict(data)
-    write_npy(out, predicted.astype(np.int16))
-    shape = " x ".join(str(v) for v in predicted.shape)
+    data = load_dataset(args.dataset)  # scenes above EXPLORE_LAZY_BYTES stay on disk
+    if isinstance(data, Scene):
+        model.predict_to_file(data, out)  # tile by tile, temporary name then rename
+        shape = " x ".join(str(v) for v in data.shape[:2])
+    else:
+        if out.suffix.lower() in (".tif", ".tiff"):
+            raise UsageError(f"--out {out}: image sets get a .npy file of labels")
+        predicted = model.predict(data)
+        write_npy(out, predicted.astype(np.int16))
+        shape = " x ".join(str(v) for v in predicted.shape)
     print(f"{method_name} assignments of {data.name} ({shape}) -> {out}")
     return 0
 
@@ -417,6 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="deep methods: epochs")
     train.add_argument("--config", default="fast", choices=["paper", "fast"], help="deep methods")
     train.add_argument("--device", default="auto", help="deep methods: auto, cpu, cuda, cuda:1")
+    train.add_argument(
+        "--samples-per-epoch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="deep methods: an epoch is N random items (large scenes; default every item, "
+        "at most 1,048,576)",
+    )
     train.add_argument("--out", default=None, metavar="DIR")
     train.add_argument("--overwrite", action="store_true", help="replace results in --out")
     train.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
@@ -425,7 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="cluster a scene with a trained run")
     predict.add_argument("--run", required=True, metavar="DIR")
     predict.add_argument("--dataset", required=True, metavar="NAME|PATH")
-    predict.add_argument("--out", required=True, metavar="FILE")
+    predict.add_argument(
+        "--out", required=True, metavar="FILE", help=".npy map, or .tif / .tiff (GeoTIFF)"
+    )
     predict.add_argument("--device", default="auto")
     predict.add_argument("--overwrite", action="store_true")
     predict.set_defaults(handler=_cmd_predict)

@@ -2,7 +2,9 @@
 unchanged, to any scene with the same bands (so a trained model can cluster an unseen scene).
 
 Its statistics come from at most `max_fit_pixels` pixels drawn at random, so fitting costs the
-same on a scene of any size.
+same on a scene of any size (a lazy scene reads only those pixels). `transform_pixels` applies
+the fitted transform to any block of pixels: the tiled, lazy paths (`SceneSource` on a lazy
+scene) apply it tile by tile with the same arithmetic as `transform`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from explore.data.lazy import read_window
 from explore.data.scene import Scene
 from explore.errors import DataError
 
@@ -31,11 +34,8 @@ class SpectralPreprocessor:
         self.seed = seed
 
     def fit(self, scene: Scene) -> SpectralPreprocessor:
-        pixels = scene.pixels()
-        if pixels.shape[0] > self.max_fit_pixels:
-            rng = np.random.default_rng(self.seed)
-            pixels = pixels[rng.choice(pixels.shape[0], self.max_fit_pixels, replace=False)]
-        pixels = pixels.astype(np.float64)
+        """Learn band statistics and components from at most `max_fit_pixels` pixels."""
+        pixels = scene.sample_pixels(self.max_fit_pixels, seed=self.seed).astype(np.float64)
         mean = pixels.mean(axis=0)
         scale = pixels.std(axis=0)
         scale[scale == 0] = 1.0
@@ -65,9 +65,8 @@ class SpectralPreprocessor:
     def n_outputs(self) -> int:
         return len(self.components_)
 
-    def transform(self, scene: Scene) -> Scene:
-        """The scene in the fitted space: a new scene of `n_outputs` bands (wavelengths dropped
-        when PCA is applied)."""
+    def check_scene(self, scene: Scene) -> None:
+        """Raise DataError unless fitted and `scene` has the bands the fit saw."""
         if not hasattr(self, "components_"):
             raise DataError("SpectralPreprocessor is not fitted: call fit(scene) first")
         if scene.n_bands != self.n_bands_:
@@ -75,13 +74,28 @@ class SpectralPreprocessor:
                 f"scene {scene.name!r} has {scene.n_bands} bands but the model was fitted on "
                 f"{self.n_bands_}; select the same bands first"
             )
+
+    def transform_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """(n, B) pixels -> (n, n_outputs) float32: standardised, then projected."""
+        return ((pixels.astype(np.float32) - self.mean_) / self.scale_) @ self.components_.T
+
+    def transform(self, scene: Scene) -> Scene:
+        """The scene in the fitted space: a new, in-memory scene of `n_outputs` bands
+        (wavelengths dropped when PCA is applied). A lazy scene is read strip by strip."""
+        self.check_scene(scene)
         height, width, _ = scene.shape
         out = np.empty((height * width, self.n_outputs), dtype=np.float32)
-        pixels = scene.pixels()
         step = 65_536  # bounded memory on large scenes
-        for start in range(0, len(pixels), step):
-            block = (pixels[start : start + step].astype(np.float32) - self.mean_) / self.scale_
-            out[start : start + step] = block @ self.components_.T
+        if scene.is_lazy:
+            rows = max(1, step // width)
+            for top in range(0, height, rows):
+                block = read_window(scene.cube, slice(top, top + rows), slice(None))
+                pixels = block.reshape(-1, scene.n_bands)
+                out[top * width : top * width + len(pixels)] = self.transform_pixels(pixels)
+        else:
+            pixels = scene.pixels()
+            for start in range(0, len(pixels), step):
+                out[start : start + step] = self.transform_pixels(pixels[start : start + step])
         keep_wavelengths = self.n_components is None
         return replace(
             scene,

@@ -6,6 +6,10 @@ style: `Y` bands x pixels in MATLAB column-major order, `A` abundances). Formats
 v7.3 (HDF5) `.mat`, NumPy `.npy` and `.npz`, ENVI (header + binary data file) and GeoTIFF (with
 the optional `rasterio`).
 
+Large cubes are read lazily (`read_scene(lazy=...)`; by default above `EXPLORE_LAZY_BYTES`,
+1 GiB): `.npy` and ENVI as read-only memory maps, GeoTIFF by windows (`WindowedCube`), so a
+scene larger than memory can be predicted tile by tile (`explore.data.lazy`).
+
 Every failure of the underlying libraries (scipy, h5py, numpy, spectral, rasterio) on a corrupt or
 truncated file becomes a `FileFormatError` naming the file, with the library's error kept as
 `__cause__`; a missing file is a `FileNotFoundError`. Sniffing reads only the first few KiB, `.npy`
@@ -28,6 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from explore.data.lazy import WindowedCube, lazy_threshold
 from explore.data.scene import Scene
 from explore.errors import DataError, ExploreError, FileFormatError
 
@@ -582,6 +587,47 @@ class _TiffSource(_Source):
         with self.rasterio.open(self.path) as dataset:
             return np.ascontiguousarray(np.moveaxis(dataset.read(), 0, -1))
 
+    def windowed(self) -> WindowedCube:
+        """The cube as a `WindowedCube`: each read opens the file and reads one window."""
+        from rasterio.windows import Window
+
+        path, rasterio = self.path, self.rasterio
+
+        def read(rows: slice, cols: slice) -> np.ndarray:
+            window = Window(cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start)
+            try:
+                with rasterio.open(path) as dataset:
+                    return np.moveaxis(dataset.read(window=window), 0, -1)
+            except Exception as error:  # rasterio raises its own types for bad blocks
+                raise FileFormatError(f"cannot read a window of {path}: {error}") from error
+
+        with rasterio.open(path) as dataset:
+            profile = {"crs": dataset.crs, "transform": dataset.transform}
+        entry = self.entries[self.key]
+        return WindowedCube(
+            entry.shape,  # type: ignore[arg-type]
+            entry.dtype,
+            read,
+            description=f"GeoTIFF {path}",
+            profile=profile,
+        )
+
+
+LAZY_FORMATS = ("npy", "envi", "tiff")
+"""Formats whose cube can be read lazily (memory-mapped, or by windows for GeoTIFF)."""
+
+
+def _lazy_cube(source: _Source, key: str) -> np.ndarray | WindowedCube:
+    """The cube `key` of `source`, memory-mapped (.npy, ENVI) or windowed (GeoTIFF)."""
+    if source.format not in LAZY_FORMATS:
+        raise FileFormatError(
+            f"{source.path} is a {source.format_name} file: only .npy, ENVI and GeoTIFF cubes "
+            "can be read lazily (save the cube with numpy.save to read it as a memory map)"
+        )
+    if isinstance(source, _TiffSource):
+        return source._guard("open", source.windowed)
+    return source.load(key, mmap=True)
+
 
 _SOURCES: dict[str, type[_Source]] = {
     "mat5": _Mat5Source,
@@ -699,8 +745,14 @@ def read_scene(
     class_names: tuple[str, ...] = (),
     wavelengths: np.ndarray | None = None,
     rgb_bands: tuple[int, int, int] | None = None,
+    lazy: bool | None = None,
 ) -> Scene:
     """A `Scene` from a file of any supported format.
+
+    `lazy`: True keeps the cube on disk (a read-only memory map for .npy and ENVI, windows for
+    GeoTIFF; FileFormatError for other formats), so the scene may be larger than memory; None
+    (default) does so when the cube is larger than `EXPLORE_LAZY_BYTES` (1 GiB) and its format
+    allows; False reads it into memory.
 
     Cube (H, W, B): `cube_key`, else the file's only 3-D numeric array. Labels (H, W): from
     `labels_key` in the same file; or from `labels_path` (any format; its `labels_key` or its
@@ -731,7 +783,11 @@ def read_scene(
                 f"{_describe_entries(source.entries)}"
             )
         cube_key = cubes[0]
-    cube = source.load(cube_key)
+    entry = source.entries.get(cube_key)
+    if lazy is None and entry is not None and entry.problem is None:
+        nbytes = math.prod(entry.shape) * np.dtype(entry.dtype).itemsize
+        lazy = nbytes > lazy_threshold() and source.format in LAZY_FORMATS
+    cube = _lazy_cube(source, cube_key) if lazy else source.load(cube_key)
     if cube.ndim != 3:
         raise DataError(
             f"cube_key {cube_key!r} in {source.path} has shape {cube.shape}; a cube needs 3 axes "

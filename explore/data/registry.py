@@ -1101,7 +1101,9 @@ def _entry_for_file(path: Path) -> tuple[DatasetEntry, DataFile] | None:
     return None
 
 
-def _load_path(path: Path, size: int | tuple[int, int] | None) -> Scene | ImageSet:
+def _load_path(
+    path: Path, size: int | tuple[int, int] | None, lazy: bool | None = None
+) -> Scene | ImageSet:
     """Read any supported file or folder. A file named like a registered scene's cube is read
     with that entry's metadata (class names, wavelengths, its labels file beside it) and must
     then have the registered shape."""
@@ -1132,7 +1134,7 @@ def _load_path(path: Path, size: int | tuple[int, int] | None) -> Scene | ImageS
     else:
         if size is not None:
             raise DataError(f"size= applies to image sets; {path} holds a scene")
-        return read_scene(path)
+        return read_scene(path, lazy=lazy)
     return images if image_size is None else images.resize(*image_size)
 
 
@@ -1153,6 +1155,7 @@ def load_dataset(
     download: bool = True,
     allow_unverified: bool = False,
     size: int | tuple[int, int] | None = None,
+    lazy: bool | None = None,
 ) -> Scene | ImageSet:
     """A `Scene` or an `ImageSet` from a registered name, an entry, or a file / folder path.
 
@@ -1160,7 +1163,8 @@ def load_dataset(
     download unless `download=False`). A path is read whatever its format: an HSI file
     (MATLAB, .npy, ENVI, GeoTIFF) -> Scene; a folder of class sub-folders, MNIST IDX files, a
     CIFAR batch or an .npz with `images` -> ImageSet. `size` (int or (height, width)) resizes
-    image sets; the default keeps their size.
+    image sets; the default keeps their size. `lazy` applies to scene files read by path
+    (`read_scene`: by default, cubes above `EXPLORE_LAZY_BYTES` stay on disk).
     """
     if isinstance(name_or_path, DatasetEntry):
         entry = name_or_path
@@ -1170,7 +1174,7 @@ def load_dataset(
         path = Path(name_or_path).expanduser()
         if not path.exists():
             raise DatasetNotFoundError(f"no file or folder at {path}")
-        return _load_path(path, size)
+        return _load_path(path, size, lazy)
     else:
         entry = get_entry(str(name_or_path))  # unknown: raises, naming close matches
     paths = locate(entry, download=download, allow_unverified=allow_unverified)
@@ -1182,11 +1186,14 @@ def load_scene(
     *,
     download: bool = True,
     allow_unverified: bool = False,
+    lazy: bool | None = None,
 ) -> Scene:
     """Like `load_dataset`, for a hyperspectral scene (DataError for an image set)."""
     from explore.data.scene import Scene
 
-    loaded = load_dataset(name_or_path, download=download, allow_unverified=allow_unverified)
+    loaded = load_dataset(
+        name_or_path, download=download, allow_unverified=allow_unverified, lazy=lazy
+    )
     if not isinstance(loaded, Scene):
         raise DataError(
             f"{name_or_path!r} is an image set, not a hyperspectral scene: use load_images"

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explore.data.lazy import source_positions
 from explore.data.scene import Scene
 from explore.errors import DataError
 
@@ -22,18 +23,10 @@ _PADDING_MODES = ("reflect", "replicate", "zeros")
 
 
 def _border_index(size: int, radius: int, mode: str, device: torch.device) -> torch.Tensor:
-    """Source position, in [0, size), of each of the `size + 2 * radius` padded positions.
-
-    "reflect" mirrors about the edge pixel without repeating it (numpy's and torch's
-    "reflect"); for a radius of `size` or more it keeps reflecting, as `numpy.pad` does.
-    "replicate" repeats the edge pixel.
-    """
-    positions = torch.arange(-radius, size + radius, device=device)
-    if mode == "replicate" or size == 1:
-        return positions.clamp(0, size - 1)
-    period = 2 * (size - 1)
-    folded = positions.remainder(period)
-    return torch.where(folded >= size, period - folded, folded)
+    """Source position, in [0, size), of each of the `size + 2 * radius` padded positions
+    (`explore.data.lazy.source_positions`, shared with the tiled, lazy reads)."""
+    positions = source_positions(np.arange(-radius, size + radius), size, mode)
+    return torch.from_numpy(positions).to(device)
 
 
 class PatchSampler:
@@ -46,6 +39,10 @@ class PatchSampler:
     edge pixel) or "zeros".
 
     Pixels are addressed by flat row-major index i = row * W + col, as `Scene.pixels()`.
+
+    `padded=True` takes a cube that already carries r pixels of context on every side (a tile
+    read with its halo, `explore.data.lazy.read_halo_block`): it is stored as given, patches are
+    centred on its inner (H - 2r, W - 2r) pixels and `padding_mode` is not used.
     """
 
     def __init__(
@@ -56,6 +53,7 @@ class PatchSampler:
         device: str | torch.device = "cpu",
         padding_mode: PaddingMode = "reflect",
         dtype: torch.dtype = torch.float32,
+        padded: bool = False,
     ) -> None:
         if isinstance(cube, Scene):
             cube = cube.cube
@@ -85,7 +83,18 @@ class PatchSampler:
         self._patch_size = int(patch_size)
         self._radius = self._patch_size // 2
         self._padding_mode = padding_mode
-        self._padded = self._pad(tensor.permute(2, 0, 1))
+        if padded:
+            self._height -= 2 * self._radius
+            self._width -= 2 * self._radius
+            if min(self._height, self._width) < 1:
+                raise DataError(
+                    f"a padded cube of shape {tuple(tensor.shape)} has no inner pixel for "
+                    f"patches of {patch_size} (it needs more than {2 * self._radius} rows and "
+                    "columns)"
+                )
+            self._padded = tensor.permute(2, 0, 1).contiguous()
+        else:
+            self._padded = self._pad(tensor.permute(2, 0, 1))
         # A (H, W, B, p, p) view of the padded cube: window [h, w] is the patch centred on
         # pixel (h, w). Indexing its first two axes cuts patches without copying the cube.
         band_stride, row_stride, col_stride = self._padded.stride()

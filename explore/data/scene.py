@@ -2,6 +2,10 @@
 
 A scene is immutable: band selection, standardisation and PCA return new scenes, so a user's
 loaded data is never changed in place. Validation happens here, once, for every reader.
+
+A scene may be lazy (`is_lazy`): its cube is a read-only memory map or a `WindowedCube`
+(`explore.data.lazy`), kept in its stored dtype and read window by window; its values are
+checked for NaN / Inf as windows are read rather than up front. Labels are always in memory.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from explore.data.lazy import gather_pixels, is_lazy
 from explore.errors import DataError
 
 # Wavelengths (nm) picked for a natural-colour composite when the scene's wavelengths are known.
@@ -33,7 +38,21 @@ def remap_labels(labels: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     return remapped, original
 
 
+def _validate_lazy_cube(cube: np.ndarray) -> np.ndarray:
+    """Shape and dtype checks of a memory-mapped or windowed cube, reading no data (values are
+    checked window by window when read)."""
+    if cube.ndim != 3:
+        raise DataError(f"cube must have 3 axes (H, W, bands); got shape {cube.shape}")
+    if min(cube.shape) == 0:
+        raise DataError(f"cube is empty: shape {cube.shape}")
+    if not np.issubdtype(cube.dtype, np.number) or np.issubdtype(cube.dtype, np.complexfloating):
+        raise DataError(f"a lazy cube must hold real numbers; got dtype {cube.dtype}")
+    return cube
+
+
 def _validate_cube(cube: np.ndarray) -> np.ndarray:
+    if is_lazy(cube):
+        return _validate_lazy_cube(cube)
     cube = np.asarray(cube)
     if cube.ndim != 3:
         raise DataError(f"cube must have 3 axes (H, W, bands); got shape {cube.shape}")
@@ -138,6 +157,11 @@ class Scene:
         return self.cube.shape[0] * self.cube.shape[1]
 
     @property
+    def is_lazy(self) -> bool:
+        """Whether the cube is read on demand (memory map or windowed file), not in memory."""
+        return is_lazy(self.cube)
+
+    @property
     def n_classes(self) -> int:
         """Number of labelled classes (0 when the scene has no labels)."""
         return len(self.label_values) if self.labels is not None else 0
@@ -157,8 +181,25 @@ class Scene:
         return {c: int(counts[c]) for c in range(1, self.n_classes + 1)}
 
     def pixels(self) -> np.ndarray:
-        """The cube as a (H * W, B) matrix, row-major over pixels (a view, not a copy)."""
-        return self.cube.reshape(-1, self.n_bands)
+        """The cube as a (H * W, B) matrix, row-major over pixels (a view, not a copy, for an
+        in-memory cube; a windowed cube is read whole)."""
+        return np.asarray(self.cube).reshape(-1, self.n_bands)
+
+    def sample_pixels(self, count: int, *, seed: int = 0) -> np.ndarray:
+        """(n, B) spectra of min(count, H * W) pixels drawn without replacement (every pixel,
+        in order, when the scene has at most `count`). A lazy scene reads only those pixels, in
+        sorted chunks; the pixels drawn are the same as for the same scene in memory."""
+        n_pixels = self.n_pixels
+        if n_pixels <= count:
+            indices = None
+        else:
+            indices = np.random.default_rng(seed).choice(n_pixels, count, replace=False)
+        if not self.is_lazy:
+            pixels = self.pixels()
+            return pixels if indices is None else pixels[indices]
+        if indices is None:
+            indices = np.arange(n_pixels)
+        return gather_pixels(self.cube, indices)
 
     def default_rgb_bands(self) -> tuple[int, int, int]:
         """Bands for a false-colour composite: `rgb_bands`, else nearest to 640/550/460 nm,

@@ -4,7 +4,10 @@ It gives scikit-learn's conventions (`fit` returns self, `labels_`, `predict`, `
 `transform`), builds the `Trainer` (exposed for step-by-step use through `make_trainer`), and
 saves / restores everything a trained model needs to cluster a scene it never saw: the
 preprocessing statistics, the architecture and the weights. A subclass supplies the model, the
-loss of a batch and the optimiser (the `TrainableMethod` hooks of `explore.training.trainer`).
+loss of a batch and the optimiser (the `TrainableMethod` hooks of `explore.training.trainer`),
+and passes its per-view outputs through `gather_views` before any loss, so that across
+processes the loss sees the global batch. `predict_to_file` writes the map of a scene of any
+size tile by tile.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from explore.data.preprocess import SpectralPreprocessor
 from explore.data.scene import Scene
 from explore.errors import CheckpointError, DataError
 from explore.training.checkpoint import check_compatible, load_checkpoint
+from explore.training.distributed import gather_rows
 from explore.training.history import RunHistory
 from explore.training.sources import DataSource, ImageSource, SceneSource
 from explore.training.trainer import Callback, Trainer
@@ -94,6 +98,17 @@ class DeepClusteringMethod:
     def configure_optimizers(self, model: nn.Module):
         raise NotImplementedError
 
+    @staticmethod
+    def gather_views(*views: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Each view's (n, ...) outputs from every process, stacked in rank order (the views
+        themselves in a single process), with gradients flowing back to this process's rows.
+
+        The one place where outputs cross processes: every method passes its per-view outputs
+        here before its losses, so negatives (NT-Xent), cluster columns (CC), batch statistics
+        (cross-correlation) and Sinkhorn targets span the global batch, and each process
+        computes the loss one process would compute on that batch."""
+        return tuple(gather_rows(view) for view in views)
+
     def architecture(self, in_channels: int) -> dict[str, Any]:
         """What a checkpoint must match to be loaded into this method's model."""
         settings = self.settings()
@@ -131,15 +146,19 @@ class DeepClusteringMethod:
         n_components = settings["n_components"]
         if n_components is not None:
             n_components = min(n_components, data.n_bands)
-        self.preprocessor_ = SpectralPreprocessor(n_components, seed=self.seed)
-        prepared = self.preprocessor_.fit_transform(data)
-        self.input_shape_ = (prepared.n_bands,)
+        self.preprocessor_ = SpectralPreprocessor(n_components, seed=self.seed).fit(data)
+        self.input_shape_ = (self.preprocessor_.n_outputs,)
         return SceneSource(
-            prepared, patch_size=settings["patch_size"], device=device, train_on=self.train_on
+            data,
+            patch_size=settings["patch_size"],
+            device=device,
+            train_on=self.train_on,
+            preprocessor=self.preprocessor_,
         )
 
-    def _source_for(self, data: Scene | ImageSet) -> DataSource:
-        """A source over new data, preprocessed exactly as the training data was."""
+    def _source_for(self, data: Scene | ImageSet, *, tile_size: int | None = None) -> DataSource:
+        """A source over new data, preprocessed exactly as the training data was (a lazy scene
+        tile by tile, `tile_size` pixels a side)."""
         if not hasattr(self, "trainer_"):
             raise DataError(f"{self.name} is not fitted: call fit(data) or from_checkpoint(path)")
         kind = self._check_supports(data)
@@ -153,8 +172,13 @@ class DeepClusteringMethod:
             return ImageSource(data, device=device)
         if self.preprocessor_ is None:
             raise DataError(f"this {self.name} model was trained on images, not on a scene")
-        prepared = self.preprocessor_.transform(data)
-        return SceneSource(prepared, patch_size=self.settings()["patch_size"], device=device)
+        return SceneSource(
+            data,
+            patch_size=self.settings()["patch_size"],
+            device=device,
+            preprocessor=self.preprocessor_,
+            tile_size=tile_size,
+        )
 
     def make_trainer(
         self,
@@ -179,6 +203,7 @@ class DeepClusteringMethod:
             callbacks=callbacks,
             checkpoint_path=checkpoint_path,
             progress=self.progress,
+            samples_per_epoch=getattr(self, "samples_per_epoch", None),
             metadata={
                 "dataset": data.name,
                 "n_clusters": self.n_clusters,
@@ -219,7 +244,9 @@ class DeepClusteringMethod:
 
     def adopt_trainer(self, trainer: Trainer) -> DeepClusteringMethod:
         """Take a trainer's results as this method's fit (`history_`, `model_`, `labels_`): for
-        callers that drive the trainer themselves (step by step, from a thread, resumed)."""
+        callers that drive the trainer themselves (step by step, from a thread, resumed).
+
+        In a distributed run only rank 0 assigns: `labels_` is None in the other processes."""
         history = trainer.history
         self.trainer_ = trainer
         self.history_: RunHistory = history
@@ -228,8 +255,12 @@ class DeepClusteringMethod:
             history.last is not None
             and history.last.epoch == trainer.epoch
             and not trainer.stop_requested
+            and history.last.assignments is not None
         )
-        self.labels_ = history.last.assignments if finished else trainer.assign()
+        if finished:
+            self.labels_ = history.last.assignments  # type: ignore[union-attr]
+        else:
+            self.labels_ = trainer.assign() if trainer.is_main_process else None
         return self
 
     def fit_predict(self, data: Scene | ImageSet, **kwargs: Any) -> np.ndarray:
@@ -239,6 +270,26 @@ class DeepClusteringMethod:
         """Cluster of every pixel (H, W) or image (N,) of `data`: the training data or data
         never seen (same bands / image size). Batch by batch: memory bounded by the batch."""
         return self.trainer_.assign(self._source_for(data))
+
+    def predict_to_file(
+        self, data: Scene, path: str | Path, *, tile_size: int | None = None
+    ) -> Path:
+        """Write the cluster of every pixel of `data` to `path` as an (H, W) int16 map, tile by
+        tile: a `.npy` file (memory-mapped while it fills) or, for `.tif` / `.tiff`, a GeoTIFF
+        (rasterio; georeferenced like `data` when it was read from a GeoTIFF). A lazy scene is
+        read tile by tile with a halo, so neither the scene nor the map need fit in memory. The
+        file appears under its name only once complete (written to a temporary name, then
+        renamed). `tile_size`: pixels a side of a tile (default: about 64 MB of raw cube)."""
+        from explore.data.lazy import label_map_file
+
+        if not isinstance(data, Scene):
+            raise DataError(f"predict_to_file writes scene maps; got {type(data).__name__}")
+        if self.n_clusters > np.iinfo(np.int16).max:
+            raise DataError(f"n_clusters={self.n_clusters} does not fit an int16 map")
+        source = self._source_for(data, tile_size=tile_size)
+        with label_map_file(path, data.shape[:2], np.int16, like=data) as out:
+            self.trainer_.assign(source, out=out)
+        return Path(path)
 
     def predict_proba(self, data: Scene | ImageSet) -> np.ndarray:
         """Soft assignments (items, K); a scene's pixels in row-major order."""

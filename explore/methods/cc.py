@@ -57,7 +57,8 @@ class CC(DeepClusteringMethod):
     tau_I = 0.5, tau_C = 1.0; its 1000 epochs are far beyond a CPU, so pass `epochs`); "fast"
     is the CPU default. The backbone defaults to `image_small` (images up to 48 px),
     `image_large` (larger images) or `light` (hyperspectral patches); the weak pool to
-    `cc_weak` for images and `weak` for scenes. After `fit`: `labels_`, `history_`, `model_`.
+    `cc_weak` for images and `weak` for scenes. `samples_per_epoch`: items per epoch (default
+    every item, see `Trainer`). After `fit`: `labels_`, `history_`, `model_`.
     """
 
     name: ClassVar[str] = "cc"
@@ -105,6 +106,7 @@ class CC(DeepClusteringMethod):
         instance_temperature: float = 0.5,
         cluster_temperature: float = 1.0,
         train_on: str = "all",
+        samples_per_epoch: int | None = None,
         device: str = "auto",
         seed: int = 0,
         progress: bool = False,
@@ -124,6 +126,7 @@ class CC(DeepClusteringMethod):
         self.instance_temperature = instance_temperature
         self.cluster_temperature = cluster_temperature
         self.train_on = train_on
+        self.samples_per_epoch = samples_per_epoch
         self.device = device
         self.seed = seed
         self.progress = progress
@@ -195,12 +198,13 @@ class CC(DeepClusteringMethod):
     def _project_views(
         self, model: nn.Module, views: dict[str, torch.Tensor]
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """One forward pass over all views stacked (BatchNorm sees them together)."""
+        """One forward pass over all views stacked (BatchNorm sees them together); each view's
+        outputs gathered across processes (`gather_views`) before any loss."""
         names = list(views)
         instances, assignments = model.project(torch.cat([views[n] for n in names]))
         return (
-            dict(zip(names, instances.chunk(len(names)), strict=True)),
-            dict(zip(names, assignments.chunk(len(names)), strict=True)),
+            dict(zip(names, self.gather_views(*instances.chunk(len(names))), strict=True)),
+            dict(zip(names, self.gather_views(*assignments.chunk(len(names))), strict=True)),
         )
 
     def training_loss(

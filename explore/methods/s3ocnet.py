@@ -125,8 +125,9 @@ class S3OCNet(CC):
         view_a = self._weak(batch, generator)
         view_b = self._weak(batch, generator)
         outputs = model.head_outputs(torch.cat([view_a, view_b]))
-        outputs_a = [type(o)(*(t.chunk(2)[0] for t in o)) for o in outputs]
-        outputs_b = [type(o)(*(t.chunk(2)[1] for t in o)) for o in outputs]
+        # Every head's tensors, per view, gathered across processes before the loss.
+        outputs_a = [type(o)(*self.gather_views(*(t.chunk(2)[0] for t in o))) for o in outputs]
+        outputs_b = [type(o)(*self.gather_views(*(t.chunk(2)[1] for t in o))) for o in outputs]
         parts = multilayer_soch_loss_parts(
             outputs_a,
             outputs_b,

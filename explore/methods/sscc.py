@@ -62,7 +62,9 @@ class SSCC(DeepClusteringMethod):
     reference code), or a pool as `AugmentationPool.to_dict()` gives it (the dashboard's editor).
 
     Training pixels (`train_on`): "all" (default: clustering needs no labels) or "labelled" (the
-    reference code). After `fit`: `labels_` (H, W) in 0..K-1, `history_`, `model_`.
+    reference code); `samples_per_epoch` makes an epoch that many random pixels (large scenes;
+    default: every pixel, see `Trainer`). After `fit`: `labels_` (H, W) in 0..K-1, `history_`,
+    `model_`.
     """
 
     name: ClassVar[str] = "sscc"
@@ -116,6 +118,7 @@ class SSCC(DeepClusteringMethod):
         cluster_temperature: float = 1.0,
         off_diagonal_weight: float = 0.005,
         train_on: str = "all",
+        samples_per_epoch: int | None = None,
         device: str = "auto",
         seed: int = 0,
         progress: bool = False,
@@ -138,6 +141,7 @@ class SSCC(DeepClusteringMethod):
         self.cluster_temperature = cluster_temperature
         self.off_diagonal_weight = off_diagonal_weight
         self.train_on = train_on
+        self.samples_per_epoch = samples_per_epoch
         self.device = device
         self.seed = seed
         self.progress = progress
@@ -168,7 +172,7 @@ class SSCC(DeepClusteringMethod):
         view_a = self._pool(batch, generator)
         view_b = self._pool(batch, generator)
         outputs = model(torch.cat([view_a, view_b]))
-        p_a, p_b = outputs.chunk(2)
+        p_a, p_b = self.gather_views(*outputs.chunk(2))
         if self.loss == "paper":
             instance = instance_contrastive_loss(p_a, p_b, self.instance_temperature)
             redundancy = cross_correlation_loss_parts(p_a, p_b, self.off_diagonal_weight)

@@ -22,11 +22,15 @@ HISTORY_FORMAT = "explore-history-v1"
 class EpochRecord:
     """One finished epoch: mean loss parts over its batches, every item's cluster (an (H, W) map
     for a scene, an (N,) vector for an image set), cluster sizes and, when labels exist, metrics
-    (scored on labelled items only)."""
+    (scored on labelled items only).
+
+    `assignments` is None when the epoch was evaluated on a sample (sources above the trainer's
+    `max_eval_items`: cluster sizes and metrics are then the sample's) and in processes other
+    than rank 0 of a distributed run (losses only)."""
 
     epoch: int
     losses: dict[str, float]
-    assignments: np.ndarray
+    assignments: np.ndarray | None
     cluster_sizes: list[int]
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -39,6 +43,7 @@ class EpochRecord:
             "cluster_sizes": self.cluster_sizes,
             "metrics": self.metrics,
             "seconds": self.seconds,
+            "map": self.assignments is not None,
         }
 
 
@@ -75,15 +80,17 @@ class RunHistory:
 
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The history as plain arrays: `assignments` (E, ...) small ints and `meta` JSON text."""
+        """The history as plain arrays: `assignments` (E', ...) small ints, the maps of the E'
+        epochs that have one, and `meta` JSON text."""
         meta = {
             "format": HISTORY_FORMAT,
             "metadata": self.metadata,
             "epochs": [r.summary() for r in self.records],
         }
         arrays = {"meta": np.array(json.dumps(meta))}
-        if self.records:
-            stacked = np.stack([r.assignments for r in self.records])
+        maps = [r.assignments for r in self.records if r.assignments is not None]
+        if maps:
+            stacked = np.stack(maps)
             top = int(stacked.max()) if stacked.size else 0
             arrays["assignments"] = stacked.astype(np.uint8 if top < 256 else np.int32)
         return arrays
@@ -99,14 +106,21 @@ class RunHistory:
         history = cls(meta.get("metadata"))
         epochs = meta.get("epochs", [])
         assignments = arrays.get("assignments")
-        if epochs and (assignments is None or len(assignments) != len(epochs)):
+        with_map = [bool(summary.get("map", True)) for summary in epochs]
+        n_maps = 0 if assignments is None else len(assignments)
+        if n_maps != sum(with_map):
             raise FileFormatError("run history lists epochs without their assignments")
+        positions = np.cumsum(with_map) - 1
         for index, summary in enumerate(epochs):
             history.append(
                 EpochRecord(
                     epoch=int(summary["epoch"]),
                     losses=dict(summary["losses"]),
-                    assignments=np.asarray(assignments[index]).astype(np.int64),
+                    assignments=(
+                        np.asarray(assignments[positions[index]]).astype(np.int64)
+                        if with_map[index] and assignments is not None
+                        else None
+                    ),
                     cluster_sizes=list(summary["cluster_sizes"]),
                     metrics=dict(summary.get("metrics", {})),
                     seconds=float(summary.get("seconds", 0.0)),

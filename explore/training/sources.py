@@ -1,17 +1,28 @@
 """Data sources: what the `Trainer` iterates over, one protocol for scenes and image sets.
 
-A source serves batches of inputs on the training device by item index, says which items train,
-and scores an assignment of every item against the labels it has (labelled items only).
+A source serves batches of inputs on the training device by item index, says which items train
+(all of them, or a random draw of a given size for epochs of `samples_per_epoch` items), walks
+every item once for evaluation (`eval_batches`: tile by tile for a lazy scene), and scores an
+assignment against the labels it has (labelled items only; of every item, or of a sample).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 import numpy as np
 import torch
 
 from explore.data.images import ImageSet
+from explore.data.lazy import (
+    PixelTransform,
+    default_tile_size,
+    read_halo_block,
+    read_patches,
+    tile_grid,
+)
+from explore.data.preprocess import SpectralPreprocessor
 from explore.data.sampler import PatchSampler
 from explore.data.scene import Scene
 from explore.errors import DataError
@@ -28,6 +39,11 @@ class DataSource(Protocol):
     assignment_shape: tuple[int, ...]
     has_labels: bool
 
+    @property
+    def n_train(self) -> int:
+        """How many items train."""
+        ...
+
     def batch(self, indices: torch.Tensor) -> torch.Tensor:
         """Inputs (n, C, P, P) on the device for item indices (a CPU LongTensor)."""
         ...
@@ -36,13 +52,38 @@ class DataSource(Protocol):
         """The items that train (CPU LongTensor)."""
         ...
 
-    def score(self, assignments: np.ndarray) -> dict[str, float]:
-        """Metrics of an assignment (shaped `assignment_shape`) on labelled items."""
+    def sample_train(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """`count` training items drawn uniformly with replacement (CPU LongTensor); costs
+        O(count), whatever the number of items."""
+        ...
+
+    def eval_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(item indices (n,) CPU LongTensor, inputs) covering every item exactly once."""
+        ...
+
+    def score(self, assignments: np.ndarray, indices: np.ndarray | None = None) -> dict[str, float]:
+        """Metrics of an assignment on labelled items: of every item (shaped
+        `assignment_shape`), or of the items `indices` ((n,) assignments)."""
         ...
 
 
+def _scores(truth: np.ndarray, predicted: np.ndarray, ignore_label: int) -> dict[str, float]:
+    if not (truth != ignore_label).any():
+        return {}
+    scores = evaluate(truth, predicted, ignore_label=ignore_label).as_dict()
+    return {key: float(scores[key]) for key in SCORE_KEYS}
+
+
 class SceneSource:
-    """Pixel-centred patches of a (preprocessed) scene; items are pixels in row-major order.
+    """Pixel-centred patches of a scene; items are pixels in row-major order.
+
+    `preprocessor` (fitted; e.g. standardisation + PCA) maps the scene's bands to the network's
+    inputs. An in-memory scene is preprocessed once and its padded cube lives on the device
+    (`PatchSampler`). A lazy scene (`Scene.is_lazy`: memory-mapped or windowed) is never loaded
+    whole: training patches are read by index, evaluation walks tiles of `tile_size` pixels
+    (default: a tile of about 64 MB raw) with a halo of r = patch_size // 2 pixels (reflect
+    padding at the scene's border, as in memory), and the preprocessor is applied per batch or
+    tile, so results equal those of the in-memory path.
 
     `train_on`: "all" pixels (default: clustering needs no labels) or "labelled" pixels only
     (the SSCC reference code's choice)."""
@@ -54,32 +95,101 @@ class SceneSource:
         patch_size: int = 11,
         device: torch.device | str = "cpu",
         train_on: str = "all",
+        preprocessor: SpectralPreprocessor | None = None,
+        tile_size: int | None = None,
     ) -> None:
         if train_on not in {"all", "labelled"}:
             raise DataError(f"train_on must be 'all' or 'labelled'; got {train_on!r}")
         if train_on == "labelled" and not scene.labelled_mask.any():
             raise DataError(f"train_on='labelled' but scene {scene.name!r} has no labelled pixel")
+        if preprocessor is not None:
+            preprocessor.check_scene(scene)
         self.scene = scene
         self.train_on = train_on
-        self.sampler = PatchSampler(scene.cube, patch_size, device=device)
+        self.preprocessor = preprocessor
+        self.patch_size = int(patch_size)
+        self.device = torch.device(device)
+        self.lazy = scene.is_lazy
         self.n_items = scene.n_pixels
-        self.in_channels = scene.n_bands
+        self.in_channels = preprocessor.n_outputs if preprocessor is not None else scene.n_bands
         self.assignment_shape = scene.shape[:2]
         self.has_labels = scene.labels is not None and bool(scene.labelled_mask.any())
+        self._labelled = (
+            torch.from_numpy(np.flatnonzero(scene.labelled_mask.ravel()))
+            if train_on == "labelled"
+            else None
+        )
+        if self.lazy:
+            radius = self.patch_size // 2
+            self.tile_size: int | None = tile_size or default_tile_size(scene.n_bands, radius)
+            self.sampler: PatchSampler | None = None
+        else:
+            self.tile_size = None
+            prepared = preprocessor.transform(scene) if preprocessor is not None else scene
+            self.sampler = PatchSampler(prepared.cube, self.patch_size, device=self.device)
+
+    def _transform(self) -> PixelTransform | None:
+        return None if self.preprocessor is None else self.preprocessor.transform_pixels
+
+    @property
+    def n_train(self) -> int:
+        return self.n_items if self._labelled is None else len(self._labelled)
 
     def batch(self, indices: torch.Tensor) -> torch.Tensor:
-        return self.sampler.patches(indices)
+        if self.sampler is not None:
+            return self.sampler.patches(indices)
+        flat = indices.detach().cpu().numpy().astype(np.int64)
+        if flat.size and (flat.min() < 0 or flat.max() >= self.n_items):
+            raise DataError(f"pixel indices must lie in [0, {self.n_items})")
+        width = self.scene.shape[1]
+        patches = read_patches(
+            self.scene.cube,
+            flat // width,
+            flat % width,
+            self.patch_size,
+            transform=self._transform(),
+        )
+        tensor = torch.from_numpy(np.ascontiguousarray(patches.transpose(0, 3, 1, 2)))
+        return tensor.to(self.device)
 
     def train_indices(self) -> torch.Tensor:
-        if self.train_on == "labelled":
-            return torch.from_numpy(np.flatnonzero(self.scene.labelled_mask.ravel()))
-        return torch.arange(self.n_items)
+        return torch.arange(self.n_items) if self._labelled is None else self._labelled
 
-    def score(self, assignments: np.ndarray) -> dict[str, float]:
+    def sample_train(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        positions = torch.randint(self.n_train, (int(count),), generator=generator)
+        return positions if self._labelled is None else self._labelled[positions]
+
+    def eval_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.sampler is not None:
+            for start in range(0, self.n_items, batch_size):
+                indices = torch.arange(start, min(start + batch_size, self.n_items))
+                yield indices, self.sampler.patches(indices)
+            return
+        width = self.scene.shape[1]
+        radius = self.patch_size // 2
+        for rows, cols in tile_grid(*self.scene.shape[:2], int(self.tile_size or 1)):
+            block = read_halo_block(
+                self.scene.cube,
+                rows,
+                cols,
+                radius,
+                transform=self._transform(),
+            )
+            tile = PatchSampler(block, self.patch_size, device=self.device, padded=True)
+            tile_rows = torch.arange(rows.start, rows.stop)[:, None]
+            tile_cols = torch.arange(cols.start, cols.stop)[None, :]
+            global_index = (tile_rows * width + tile_cols).reshape(-1)
+            for local, patches in tile.batches(batch_size=batch_size):
+                yield global_index[local.cpu()], patches
+
+    def score(self, assignments: np.ndarray, indices: np.ndarray | None = None) -> dict[str, float]:
         if not self.has_labels:
             return {}
-        scores = score_scene(self.scene.labels, assignments).as_dict()
-        return {key: float(scores[key]) for key in SCORE_KEYS}
+        if indices is None:
+            scores = score_scene(self.scene.labels, assignments).as_dict()
+            return {key: float(scores[key]) for key in SCORE_KEYS}
+        truth = self.scene.labels.ravel()[np.asarray(indices)]  # type: ignore[union-attr]
+        return _scores(truth, np.asarray(assignments).ravel(), ignore_label=0)
 
 
 class ImageSource:
@@ -94,14 +204,26 @@ class ImageSource:
         self.assignment_shape = (images.n_images,)
         self.has_labels = images.labels is not None and bool((images.labels >= 0).any())
 
+    @property
+    def n_train(self) -> int:
+        return self.n_items
+
     def batch(self, indices: torch.Tensor) -> torch.Tensor:
         return self.tensor[indices.to(self.tensor.device)]
 
     def train_indices(self) -> torch.Tensor:
         return torch.arange(self.n_items)
 
-    def score(self, assignments: np.ndarray) -> dict[str, float]:
+    def sample_train(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randint(self.n_items, (int(count),), generator=generator)
+
+    def eval_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, self.n_items, batch_size):
+            indices = torch.arange(start, min(start + batch_size, self.n_items))
+            yield indices, self.batch(indices)
+
+    def score(self, assignments: np.ndarray, indices: np.ndarray | None = None) -> dict[str, float]:
         if not self.has_labels:
             return {}
-        scores = evaluate(self.images.labels, assignments, ignore_label=-1).as_dict()
-        return {key: float(scores[key]) for key in SCORE_KEYS}
+        truth = self.images.labels if indices is None else self.images.labels[np.asarray(indices)]
+        return _scores(np.asarray(truth), np.asarray(assignments).ravel(), ignore_label=-1)

@@ -2,15 +2,21 @@
 
 The method supplies the model, the optimiser and schedule, and the loss of a batch (which draws
 its own augmented views); the trainer owns the device, seeds, mixed precision on GPU, progress,
-a thread-safe stop request, per-epoch evaluation of every item, callbacks, NaN handling and
-checkpoints that resume exactly.
+a thread-safe stop request, the items of each epoch (every training item, or `samples_per_epoch`
+random draws on large sources), per-epoch evaluation (every item, or a fixed sample on sources
+above `max_eval_items`), callbacks, NaN handling and checkpoints that resume exactly.
+
+Across processes (`torchrun`, `explore.training.distributed`), the same loop runs in every
+process: each draws the same shuffled order and takes its share of every global batch of
+`batch_size` items, the model is wrapped in DistributedDataParallel, and only rank 0 evaluates,
+calls the callbacks and writes checkpoints.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explore.data.lazy import release_pages
 from explore.errors import CheckpointError, DataError, TrainingDivergedError
 from explore.training.checkpoint import (
     check_compatible,
@@ -26,10 +33,25 @@ from explore.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from explore.training.distributed import (
+    DistributedModel,
+    all_gather_objects,
+    barrier,
+    device_for_process,
+    process_info,
+)
 from explore.training.history import EpochRecord, RunHistory
 from explore.training.sources import DataSource
 
 Callback = Callable[[EpochRecord], None]
+
+MAX_EPOCH_ITEMS = 1 << 20
+"""Sources with more training items draw this many per epoch unless `samples_per_epoch` says."""
+MAX_EVAL_ITEMS = 1 << 22
+"""Above this many items (a 2048 x 2048 scene) an epoch is evaluated on a fixed sample."""
+EVAL_SAMPLE_SIZE = 1 << 16
+"""Items of that fixed evaluation sample."""
+_AUGMENT_SEED_STRIDE = 1_000_003  # rank r augments with seed + 1 + r * stride
 
 
 class TrainableMethod(Protocol):
@@ -72,6 +94,17 @@ class Trainer:
     runs the method's loss on every batch, steps the schedule, then assigns every item (batch
     by batch, in eval mode) and hands an `EpochRecord` to each callback. With
     `checkpoint_path`, a checkpoint is written after every epoch.
+
+    Large sources: `samples_per_epoch` makes an epoch N items drawn uniformly at random (with
+    replacement, so its cost does not depend on the source's size); by default an epoch visits
+    every training item, or draws `MAX_EPOCH_ITEMS` when there are more. Sources of more than
+    `max_eval_items` items are evaluated each epoch on a fixed random sample of
+    `eval_sample_size` items: the record then has no map (`assignments` None), its cluster sizes
+    count the sample and its metrics score the sample's labelled items.
+
+    Across processes, `batch_size` is the global batch (each process takes batch_size /
+    world_size items, so the loss sees the same batch whatever the number of processes);
+    CUDA runs convert BatchNorm to SyncBatchNorm (`sync_batchnorm`, default on CUDA).
     """
 
     def __init__(
@@ -89,17 +122,29 @@ class Trainer:
         mixed_precision: bool | None = None,
         eval_batch_size: int = 1024,
         metadata: dict[str, Any] | None = None,
+        samples_per_epoch: int | None = None,
+        max_eval_items: int = MAX_EVAL_ITEMS,
+        eval_sample_size: int = EVAL_SAMPLE_SIZE,
+        sync_batchnorm: bool | None = None,
     ) -> None:
         if epochs < 1:
             raise DataError(f"epochs must be >= 1; got {epochs}")
         if batch_size < 2:
             raise DataError(f"batch_size must be >= 2; got {batch_size}")
+        if samples_per_epoch is not None and samples_per_epoch < 2:
+            raise DataError(f"samples_per_epoch must be >= 2 (or None); got {samples_per_epoch}")
+        if eval_sample_size < 1:
+            raise DataError(f"eval_sample_size must be >= 1; got {eval_sample_size}")
         self.method = method
         self.source = source
         self.epochs = epochs
         self.batch_size = batch_size
-        self.device = resolve_device(device)
+        self.process = process_info()
+        self.device = device_for_process(resolve_device(device))
         self.seed = seed
+        self.samples_per_epoch = samples_per_epoch
+        self.max_eval_items = max_eval_items
+        self.eval_sample_size = eval_sample_size
         self.callbacks: list[Callback] = list(callbacks)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress
@@ -109,21 +154,57 @@ class Trainer:
         )
         self._stop = threading.Event()
 
+        n_train = source.n_train
+        if n_train < 2:
+            raise DataError(f"need at least 2 training items; got {n_train}")
+        if n_train < batch_size:
+            self.batch_size = n_train
+        world_size = self.process.world_size
+        if world_size > 1:
+            if batch_size % world_size:
+                raise DataError(
+                    f"batch_size {batch_size} is the global batch: it must be a multiple of the "
+                    f"{world_size} processes (each takes batch_size / {world_size} items)"
+                )
+            self.batch_size -= self.batch_size % world_size
+            if self.batch_size // world_size < 2:
+                raise DataError(
+                    f"a global batch of {self.batch_size} leaves fewer than 2 items to each of "
+                    f"the {world_size} processes: use a larger batch or fewer processes"
+                )
+
         torch.manual_seed(seed)
-        self.model = method.build_model(source.in_channels).to(self.device)
+        model = method.build_model(source.in_channels)
+        use_sync = self.device.type == "cuda" if sync_batchnorm is None else sync_batchnorm
+        if world_size > 1 and use_sync:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.model = model.to(self.device)
         self.optimizer, self.scheduler = method.configure_optimizers(self.model)
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=self.mixed_precision and self.device.type == "cuda"
         )
         self.shuffle_generator = torch.Generator().manual_seed(seed)
-        self.augment_generator = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.augment_generator = torch.Generator(device=self.device).manual_seed(
+            self._augment_seed(self.process.rank)
+        )
+        # What `training_loss` gets: the model, or its DistributedDataParallel wrapper.
+        self.training_model: Any = (
+            DistributedModel(self.model, self.device) if world_size > 1 else self.model
+        )
         self.epoch = 0
-        self.history = RunHistory({"method": method.name, "seed": seed, **(metadata or {})})
-        n_train = len(source.train_indices())
-        if n_train < 2:
-            raise DataError(f"need at least 2 training items; got {n_train}")
-        if n_train < batch_size:
-            self.batch_size = n_train
+        run_metadata: dict[str, Any] = {"method": method.name, "seed": seed, **(metadata or {})}
+        if world_size > 1:
+            run_metadata["processes"] = world_size
+        self.history = RunHistory(run_metadata)
+        self._eval_sample: np.ndarray | None = None
+
+    def _augment_seed(self, rank: int) -> int:
+        return self.seed + 1 + rank * _AUGMENT_SEED_STRIDE
+
+    @property
+    def is_main_process(self) -> bool:
+        """Rank 0 (always, in a single process): evaluates, calls callbacks, writes."""
+        return self.process.is_main
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
@@ -148,29 +229,46 @@ class Trainer:
         dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         return torch.autocast(self.device.type, dtype=dtype)
 
+    def epoch_items(self) -> torch.Tensor:
+        """This process's training items for the next epoch, in order (advances the shuffle
+        generator): a shuffled order of every training item, or `samples_per_epoch` random
+        draws, cut to whole global batches; with several processes, rank r takes positions
+        r, r + world_size, ... of it (DistributedSampler's split of the same shuffled order)."""
+        count = self.samples_per_epoch
+        if count is None and self.source.n_train > MAX_EPOCH_ITEMS:
+            count = MAX_EPOCH_ITEMS
+        if count is None:
+            indices = self.source.train_indices()
+            order = indices[torch.randperm(len(indices), generator=self.shuffle_generator)]
+        else:
+            order = self.source.sample_train(count, self.shuffle_generator)
+        n_batches = len(order) // self.batch_size
+        order = order[: n_batches * self.batch_size]
+        return order[self.process.rank :: self.process.world_size]
+
     def run_epoch(self) -> EpochRecord | None:
         """One epoch of training plus evaluation; None when a stop request cut it short (the
         model keeps the batches it trained on; the last checkpoint stays at the last full
-        epoch, so a resume is exact)."""
+        epoch, so a resume is exact). Across processes, every process must run it."""
         started = time.perf_counter()
         epoch = self.epoch + 1
-        indices = self.source.train_indices()
-        order = indices[torch.randperm(len(indices), generator=self.shuffle_generator)]
-        n_batches = len(order) // self.batch_size
+        items = self.epoch_items()
+        per_process = self.batch_size // self.process.world_size
+        n_batches = len(items) // per_process
         totals: dict[str, float] = {}
         self.model.train()
         batches = range(n_batches)
-        if self.progress:
+        if self.progress and self.is_main_process:
             from tqdm.auto import tqdm
 
             batches = tqdm(batches, desc=f"epoch {epoch}/{self.epochs}", leave=False)
         for batch_number in batches:
-            batch_indices = order[
-                batch_number * self.batch_size : (batch_number + 1) * self.batch_size
-            ]
+            batch_indices = items[batch_number * per_process : (batch_number + 1) * per_process]
             inputs = self.source.batch(batch_indices)
             with self._autocast():
-                parts = self.method.training_loss(self.model, inputs, self.augment_generator)
+                parts = self.method.training_loss(
+                    self.training_model, inputs, self.augment_generator
+                )
             loss = parts["loss"]
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
@@ -193,22 +291,43 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         self.epoch = epoch
-        assignments = self.assign()
-        counts = np.bincount(assignments.ravel(), minlength=self._n_outputs())
+        losses = {key: value / max(n_batches, 1) for key, value in totals.items()}
+        if self.is_main_process:
+            assignments, sizes, metrics = self._evaluate()
+        else:
+            assignments, sizes, metrics = None, [], {}
         record = EpochRecord(
             epoch=epoch,
-            losses={key: value / max(n_batches, 1) for key, value in totals.items()},
+            losses=losses,
             assignments=assignments,
-            cluster_sizes=[int(c) for c in counts],
-            metrics=self.source.score(assignments),
+            cluster_sizes=sizes,
+            metrics=metrics,
             seconds=time.perf_counter() - started,
         )
         self.history.append(record)
         if self.checkpoint_path is not None:
             self.save_checkpoint(self.checkpoint_path)
-        for callback in self.callbacks:
-            callback(record)
+        if self.is_main_process:
+            for callback in self.callbacks:
+                callback(record)
+        barrier()
         return record
+
+    def _evaluate(self) -> tuple[np.ndarray | None, list[int], dict[str, float]]:
+        """(map or None, cluster sizes, metrics) of the model as it is now: every item, or the
+        fixed evaluation sample on sources of more than `max_eval_items` items."""
+        if self.source.n_items <= self.max_eval_items:
+            assignments = self.assign()
+            counts = np.bincount(assignments.ravel(), minlength=self._n_outputs())
+            return assignments, [int(c) for c in counts], self.source.score(assignments)
+        if self._eval_sample is None:
+            count = min(self.eval_sample_size, self.source.n_items)
+            rng = np.random.default_rng(self.seed)
+            self._eval_sample = np.sort(rng.choice(self.source.n_items, count, replace=False))
+        labels = self.assign_items(self._eval_sample)
+        counts = np.bincount(labels, minlength=self._n_outputs())
+        metrics = self.source.score(labels, self._eval_sample)
+        return None, [int(c) for c in counts], metrics
 
     def _n_outputs(self) -> int:
         return int(getattr(self.method, "n_clusters", 0))
@@ -217,32 +336,85 @@ class Trainer:
     @torch.no_grad()
     def predict_proba(self, source: DataSource | None = None) -> torch.Tensor:
         """Soft assignments (n_items, K) of every item, batch by batch, on the CPU."""
-        return self._map(source, lambda model, x: model(x))
+        return self._map(source, lambda model, x: model(x).float())
 
     @torch.no_grad()
     def embed(self, source: DataSource | None = None) -> torch.Tensor:
         """Backbone features (n_items, d) of every item, batch by batch, on the CPU."""
-        return self._map(source, lambda model, x: model.embed(x))
+        return self._map(source, lambda model, x: model.embed(x).float())
 
-    def assign(self, source: DataSource | None = None) -> np.ndarray:
-        """Hard cluster of every item, shaped like the source (an (H, W) map for a scene)."""
+    def _label_dtype(self) -> type:
+        return np.uint8 if self._n_outputs() <= 256 else np.int32
+
+    def assign(self, source: DataSource | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """Hard cluster of every item, shaped like the source (an (H, W) map for a scene).
+
+        `out` (C-contiguous, of the source's shape; e.g. a memory-mapped file) receives the
+        labels batch by batch instead of a new array, and is returned: with a lazy source the
+        whole map never needs to fit in memory (its pages are released as it fills)."""
         source = source or self.source
-        labels = self._map(source, lambda model, x: model(x).argmax(dim=1))
-        dtype = np.uint8 if self._n_outputs() <= 256 else np.int32
-        return labels.numpy().astype(dtype).reshape(source.assignment_shape)
+        shape = tuple(source.assignment_shape)
+        if out is None:
+            result = np.empty(shape, dtype=self._label_dtype())
+        else:
+            if tuple(out.shape) != shape or not out.flags.c_contiguous:
+                raise DataError(
+                    f"out must be a C-contiguous array of shape {shape}; got shape "
+                    f"{tuple(out.shape)}"
+                )
+            result = out
+        flat = result.reshape(-1)
+        outputs = self._outputs(source, lambda model, x: model(x).argmax(dim=1))
+        for number, (indices, labels) in enumerate(outputs, start=1):
+            flat[indices.numpy()] = labels.numpy()
+            if out is not None and number % 64 == 0:
+                release_pages(result)
+        return result
 
-    def _map(self, source: DataSource | None, function) -> torch.Tensor:
+    def assign_items(self, indices: np.ndarray, source: DataSource | None = None) -> np.ndarray:
+        """Hard cluster (n,) of the items `indices` only (e.g. a sample of a large scene)."""
         source = source or self.source
         was_training = self.model.training
         self.model.eval()
-        outputs = []
-        with torch.no_grad(), self._autocast():
-            for start in range(0, source.n_items, self.eval_batch_size):
-                stop = min(start + self.eval_batch_size, source.n_items)
-                inputs = source.batch(torch.arange(start, stop))
-                outputs.append(function(self.model, inputs).float().cpu())
-        self.model.train(was_training)
-        return torch.cat(outputs)
+        labels = []
+        try:
+            with torch.no_grad(), self._autocast():
+                for start in range(0, len(indices), self.eval_batch_size):
+                    chunk = torch.as_tensor(indices[start : start + self.eval_batch_size])
+                    inputs = source.batch(chunk.long())
+                    labels.append(self.model(inputs).argmax(dim=1).cpu().numpy())
+        finally:
+            self.model.train(was_training)
+        joined = np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
+        return joined.astype(self._label_dtype())
+
+    def _outputs(
+        self, source: DataSource, function: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(item indices, outputs on the CPU) of `function(model, inputs)` over every item of
+        `source`, in eval mode (the training mode is restored afterwards)."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                for indices, inputs in source.eval_batches(self.eval_batch_size):
+                    yield indices, function(self.model, inputs).cpu()
+        finally:
+            self.model.train(was_training)
+
+    def _map(
+        self,
+        source: DataSource | None,
+        function: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        source = source or self.source
+        result: torch.Tensor | None = None
+        for indices, outputs in self._outputs(source, function):
+            if result is None:
+                result = torch.empty((source.n_items, *outputs.shape[1:]), dtype=outputs.dtype)
+            result[indices] = outputs
+        assert result is not None  # a source has at least one item
+        return result
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -264,13 +436,20 @@ class Trainer:
             },
             "history": history_to_state(self.history),
         }
+        if self.process.distributed:  # a collective: every process gives its own stream
+            state["rng"]["augment_ranks"] = all_gather_objects(self.augment_generator.get_state())
         extra = getattr(self.method, "checkpoint_extra", None)
         if callable(extra):
             state["extra"] = extra()
         return state
 
     def save_checkpoint(self, path: str | Path) -> Path:
-        return save_checkpoint(path, self.state_dict())
+        """Write a checkpoint (atomically); across processes every process must call it and
+        only rank 0 writes."""
+        state = self.state_dict()
+        if self.is_main_process:
+            save_checkpoint(path, state)
+        return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Restore a checkpoint so the next epoch continues exactly where it left off."""
@@ -285,9 +464,21 @@ class Trainer:
                 self.scaler.load_state_dict(state["scaler"])
             torch.set_rng_state(state["rng"]["torch"])
             self.shuffle_generator.set_state(state["rng"]["shuffle"])
-            self.augment_generator.set_state(state["rng"]["augment"])
+            self._restore_augment_state(state["rng"], int(state["epoch"]))
         except (KeyError, RuntimeError, ValueError) as error:
             raise CheckpointError(f"checkpoint {path} does not fit this model: {error}") from error
         self.epoch = int(state["epoch"])
         self.history = history_from_state(state["history"])
         self.history.truncate(self.epoch)
+
+    def _restore_augment_state(self, rng: dict[str, Any], epoch: int) -> None:
+        """This process's augmentation stream: exact when the checkpoint was written by as many
+        processes; otherwise rank 0 takes the saved stream and other ranks a fresh seed."""
+        rank, world_size = self.process.rank, self.process.world_size
+        per_rank = rng.get("augment_ranks")
+        if per_rank is not None and len(per_rank) == world_size:
+            self.augment_generator.set_state(per_rank[rank])
+        elif rank == 0:
+            self.augment_generator.set_state(rng["augment"])
+        else:
+            self.augment_generator.manual_seed(self._augment_seed(rank) + 7919 * epoch)

@@ -1,0 +1,477 @@
+"""Lazy cubes: scenes larger than memory, read by windows, tiles and patches.
+
+This module owns what lets a `Scene` hold a cube that is not in memory and the reads that keep
+memory bounded by a tile rather than by the scene:
+
+- the lazy cubes themselves: a read-only memory map (`.npy` through `np.load(mmap_mode="r")`,
+  ENVI through `spectral`'s memory map) or a `WindowedCube` (a GeoTIFF read window by window
+  through rasterio); `lazy_threshold` (the `EXPLORE_LAZY_BYTES` size above which readers return
+  one);
+- border arithmetic shared with the in-memory `PatchSampler` (`source_positions`), so a tile
+  read with its halo (`read_halo_block`) or a patch read by index (`read_patches`) holds exactly
+  the values the padded in-memory cube would give (reflect padding at the scene's true border);
+- bounded reads: windows (`read_window`), pixel samples in any order (`gather_pixels`), the tile
+  grid (`tile_grid`, `default_tile_size`);
+- label maps written tile by tile (`label_map_file`: a memory-mapped `.npy` or a GeoTIFF,
+  renamed into place only once complete).
+
+Pages of a memory map that a read touched are handed back to the operating system after the read
+(`release_pages`), so the process's resident memory stays flat however large the file. Values
+are checked for NaN / Inf window by window, as they are read (a lazy scene is not scanned up
+front): a bad value raises `DataError` naming where it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import mmap
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from explore.errors import DataError, FileFormatError
+
+if TYPE_CHECKING:
+    from explore.data.scene import Scene
+
+LAZY_BYTES_ENV = "EXPLORE_LAZY_BYTES"
+DEFAULT_LAZY_BYTES = 1 << 30
+"""Cubes larger than this (1 GiB, or `EXPLORE_LAZY_BYTES`) are read lazily by default."""
+
+DEFAULT_TILE_BYTES = 64 << 20
+"""Raw bytes of one tile read with its halo (float32): sets the default tile side."""
+
+PixelTransform = Callable[[np.ndarray], np.ndarray]
+"""(n, B) raw pixels -> (n, C) float32 (e.g. `SpectralPreprocessor.transform_pixels`)."""
+
+
+def lazy_threshold() -> int:
+    """Cube size in bytes above which readers memory-map or window the cube instead of reading
+    it (`EXPLORE_LAZY_BYTES`, default 1 GiB; 0 makes every supported file lazy)."""
+    value = os.environ.get(LAZY_BYTES_ENV, "").strip()
+    if not value:
+        return DEFAULT_LAZY_BYTES
+    try:
+        threshold = int(value)
+    except ValueError:
+        threshold = -1
+    if threshold < 0:
+        raise DataError(f"{LAZY_BYTES_ENV} must be a whole number of bytes >= 0; got {value!r}")
+    return threshold
+
+
+# ---------------------------------------------------------------------------- lazy cubes
+WindowReader = Callable[[slice, slice], np.ndarray]
+"""(rows, cols) of the file's full image, unit-step slices -> (h, w, B) array."""
+
+
+class WindowedCube:
+    """A (H, W, B) cube read window by window from a file (a GeoTIFF through rasterio): what a
+    lazy `Scene` holds when the format cannot be memory-mapped.
+
+    `read(rows, cols)` reads one window; slicing with two unit-step slices (`cube[r0:r1, c0:c1]`,
+    what `Scene.crop` does) gives another windowed cube without reading anything; any other
+    indexing, and `np.asarray(cube)`, read the whole cube. `profile` keeps the file's
+    georeferencing (rasterio profile) for label maps written as GeoTIFF.
+    """
+
+    ndim = 3
+
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        dtype: np.dtype | str,
+        read_window: WindowReader,
+        *,
+        description: str = "windowed cube",
+        profile: dict[str, Any] | None = None,
+        origin: tuple[int, int] = (0, 0),
+    ) -> None:
+        if len(shape) != 3 or min(shape) < 1:
+            raise DataError(f"a windowed cube needs a non-empty (H, W, B) shape; got {shape}")
+        self._shape = tuple(int(v) for v in shape)
+        self._dtype = np.dtype(dtype)
+        self._read_window = read_window
+        self.description = description
+        self.profile = profile
+        self._origin = (int(origin[0]), int(origin[1]))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self._shape  # type: ignore[return-value]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def size(self) -> int:
+        return math.prod(self._shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self._dtype.itemsize
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        """(row, col) of this cube's first pixel in the file's full image."""
+        return self._origin
+
+    def _bounds(self, key: slice, size: int, axis: str) -> tuple[int, int]:
+        start, stop, step = key.indices(size)
+        if step != 1:
+            raise DataError(f"windowed cubes are read with unit-step {axis} slices; got {key}")
+        return start, max(start, stop)
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        """The (h, w, B) window `rows` x `cols` (unit-step slices, relative to this cube)."""
+        top, bottom = self._bounds(rows, self._shape[0], "row")
+        left, right = self._bounds(cols, self._shape[1], "column")
+        row0, col0 = self._origin
+        window = self._read_window(
+            slice(row0 + top, row0 + bottom), slice(col0 + left, col0 + right)
+        )
+        expected = (bottom - top, right - left, self._shape[2])
+        if window.shape != expected:
+            raise FileFormatError(
+                f"{self.description}: a window read gave shape {window.shape}, expected {expected}"
+            )
+        return window
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, tuple) and len(key) in (2, 3):
+            rows, cols = key[0], key[1]
+            all_bands = len(key) == 2 or key[2] == slice(None)
+            unit = all(isinstance(k, slice) and k.step in (None, 1) for k in (rows, cols))
+            if unit and all_bands:
+                top, bottom = self._bounds(rows, self._shape[0], "row")
+                left, right = self._bounds(cols, self._shape[1], "column")
+                return WindowedCube(
+                    (bottom - top, right - left, self._shape[2]),
+                    self._dtype,
+                    self._read_window,
+                    description=self.description,
+                    profile=self.profile,
+                    origin=(self._origin[0] + top, self._origin[1] + left),
+                )
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        array = self.read(slice(None), slice(None))
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    def __repr__(self) -> str:
+        height, width, bands = self._shape
+        return f"WindowedCube({height} x {width} x {bands} {self._dtype}, {self.description})"
+
+
+def is_lazy(cube: Any) -> bool:
+    """Whether `cube` is read on demand (a memory map or a `WindowedCube`), not held in memory."""
+    return isinstance(cube, np.memmap | WindowedCube)
+
+
+def release_pages(array: Any) -> None:
+    """Hand the pages of a memory-mapped array back to the operating system (writable maps are
+    flushed first): the data stay in the file and the page cache, but no longer count in this
+    process's resident memory. A no-op for anything else."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is None or not hasattr(mapping, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    with contextlib.suppress(OSError, ValueError):
+        if getattr(array, "mode", "r") in ("r+", "w+"):
+            mapping.flush()
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
+# ---------------------------------------------------------------------------- positions
+def source_positions(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """Source position, in [0, size), of each (possibly out-of-range) position along an axis of
+    `size` pixels; -1 marks positions that "zeros" padding fills with zeros.
+
+    "reflect" mirrors about the edge pixel without repeating it (numpy's and torch's
+    "reflect"); beyond one reflection it keeps reflecting, as `numpy.pad` does. "replicate"
+    repeats the edge pixel. The in-memory `PatchSampler` pads with these positions and the
+    tiled, lazy reads here use them for halos and patches, so both give the same values.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if mode == "zeros":
+        return np.where((positions >= 0) & (positions < size), positions, -1)
+    if mode == "replicate" or size == 1:
+        return positions.clip(0, size - 1)
+    if mode != "reflect":
+        raise DataError(f"padding mode must be reflect, replicate or zeros; got {mode!r}")
+    period = 2 * (size - 1)
+    folded = np.remainder(positions, period)
+    return np.where(folded >= size, period - folded, folded)
+
+
+# ---------------------------------------------------------------------------- reads
+def _check_finite(block: np.ndarray, row0: int, col0: int) -> None:
+    finite = np.isfinite(block)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
+    row, col, band = (int(v) for v in bad[0])
+    kind = "NaN" if np.isnan(block[row, col, band]) else "Inf"
+    raise DataError(
+        f"cube holds non-finite values ({len(bad)} in the window read at row {row0}, column "
+        f"{col0}; {kind} first at row {row0 + row}, column {col0 + col}, band {band}); fill or "
+        "drop them before using the scene"
+    )
+
+
+def read_window(cube: Any, rows: slice, cols: slice) -> np.ndarray:
+    """A float32 copy of the window `rows` x `cols` (unit-step slices) of a cube of any kind
+    (array, memory map, `WindowedCube`); pages of a memory map are released after the read.
+    Raises DataError naming the first NaN / Inf."""
+    block = cube.read(rows, cols) if isinstance(cube, WindowedCube) else cube[rows, cols]
+    block = np.array(block, dtype=np.float32, copy=True)
+    release_pages(cube)
+    top = rows.indices(cube.shape[0])[0]
+    left = cols.indices(cube.shape[1])[0]
+    _check_finite(block, top, left)
+    return block
+
+
+def _apply(transform: PixelTransform | None, block: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Apply a per-pixel transform to a (..., B) block -> (..., C) float32, `chunk` pixels at a
+    time (bounded temporaries)."""
+    if transform is None:
+        return block
+    pixels = block.reshape(-1, block.shape[-1])
+    first = transform(pixels[:chunk])
+    out = np.empty((len(pixels), first.shape[1]), dtype=first.dtype)
+    out[:chunk] = first
+    for start in range(chunk, len(pixels), chunk):
+        out[start : start + chunk] = transform(pixels[start : start + chunk])
+    return out.reshape(*block.shape[:-1], -1)
+
+
+def read_halo_block(
+    cube: Any,
+    rows: slice,
+    cols: slice,
+    radius: int,
+    *,
+    mode: str = "reflect",
+    transform: PixelTransform | None = None,
+) -> np.ndarray:
+    """The tile `rows` x `cols` of a (H, W, B) cube with `radius` pixels of context on every
+    side: (h + 2r, w + 2r, C) float32, ready for `PatchSampler(..., padded=True)`.
+
+    Context inside the scene comes from the neighbouring pixels; beyond the scene's border it is
+    filled by `mode` exactly as the in-memory sampler pads (reflect by default). `transform`
+    (per pixel, e.g. standardisation + PCA) is applied before "zeros" padding, as in memory,
+    where the preprocessed scene is padded. Only the window the tile needs is read.
+    """
+    height, width = cube.shape[0], cube.shape[1]
+    top, bottom = rows.indices(height)[:2]
+    left, right = cols.indices(width)[:2]
+    row_source = source_positions(np.arange(top - radius, bottom + radius), height, mode)
+    col_source = source_positions(np.arange(left - radius, right + radius), width, mode)
+    inside_rows = row_source[row_source >= 0]
+    inside_cols = col_source[col_source >= 0]
+    row0, row1 = int(inside_rows.min()), int(inside_rows.max()) + 1
+    col0, col1 = int(inside_cols.min()), int(inside_cols.max()) + 1
+    # Per-pixel transform first (it commutes with gathering positions), then the halo is taken
+    # from the smaller transformed window.
+    window = _apply(transform, read_window(cube, slice(row0, row1), slice(col0, col1)))
+    row_index = np.maximum(row_source - row0, 0)
+    col_index = np.maximum(col_source - col0, 0)
+    inside = np.array_equal(row_index, np.arange(row1 - row0)) and np.array_equal(
+        col_index, np.arange(col1 - col0)
+    )
+    block = window if inside else window[row_index][:, col_index]
+    if mode == "zeros":
+        block[row_source < 0] = 0.0
+        block[:, col_source < 0] = 0.0
+    return block
+
+
+def read_patches(
+    cube: Any,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    patch_size: int,
+    *,
+    mode: str = "reflect",
+    transform: PixelTransform | None = None,
+) -> np.ndarray:
+    """(n, p, p, C) float32 patches centred on pixels (rows[k], cols[k]) of a cube of any kind,
+    padded at the scene border as the in-memory sampler pads; only the patches' pixels are read.
+    `transform` is applied per pixel (before "zeros" padding)."""
+    height, width = cube.shape[0], cube.shape[1]
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    cols = np.asarray(cols, dtype=np.int64).reshape(-1)
+    offsets = np.arange(patch_size) - patch_size // 2
+    row_source = source_positions(rows[:, None] + offsets, height, mode)  # (n, p)
+    col_source = source_positions(cols[:, None] + offsets, width, mode)
+    if isinstance(cube, WindowedCube):
+        patches = np.empty((len(rows), patch_size, patch_size, cube.shape[2]), np.float32)
+        for k in range(len(rows)):
+            r, c = np.maximum(row_source[k], 0), np.maximum(col_source[k], 0)
+            window = read_window(cube, slice(r.min(), r.max() + 1), slice(c.min(), c.max() + 1))
+            patches[k] = window[r - r.min()][:, c - c.min()]
+    else:
+        rows_index = np.maximum(row_source, 0)[:, :, None]
+        cols_index = np.maximum(col_source, 0)[:, None, :]
+        patches = np.asarray(cube[rows_index, cols_index], dtype=np.float32)
+        release_pages(cube)
+        if not np.isfinite(patches).all():
+            k = int(np.argwhere(~np.isfinite(patches))[0][0])
+            raise DataError(
+                f"cube holds non-finite values (NaN or Inf) in the patch centred on row "
+                f"{int(rows[k])}, column {int(cols[k])}; fill or drop them before training"
+            )
+    patches = _apply(transform, patches)
+    if mode == "zeros":
+        patches[row_source < 0] = 0.0  # (n, p) mask over axes 0, 1
+        patches.transpose(0, 2, 1, 3)[col_source < 0] = 0.0
+    return patches
+
+
+def gather_pixels(cube: Any, flat_indices: np.ndarray, *, chunk: int = 65_536) -> np.ndarray:
+    """(n, B) float32 spectra of the pixels with flat row-major indices `flat_indices`, in the
+    order given, read in sorted chunks (a memory map's pages released after each chunk; a
+    `WindowedCube` read by strips of rows), so memory stays bounded by the chunk."""
+    height, width, bands = cube.shape
+    flat = np.asarray(flat_indices, dtype=np.int64).reshape(-1)
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    out = np.empty((len(flat), bands), dtype=np.float32)
+    if isinstance(cube, WindowedCube):
+        strip = max(1, DEFAULT_TILE_BYTES // max(1, width * bands * 4))
+        rows = ordered // width
+        start = 0
+        while start < len(ordered):
+            top = int(rows[start])
+            stop = int(np.searchsorted(rows, top + strip, side="left"))
+            window = read_window(cube, slice(top, min(top + strip, height)), slice(None))
+            out[start:stop] = window[rows[start:stop] - top, ordered[start:stop] % width]
+            start = stop
+    else:
+        for start in range(0, len(ordered), chunk):
+            part = ordered[start : start + chunk]
+            out[start : start + chunk] = cube[part // width, part % width]
+            release_pages(cube)
+    if not np.isfinite(out).all():
+        bad = int(ordered[np.argwhere(~np.isfinite(out))[0][0]])
+        raise DataError(
+            f"cube holds non-finite values (NaN or Inf), first at row {bad // width}, column "
+            f"{bad % width}; fill or drop them before using the scene"
+        )
+    result = np.empty_like(out)
+    result[order] = out
+    return result
+
+
+# ---------------------------------------------------------------------------- tiles
+def default_tile_size(n_bands: int, radius: int, budget: int = DEFAULT_TILE_BYTES) -> int:
+    """Tile side (pixels) whose float32 window with its halo stays within `budget` bytes
+    (at most 512, at least 16)."""
+    side = math.isqrt(max(1, budget // (4 * max(1, n_bands))))
+    return int(min(512, max(16, side - 2 * radius)))
+
+
+def tile_grid(height: int, width: int, tile_size: int) -> Iterator[tuple[slice, slice]]:
+    """(rows, cols) slices of the tiles covering a height x width scene, row-major."""
+    if tile_size < 1:
+        raise DataError(f"tile_size must be >= 1; got {tile_size}")
+    for top in range(0, height, tile_size):
+        for left in range(0, width, tile_size):
+            yield (
+                slice(top, min(top + tile_size, height)),
+                slice(left, min(left + tile_size, width)),
+            )
+
+
+# ---------------------------------------------------------------------------- label maps
+def _import_rasterio(path: Path) -> Any:
+    try:
+        import rasterio
+    except ImportError as error:
+        raise FileFormatError(
+            f"writing {path} as a GeoTIFF needs rasterio: pip install explore[geotiff] (or write "
+            "a .npy map)"
+        ) from error
+    return rasterio
+
+
+def _write_geotiff(source: np.ndarray, path: Path, like: Scene | None) -> None:
+    """Copy an (H, W) map to a single-band GeoTIFF, strip by strip, with the georeferencing of
+    `like`'s cube when it was read from a GeoTIFF."""
+    rasterio = _import_rasterio(path)
+    from rasterio.windows import Window
+
+    height, width = source.shape
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "height": height,
+        "width": width,
+        "count": 1,
+        "dtype": source.dtype.name,
+        "tiled": True,
+        "compress": "deflate",
+        "BIGTIFF": "IF_SAFER",
+    }
+    cube = getattr(like, "cube", None)
+    if isinstance(cube, WindowedCube) and cube.profile:
+        from rasterio.windows import transform as window_transform
+
+        if "crs" in cube.profile:
+            profile["crs"] = cube.profile["crs"]
+        if "transform" in cube.profile:
+            window = Window(cube.origin[1], cube.origin[0], width, height)
+            profile["transform"] = window_transform(window, cube.profile["transform"])
+    strip = max(1, (16 << 20) // max(1, width * source.dtype.itemsize))
+    with rasterio.open(path, "w", **profile) as dataset:
+        for top in range(0, height, strip):
+            bottom = min(top + strip, height)
+            dataset.write(
+                np.asarray(source[top:bottom]), 1, window=Window(0, top, width, bottom - top)
+            )
+            release_pages(source)
+
+
+@contextlib.contextmanager
+def label_map_file(
+    path: str | os.PathLike[str],
+    shape: tuple[int, int],
+    dtype: np.dtype | type = np.int16,
+    *,
+    like: Scene | None = None,
+) -> Iterator[np.memmap]:
+    """A writable (H, W) memory-mapped map to fill tile by tile; when the block ends without an
+    error the file appears at `path` in one rename (never half-written under its name).
+
+    `.tif` / `.tiff` paths become a single-band GeoTIFF (rasterio; georeferenced like `like`'s
+    cube when it came from a GeoTIFF), written from the filled map strip by strip; any other
+    path gets a `.npy` file. On an error the temporary files are removed and `path` is untouched.
+    """
+    path = Path(path)
+    geotiff = path.suffix.lower() in (".tif", ".tiff")
+    if geotiff:
+        _import_rasterio(path)  # fail before any work
+    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}" + (".npy" if geotiff else ""))
+    final_temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.dtype(dtype), shape=shape)
+        yield out
+        out.flush()
+        release_pages(out)
+        if geotiff:
+            _write_geotiff(out, final_temporary, like)
+            os.replace(final_temporary, path)
+        else:
+            os.replace(staging, path)
+    finally:
+        for temporary in (staging, final_temporary):
+            if temporary.exists():
+                temporary.unlink()
