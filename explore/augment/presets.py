@@ -3,9 +3,10 @@ CC / SACC image pools.
 
 Each preset is a factory returning a fresh `AugmentationPool`, so callers can edit theirs
 without changing anyone else's. `"sscc_reference"` is the pool of METHODS.md section 1;
-`"weak"` and `"strong"` are the weak/strong split SACC and S3OCNet use on hyperspectral patches
-(METHODS.md section 2: the strong view draws more and harsher operations). `"cc_weak"` and
-`"sacc_strong"` are CC's and SACC's views of images (N, C, H, W) in [0, 1], C = 1 or 3.
+`"weak"` and `"strong"` are the weak / strong split on hyperspectral patches (CC and S3OCNet take
+two weak views, SACC adds a strong one; METHODS.md section 2: the strong view draws more and
+harsher operations). `"cc_weak"` and `"sacc_strong"` are CC's and SACC's views of images
+(N, C, H, W) in [0, 1], C = 1 or 3.
 Factories may take keyword options (all with defaults), passed through `get_preset`.
 """
 
@@ -56,7 +57,8 @@ def sscc_reference() -> AugmentationPool:
 def weak() -> AugmentationPool:
     """A gentle pool: flips on both axes, a right-angle rotation, light noise and gain.
 
-    Keeps every pixel of the patch and its spectral shape, for SACC's weak views.
+    Keeps every pixel of the patch and its spectral shape, for the weak views of CC, SACC and
+    S3OCNet.
     """
     root = Sequence(
         [
@@ -70,7 +72,7 @@ def weak() -> AugmentationPool:
 
 
 def strong() -> AugmentationPool:
-    """A harsh pool for SACC's / S3OCNet's strong view on hyperspectral patches.
+    """A harsh pool for SACC's strong view on hyperspectral patches.
 
     A crop that always zooms in (area 8 % to 80 % of the patch), flips on both axes, a
     right-angle rotation, then one harsh spatial or spectral corruption per sample (blur always,
