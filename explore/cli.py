@@ -42,6 +42,55 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _seed(text: str) -> int:
+    """--seed: an integer in [0, 2**32 - 1] (what numpy, scikit-learn and torch all take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 2**32 - 1]; got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    """--device: auto, cpu, cuda or cuda:N (checked for its form here; for a GPU when used)."""
+    if text == "auto":
+        return text
+    import torch
+
+    try:
+        torch.device(text)
+    except (RuntimeError, ValueError, TypeError):
+        raise argparse.ArgumentTypeError(
+            f"unknown device {text!r}: use auto, cpu, cuda or cuda:N"
+        ) from None
+    return text
+
+
+def _name_or_path(text: str) -> str:
+    """A dataset name or a file / folder path: not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: give a dataset name or a file / folder path")
+    return text
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    return text
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {text!r}")
+    return value
+
+
 # ---------------------------------------------------------------------------- output folders
 def prepare_output_dir(path: Path, files: Sequence[str], *, overwrite: bool) -> Path:
     """Create `path` if needed and check it is writable before any work starts.
@@ -217,6 +266,16 @@ def _train_kmeans(args: argparse.Namespace) -> int:
 
     if args.resume:
         raise UsageError("--resume applies to deep methods; k-means has nothing to resume")
+    deep_only = {
+        "--epochs": args.epochs,
+        "--samples-per-epoch": args.samples_per_epoch,
+        "--config": args.config,
+        "--device": args.device,
+    }
+    given = [option for option, value in deep_only.items() if value is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} applies to deep methods, not to --method kmeans")
+    args.components = 30 if args.components is None else args.components
     out = prepare_output_dir(_default_out(args), RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
     n_clusters = _cluster_count(args, data.n_classes)
@@ -244,6 +303,10 @@ def _train_deep(args: argparse.Namespace) -> int:
 
     if args.smoothing is not None:
         raise UsageError("--smoothing applies to --method kmeans only")
+    if args.components is not None:
+        raise UsageError("--components applies to --method kmeans only")
+    args.config = args.config or "fast"
+    args.device = args.device or "auto"
     if args.samples_per_epoch is not None and args.samples_per_epoch < 2:
         raise UsageError(f"--samples-per-epoch must be at least 2; got {args.samples_per_epoch}")
     process = distributed.init_from_environment(args.device)
@@ -355,6 +418,15 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-clusters must be >= 1; got {args.max_clusters}")
     if args.image_size is not None and args.image_size < 1:
         raise UsageError(f"--image-size must be >= 1; got {args.image_size}")
+    if args.finetune_lr <= 0:
+        raise UsageError(f"--finetune-lr must be > 0; got {args.finetune_lr}")
+    if args.backbone_lr is not None and args.backbone_lr < 0:
+        raise UsageError(f"--backbone-lr must be >= 0; got {args.backbone_lr}")
+    if args.umap_components == 0:
+        umap_options = {"--neighbors": args.neighbors, "--min-dist": args.min_dist}
+        given = [option for option, value in umap_options.items() if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} set UMAP, which --umap-components 0 turns off")
     out = prepare_output_dir(_default_transfer_out(args), RUN_FILES, overwrite=args.overwrite)
     from explore.data.registry import load_images
     from explore.features import resolve_extractor
@@ -432,25 +504,31 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.set_defaults(handler=_cmd_datasets)
 
     info = commands.add_parser("info", help="what a file, folder or dataset holds")
-    info.add_argument("target", metavar="PATH|NAME")
+    info.add_argument("target", metavar="PATH|NAME", type=_name_or_path)
     info.set_defaults(handler=_cmd_info)
 
     train = commands.add_parser("train", help="cluster a dataset and write metrics and labels")
     train.add_argument("--method", required=True, choices=["kmeans", *DEEP_METHODS])
-    train.add_argument("--dataset", required=True, metavar="NAME|PATH")
+    train.add_argument("--dataset", required=True, metavar="NAME|PATH", type=_name_or_path)
     train.add_argument("--clusters", type=int, default=None, metavar="K")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--components", type=int, default=30, help="PCA components (k-means)")
+    train.add_argument("--seed", type=_seed, default=0)
+    train.add_argument(
+        "--components", type=int, default=None, help="PCA components (k-means; default 30)"
+    )
     train.add_argument(
         "--smoothing",
-        type=float,
+        type=_finite,
         default=None,
         metavar="SIGMA",
         help="spatially smoothed k-means: Gaussian sigma in pixels",
     )
     train.add_argument("--epochs", type=int, default=None, help="deep methods: epochs")
-    train.add_argument("--config", default="fast", choices=["paper", "fast"], help="deep methods")
-    train.add_argument("--device", default="auto", help="deep methods: auto, cpu, cuda, cuda:1")
+    train.add_argument(
+        "--config", default=None, choices=["paper", "fast"], help="deep methods (default fast)"
+    )
+    train.add_argument(
+        "--device", default=None, type=_device, help="deep methods: auto (default), cpu, cuda:1"
+    )
     train.add_argument(
         "--samples-per-epoch",
         type=int,
@@ -459,18 +537,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="deep methods: an epoch is N random items (large scenes; default every item, "
         "at most 1,048,576)",
     )
-    train.add_argument("--out", default=None, metavar="DIR")
+    train.add_argument("--out", default=None, metavar="DIR", type=_path)
     train.add_argument("--overwrite", action="store_true", help="replace results in --out")
     train.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     train.set_defaults(handler=_cmd_train)
 
     predict = commands.add_parser("predict", help="cluster a scene with a trained run")
-    predict.add_argument("--run", required=True, metavar="DIR")
-    predict.add_argument("--dataset", required=True, metavar="NAME|PATH")
+    predict.add_argument("--run", required=True, metavar="DIR", type=_path)
+    predict.add_argument("--dataset", required=True, metavar="NAME|PATH", type=_name_or_path)
     predict.add_argument(
-        "--out", required=True, metavar="FILE", help=".npy map, or .tif / .tiff (GeoTIFF)"
+        "--out",
+        required=True,
+        metavar="FILE",
+        type=_path,
+        help=".npy map, or .tif / .tiff (GeoTIFF)",
     )
-    predict.add_argument("--device", default="auto")
+    predict.add_argument("--device", default="auto", type=_device)
     predict.add_argument("--overwrite", action="store_true")
     predict.set_defaults(handler=_cmd_predict)
 
@@ -478,9 +560,15 @@ def build_parser() -> argparse.ArgumentParser:
         "transfer",
         help="cluster images without K: pretrained features, UMAP, Dirichlet-process mixture",
     )
-    transfer.add_argument("--target", required=True, metavar="NAME|PATH", help="images to cluster")
     transfer.add_argument(
-        "--source", default=None, metavar="NAME|PATH", help="labelled images for fine-tuning"
+        "--target", required=True, metavar="NAME|PATH", type=_name_or_path, help="images to cluster"
+    )
+    transfer.add_argument(
+        "--source",
+        default=None,
+        metavar="NAME|PATH",
+        type=_name_or_path,
+        help="labelled images for fine-tuning",
     )
     transfer.add_argument(
         "--extractor",
@@ -489,9 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run:DIR (an explore train run), dinov2:NAME_OR_PATH, pixels or pixels:N (PCA)",
     )
     transfer.add_argument("--finetune-epochs", type=int, default=0, metavar="N")
-    transfer.add_argument("--finetune-lr", type=float, default=1e-3, help="the head's (Adam)")
+    transfer.add_argument("--finetune-lr", type=_finite, default=1e-3, help="the head's (Adam)")
     transfer.add_argument(
-        "--backbone-lr", type=float, default=None, help="the extractor's (default: head's / 10)"
+        "--backbone-lr", type=_finite, default=None, help="the extractor's (default: head's / 10)"
     )
     transfer.add_argument(
         "--adapt-bn",
@@ -503,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--umap-components", type=int, default=None, metavar="C", help="default 2; 0: no UMAP"
     )
     transfer.add_argument("--neighbors", type=int, default=None, help="UMAP n_neighbors (15)")
-    transfer.add_argument("--min-dist", type=float, default=None, help="UMAP min_dist (0.0)")
+    transfer.add_argument("--min-dist", type=_finite, default=None, help="UMAP min_dist (0.0)")
     transfer.add_argument(
         "--image-size", type=int, default=None, metavar="PX", help="load images at PX x PX"
     )
@@ -517,9 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="map channels to what the extractor takes (repeat: gray -> RGB; gray: RGB -> luma)",
     )
     transfer.add_argument("--download", action="store_true", help="dinov2: allow a download")
-    transfer.add_argument("--device", default="auto")
-    transfer.add_argument("--seed", type=int, default=0)
-    transfer.add_argument("--out", default=None, metavar="DIR")
+    transfer.add_argument("--device", default="auto", type=_device)
+    transfer.add_argument("--seed", type=_seed, default=0)
+    transfer.add_argument("--out", default=None, metavar="DIR", type=_path)
     transfer.add_argument("--overwrite", action="store_true", help="replace results in --out")
     transfer.set_defaults(handler=_cmd_transfer)
     return parser

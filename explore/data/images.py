@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from explore.data.class_names import CIFAR10_CLASS_NAMES
+from explore.data.readers import check_zip_sizes
 from explore.errors import DataError, DatasetNotFoundError, FileFormatError
 
 # Values may exceed [0, 1] by this much (float rounding in a reader) and are then clipped.
@@ -625,6 +626,8 @@ def read_npz_images(
     """
     file = _existing_path(path, "array file")
     source = str(file)
+    if file.is_file() and zipfile.is_zipfile(file):
+        check_zip_sizes(file)  # before numpy allocates what a corrupt directory declares
     try:
         # Opened here, not by np.load, so the file is closed even when numpy fails midway.
         with file.open("rb") as handle:
@@ -674,7 +677,10 @@ def read_npz_images(
             raise FileFormatError(
                 f"{source}: {labels.shape} labels for {images.shape[0]} images; need one each"
             )
-    return ImageSet(images=images, labels=labels, class_names=names, name=name or file.stem)
+    try:
+        return ImageSet(images=images, labels=labels, class_names=names, name=name or file.stem)
+    except DataError as error:  # NaN, values outside [0, 1], labels without a name, ...
+        raise type(error)(f"{source}: {error}") from error
 
 
 def load_digits_imageset() -> ImageSet:
@@ -767,6 +773,8 @@ def _unpickle_dict(data: bytes | BinaryIO, source: str) -> dict[str, Any]:
         IndexError,
         KeyError,
         MemoryError,
+        OverflowError,
+        RecursionError,
         struct.error,
         UnicodeDecodeError,
     ) as error:
@@ -782,7 +790,19 @@ def _unpickle_dict(data: bytes | BinaryIO, source: str) -> dict[str, Any]:
 def _names_from_meta(meta: dict[str, Any], source: str) -> tuple[str, ...]:
     for key in ("label_names", "fine_label_names"):
         if key in meta:
-            return tuple(v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in meta[key])
+            names = meta[key]
+            if isinstance(names, np.ndarray):
+                names = names.tolist()
+            if not isinstance(names, list | tuple) or not all(
+                isinstance(v, str | bytes) for v in names
+            ):
+                raise FileFormatError(
+                    f"{source}: {key!r} must be a list of class names; got {type(names).__name__}"
+                )
+            try:
+                return tuple(v.decode("utf-8") if isinstance(v, bytes) else v for v in names)
+            except UnicodeDecodeError as error:
+                raise FileFormatError(f"{source}: {key!r} is not UTF-8 text ({error})") from error
     raise FileFormatError(f"{source}: meta file has no 'label_names'; keys {sorted(meta)}")
 
 
@@ -803,7 +823,7 @@ def _imageset_from_cifar(
         raise FileFormatError(f"{source}: batch has no 'labels'; keys {sorted(batch)}")
     try:
         labels = np.asarray(batch[labels_key], dtype=np.int64).reshape(-1)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise FileFormatError(f"{source}: labels are not integers ({error})") from error
     if labels.shape[0] != data.shape[0]:
         raise FileFormatError(
@@ -870,7 +890,11 @@ def read_cifar_batch(
     that only rebuilds numpy arrays: anything else in the file raises FileFormatError.
     """
     file = _existing_path(path, "CIFAR batch")
-    if file.is_file() and tarfile.is_tarfile(file):
+    try:
+        is_archive = file.is_file() and tarfile.is_tarfile(file)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:  # e.g. a cut .tar.gz
+        raise FileFormatError(f"{file}: corrupt or truncated archive ({error})") from error
+    if is_archive:
         batch, names = _read_cifar_tar(file, member)
         default_name = f"cifar:{member}"
     else:

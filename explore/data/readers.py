@@ -54,6 +54,7 @@ _HDF5_OFFSETS = (0, 512, 1024, 2048)
 _SNIFF_BYTES = 2048 + len(_HDF5_SIGNATURE)
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+_DEFLATE_MAX_RATIO = 1032  # deflate cannot expand data by more than this
 
 _MATLAB_NUMERIC_CLASSES = {
     "double": "float64",
@@ -75,8 +76,40 @@ _MICROMETRE_UNITS = {"micrometers", "micrometer", "micrometres", "micrometre", "
 
 
 # ---------------------------------------------------------------------------------- sniffing
+def _expand(path: PathLike) -> Path:
+    """`path` with a leading ~ expanded; an unknown user is a FileNotFoundError, not Python's
+    RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as error:  # "~nobody/x": no such user or no home directory
+        raise FileNotFoundError(errno.ENOENT, f"cannot expand ~ ({error})", str(path)) from error
+
+
+def check_zip_sizes(path: Path) -> None:
+    """Refuse a zip whose directory declares members larger than their compressed bytes can
+    hold (stored: the same size; deflated: at most 1032 times, deflate's limit), before numpy
+    allocates an array of the declared size and only then finds the data missing."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise FileFormatError(f"{path} is not a readable zip / .npz archive: {error}") from error
+    for info in infos:
+        if info.compress_type == zipfile.ZIP_STORED:
+            limit = info.compress_size
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            limit = _DEFLATE_MAX_RATIO * info.compress_size + 1024
+        else:
+            continue
+        if info.file_size > limit:
+            raise FileFormatError(
+                f"member {info.filename!r} of {path} declares {info.file_size} bytes but its "
+                f"{info.compress_size} stored bytes cannot hold them: the archive is corrupt"
+            )
+
+
 def _existing_file(path: PathLike) -> Path:
-    path = Path(path).expanduser()
+    path = _expand(path)
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     if not path.is_file():
@@ -286,6 +319,160 @@ class _Source:
         raise NotImplementedError
 
 
+# MATLAB v5 data types (miINT8 ... miUTF32); 8, 10 and 11 are reserved.
+_MAT5_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 15, 16, 17, 18})
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+_MAT5_MAX_DEPTH = 64
+_MAT5_NUMERIC_CLASS_IDS = frozenset(range(4, 16)) - {5}  # char, double ... uint64 (5: sparse)
+
+
+class _FileStream:
+    """Sequential reads and skips over an open file (skips are seeks)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def read(self, n: int) -> bytes:
+        return self.stream.read(n)
+
+    def skip(self, n: int) -> None:
+        self.stream.seek(n, os.SEEK_CUR)
+
+
+class _InflateStream:
+    """Sequential reads and skips over a zlib stream, decompressed chunk by chunk."""
+
+    def __init__(self, source: _FileStream, n_compressed: int) -> None:
+        import zlib
+
+        self.source, self.left = source, n_compressed
+        self.inflater = zlib.decompressobj()
+        self.buffer = b""
+
+    def _fill(self, n: int) -> None:
+        while len(self.buffer) < n:
+            if self.inflater.unconsumed_tail:
+                chunk = self.inflater.unconsumed_tail
+            elif self.left > 0:
+                chunk = self.source.read(min(self.left, 1 << 16))
+                self.left -= len(chunk)
+                if not chunk:
+                    self.left = 0
+                    return
+            else:
+                return
+            self.buffer += self.inflater.decompress(chunk, max(n - len(self.buffer), 1 << 16))
+
+    def read(self, n: int) -> bytes:
+        self._fill(n)
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def skip(self, n: int) -> None:
+        while n > 0:
+            step = min(n, 1 << 20)
+            got = len(self.read(step))
+            if got < step:
+                return
+            n -= got
+
+    def remaining(self) -> bool:
+        self._fill(1)
+        return bool(self.buffer)
+
+
+class _Mat5Walker:
+    """Checks the tags of a MATLAB v5 file (see `_Mat5Source._check_extent`)."""
+
+    def __init__(self, path: Path, byte_order: str) -> None:
+        self.path, self.byte_order = path, byte_order
+
+    def _fail(self, problem: str) -> None:
+        raise FileFormatError(f"{self.path} is corrupt or truncated: {problem}")
+
+    def _tag(self, stream: Any, where: str) -> tuple[int, int, bool]:
+        tag = stream.read(8)
+        if len(tag) < 8:
+            self._fail(f"{where} ends inside a data element's tag")
+        first, second = struct.unpack(self.byte_order + "II", tag)
+        if first >> 16:  # small data element: type and size packed into the first word
+            kind, n_bytes = first & 0xFFFF, first >> 16
+            if kind not in _MAT5_TYPES or n_bytes > 4:
+                self._fail(f"{where} holds a small data element of type {kind}, {n_bytes} bytes")
+            return kind, n_bytes, True
+        if first not in _MAT5_TYPES:
+            self._fail(f"{where} holds a data element of unknown type {first}")
+        return first, second, False
+
+    def walk_top(self, stream: Any, size: int, compressed: bool = False) -> None:
+        position, index = 0, 0
+        while (size - position >= 8) if not compressed else stream.remaining():
+            where = f"variable #{index + 1}"
+            kind, n_bytes, small = self._tag(stream, where)
+            if small:
+                position += 8
+                continue
+            end = position + 8 + n_bytes
+            if not compressed and end > size:
+                raise FileFormatError(
+                    f"{self.path} is truncated: its {where} needs bytes up to {end + 128} but "
+                    f"the file holds {size + 128} bytes"
+                )
+            if kind == _MI_COMPRESSED:
+                if compressed:
+                    self._fail(f"{where} is compressed twice")
+                inner = _InflateStream(stream, n_bytes)
+                try:
+                    self.walk_top(inner, 0, compressed=True)
+                except ExploreError:
+                    raise
+                except Exception as error:  # zlib.error on a corrupt stream
+                    self._fail(f"{where} does not decompress ({error})")
+                stream.skip(inner.left)
+            elif kind == _MI_MATRIX:
+                self._walk_matrix(stream, n_bytes, where, 1)
+            else:
+                stream.skip(n_bytes)
+            position, index = end, index + 1
+
+    def _walk_matrix(self, stream: Any, length: int, where: str, depth: int) -> None:
+        if depth > _MAT5_MAX_DEPTH:
+            self._fail(f"{where} nests more than {_MAT5_MAX_DEPTH} arrays")
+        consumed, index, matlab_class, is_complex = 0, 0, None, False
+        while length - consumed >= 8:
+            kind, n_bytes, small = self._tag(stream, where)
+            if small:
+                consumed, index = consumed + 8, index + 1
+                continue
+            padded = n_bytes + (-n_bytes % 8)
+            if kind == _MI_COMPRESSED or consumed + 8 + n_bytes > length:
+                self._fail(f"{where} holds an element that runs past the array it belongs to")
+            body = min(padded, length - consumed - 8)
+            if index == 0:  # array flags: class in the low byte, complex flag 0x800
+                if kind != 6 or n_bytes != 8:
+                    self._fail(f"{where} does not start with MATLAB array flags")
+                flags = stream.read(8)
+                if len(flags) < 8:
+                    self._fail(f"{where} ends inside its array flags")
+                (word,) = struct.unpack(self.byte_order + "I", flags[:4])
+                matlab_class, is_complex = word & 0xFF, bool(word & 0x800)
+                stream.skip(body - 8)
+            elif kind == _MI_MATRIX:
+                self._walk_matrix(stream, n_bytes, where, depth + 1)
+                stream.skip(body - n_bytes)
+            else:
+                stream.skip(body)
+            consumed, index = consumed + 8 + body, index + 1
+        stream.skip(length - consumed)
+        # flags, dimensions, name, then the real part and (complex) the imaginary part: scipy's
+        # compiled reader reads a part the flags promise even when it is missing.
+        if matlab_class in _MAT5_NUMERIC_CLASS_IDS and index != (5 if is_complex else 4):
+            self._fail(
+                f"{where} is a numeric array flagged {'complex' if is_complex else 'real'} "
+                f"but holds {max(index - 3, 0)} data part(s)"
+            )
+
+
 class _Mat5Source(_Source):
     """MATLAB v5/v7 through scipy. Listed dtypes are MATLAB's classes; scipy returns the
     (possibly narrower) type the file stores, e.g. int16 for a double array of whole numbers."""
@@ -293,25 +480,16 @@ class _Mat5Source(_Source):
     format = "mat5"
 
     def _check_extent(self) -> None:
-        """Walk the top-level data elements (8-byte tags, no decompression) and refuse a file
-        whose last element runs past its end: scipy lists such truncated files happily."""
+        """Walk every data element of the file, nested ones and compressed ones included (8-byte
+        tags only; data is skipped, compressed streams decompressed chunk by chunk and dropped)
+        and refuse a file whose elements run past their container or the file's end, or carry
+        an unknown type. scipy lists such truncated files happily, and reading an element of an
+        unknown type crashes its compiled reader (a segmentation fault)."""
         size = self.path.stat().st_size
         byte_order = "<" if self.head[126:128] == b"IM" else ">"
-        position, index = 128, 0
         with self.path.open("rb") as stream:
-            while position < size:
-                stream.seek(position)
-                tag = stream.read(8)
-                if len(tag) < 8:
-                    break  # padding at the end of the file
-                _, n_bytes = struct.unpack(byte_order + "II", tag)
-                end = position + 8 + n_bytes
-                if end > size:
-                    raise FileFormatError(
-                        f"{self.path} is truncated: its variable #{index + 1} needs bytes up to "
-                        f"{end} but the file holds {size} bytes"
-                    )
-                position, index = end, index + 1
+            stream.seek(128)
+            _Mat5Walker(self.path, byte_order).walk_top(_FileStream(stream), size - 128)
 
     def _inventory(self) -> dict[str, _Entry]:
         from scipy.io import whosmat
@@ -421,6 +599,7 @@ class _NpzSource(_Source):
 
     def _inventory(self) -> dict[str, _Entry]:
         entries = {}
+        check_zip_sizes(self.path)
         with zipfile.ZipFile(self.path) as archive:
             for info in archive.infolist():
                 if not info.filename.endswith(".npy"):
@@ -503,6 +682,11 @@ class _EnviSource(_Source):
 
         self.header = self._read_header()
         samples, lines, bands = (self._header_int(f) for f in ("samples", "lines", "bands"))
+        if min(samples, lines, bands) == 0:
+            raise FileFormatError(
+                f"ENVI header {self.header_path} declares an empty image: {samples} samples x "
+                f"{lines} lines x {bands} bands"
+            )
         offset = self._header_int("header offset", default=0)
         code = str(self.header.get("data type", "")).strip()
         if code not in envi.envi_to_dtype:
@@ -812,7 +996,8 @@ def read_scene(
             )
 
     metadata = source.metadata()
-    return Scene(
+    return _scene_from(
+        source.path,
         cube=cube,
         labels=labels,
         name=name,
@@ -820,6 +1005,16 @@ def read_scene(
         wavelengths=wavelengths if wavelengths is not None else metadata.get("wavelengths"),
         rgb_bands=rgb_bands if rgb_bands is not None else metadata.get("rgb_bands"),
     )
+
+
+def _scene_from(path: Path, **fields: Any) -> Scene:
+    """`Scene(**fields)`, its validation errors (NaN, empty cube, bad labels) naming `path`."""
+    try:
+        return Scene(**fields)
+    except DataError as error:
+        if str(path) in str(error):
+            raise
+        raise type(error)(f"{path}: {error}") from error
 
 
 def _scalar(source: _Source, key: str) -> float | None:
@@ -895,4 +1090,6 @@ def read_unmixing(
             f"abundances file {abundance_source.path} has no 'A'; arrays found: "
             f"{_describe_entries(abundance_source.entries)}"
         )
-    return Scene(cube=cube, labels=labels, name=name, class_names=tuple(class_names))
+    return _scene_from(
+        source.path, cube=cube, labels=labels, name=name, class_names=tuple(class_names)
+    )

@@ -1006,12 +1006,22 @@ def _matlab_key(path: Path, data_file: DataFile) -> str | None:
 
 
 def _image_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """`size` (an int for squares, or (height, width)) checked: both at least 1."""
     if size is None:
         return None
-    if isinstance(size, int):
-        return (size, size)
-    height, width = size
-    return (int(height), int(width))
+    if isinstance(size, int | np.integer) and not isinstance(size, bool):
+        pair: tuple[object, ...] = (size, size)
+    elif isinstance(size, tuple | list):
+        pair = tuple(size)
+    else:
+        pair = ()
+    if len(pair) != 2 or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1 for v in pair
+    ):
+        raise DataError(
+            f"size must be an integer >= 1 or a (height, width) pair of them; got {size!r}"
+        )
+    return (int(pair[0]), int(pair[1]))  # type: ignore[call-overload]
 
 
 def _load_entry(
@@ -1170,8 +1180,16 @@ def load_dataset(
         entry = name_or_path
     elif isinstance(name_or_path, str) and _normalise(name_or_path) in REGISTRY:
         entry = REGISTRY[_normalise(name_or_path)]
+    elif isinstance(name_or_path, str) and (not name_or_path.strip() or "\x00" in name_or_path):
+        raise DatasetNotFoundError(
+            f"no dataset name or path in {name_or_path!r}: give a registered name (see "
+            "`explore datasets`) or a file / folder path"
+        )
     elif _is_path(name_or_path):
-        path = Path(name_or_path).expanduser()
+        try:
+            path = Path(name_or_path).expanduser()
+        except RuntimeError as error:  # "~nobody/x": unknown user
+            raise DatasetNotFoundError(f"no file or folder at {name_or_path}: {error}") from error
         if not path.exists():
             raise DatasetNotFoundError(f"no file or folder at {path}")
         return _load_path(path, size, lazy)

@@ -111,6 +111,10 @@ class Scene:
                     raise DataError(f"labels must be integers; got dtype {labels.dtype}")
                 if not np.all(labels == np.round(labels)):
                     raise DataError("labels must be whole numbers; got fractional values")
+                if labels.size and np.abs(labels).max() > np.iinfo(np.int32).max:
+                    raise DataError(
+                        f"labels must be class numbers; got values up to {np.abs(labels).max():g}"
+                    )
                 labels = labels.astype(np.int64)
             if labels.min() < 0:
                 raise DataError(f"labels must be >= 0 (0 = unlabelled); got minimum {labels.min()}")
