@@ -68,17 +68,19 @@ def _device(text: str) -> str:
     return text
 
 
-def _name_or_path(text: str) -> str:
-    """A dataset name or a file / folder path: not empty."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("empty: give a dataset name or a file / folder path")
-    return text
+def _non_empty(problem: str) -> Callable[[str], str]:
+    """An argparse type that refuses empty or blank text with `problem` as the message."""
+
+    def check(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(problem)
+        return text
+
+    return check
 
 
-def _path(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("empty path")
-    return text
+_name_or_path = _non_empty("empty: give a dataset name or a file / folder path")
+_path = _non_empty("empty path")
 
 
 def _finite(text: str) -> float:

@@ -76,7 +76,7 @@ _MICROMETRE_UNITS = {"micrometers", "micrometer", "micrometres", "micrometre", "
 
 
 # ---------------------------------------------------------------------------------- sniffing
-def _expand(path: PathLike) -> Path:
+def expand_user(path: PathLike) -> Path:
     """`path` with a leading ~ expanded; an unknown user is a FileNotFoundError, not Python's
     RuntimeError."""
     try:
@@ -109,7 +109,7 @@ def check_zip_sizes(path: Path) -> None:
 
 
 def _existing_file(path: PathLike) -> Path:
-    path = _expand(path)
+    path = expand_user(path)
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     if not path.is_file():

@@ -1186,9 +1186,11 @@ def load_dataset(
             "`explore datasets`) or a file / folder path"
         )
     elif _is_path(name_or_path):
+        from explore.data.readers import expand_user
+
         try:
-            path = Path(name_or_path).expanduser()
-        except RuntimeError as error:  # "~nobody/x": unknown user
+            path = expand_user(name_or_path)
+        except FileNotFoundError as error:  # "~nobody/x": unknown user
             raise DatasetNotFoundError(f"no file or folder at {name_or_path}: {error}") from error
         if not path.exists():
             raise DatasetNotFoundError(f"no file or folder at {path}")
