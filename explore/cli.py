@@ -3,7 +3,10 @@ library).
 
 Every error a user can cause (missing or corrupt file, unknown dataset, bad option) ends as one
 line on stderr naming the problem and exit status 2, without a traceback. Nothing already in an
-output folder is overwritten unless `--overwrite` is given.
+output folder is overwritten unless `--overwrite` is given. Before loading data, every command
+checks that its output folder can be created and written; before the work, that its filesystem
+has room for the estimated outputs (`OutputError` otherwise). Results are written atomically and
+durably (`explore.outputs.write_atomic`).
 
 `explore train` of a deep method runs across processes when started by `torchrun` (`torchrun
 --nproc_per_node N -m explore train ...`): every process trains on its share of each batch and
@@ -15,6 +18,7 @@ tile by tile.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -25,8 +29,9 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from explore.errors import DataError, ExploreError
+from explore.errors import DataError, ExploreError, OutputError
 from explore.methods import DEEP_METHODS
+from explore.outputs import check_free_space, write_atomic
 
 EXIT_USAGE = 2
 
@@ -95,7 +100,8 @@ def _finite(text: str) -> float:
 
 # ---------------------------------------------------------------------------- output folders
 def prepare_output_dir(path: Path, files: Sequence[str], *, overwrite: bool) -> Path:
-    """Create `path` if needed and check it is writable before any work starts.
+    """Create `path` if needed and check it is writable (a 4 KiB probe file is written and
+    removed) before any work starts: OutputError if not.
 
     Refuses (UsageError) when any of `files` already exists there and `overwrite` is False, so
     a previous run's results are never lost by accident. Other files in the folder are never
@@ -108,38 +114,43 @@ def prepare_output_dir(path: Path, files: Sequence[str], *, overwrite: bool) -> 
         raise UsageError(
             f"--out {path} already holds {', '.join(existing)}; pass --overwrite to replace them"
         )
+    probe = path / f".explore-write-test-{os.getpid()}"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".explore-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe.write_bytes(bytes(4096))
     except OSError as error:
-        raise UsageError(f"--out {path} is not writable: {error.strerror or error}") from error
+        raised = OutputError(f"--out {path} is not writable: {error.strerror or error}")
+        raised.errno = error.errno
+        raise raised from error
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink(missing_ok=True)
     return path
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: a crash never leaves a
-    half-written file under the final name."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+METRICS_BYTES = 64 << 10
+"""Room kept for a metrics.json (a few KiB) in the free-space checks."""
+
+
+def check_output_space(folder: Path, needed: int, what: str, replaces: Sequence[Path] = ()) -> None:
+    """OutputError when `folder`'s filesystem has less than `needed` bytes free, counting the
+    files in `replaces` (which the outputs overwrite) as free."""
+    reclaimable = sum(path.stat().st_size for path in replaces if path.is_file())
+    check_free_space(folder, needed, what=what, reclaimable=reclaimable)
+
+
+def labels_bytes(shape: Sequence[int]) -> int:
+    """Bytes of an int16 labels .npy of `shape` (header included)."""
+    return int(np.prod(shape)) * 2 + 128
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    text = (json.dumps(payload, indent=2) + "\n").encode()
+    write_atomic(path, lambda handle: handle.write(text))
 
 
 def write_npy(path: Path, array: np.ndarray) -> None:
-    def _save(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-
-    write_atomic(path, _save)
+    write_atomic(path, lambda handle: np.save(handle, array, allow_pickle=False))
 
 
 # ---------------------------------------------------------------------------- commands
@@ -281,6 +292,13 @@ def _train_kmeans(args: argparse.Namespace) -> int:
     out = prepare_output_dir(_default_out(args), RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
     n_clusters = _cluster_count(args, data.n_classes)
+    shape = data.shape[:2] if isinstance(data, Scene) else (data.n_images,)
+    check_output_space(
+        out,
+        labels_bytes(shape) + METRICS_BYTES,
+        "labels.npy and metrics.json",
+        [out / name for name in RUN_FILES],
+    )
     started = time.perf_counter()
     model = KMeansClustering(
         n_clusters=n_clusters,
@@ -356,7 +374,22 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
         )
 
     started = time.perf_counter()
-    model.fit(data, callbacks=[announce], checkpoint_path=checkpoint, resume=args.resume)
+    trainer = model.make_trainer(data, callbacks=[announce], checkpoint_path=checkpoint)
+    if args.resume:
+        trainer.load_checkpoint(checkpoint)
+        if is_main:
+            print(
+                f"resuming from {checkpoint}: epoch {trainer.epoch} of {trainer.epochs} done",
+                flush=True,
+            )
+    # The trainer checks the space of its checkpoints plus what is written here at the end.
+    trainer.output_reserve_bytes = (
+        trainer.estimated_history_bytes()
+        + labels_bytes(trainer.source.assignment_shape)
+        + METRICS_BYTES
+    )
+    trainer.fit()
+    model.adopt_trainer(trainer)
     seconds = time.perf_counter() - started
     if not is_main:
         return 0
@@ -391,6 +424,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     method_name = load_checkpoint(checkpoint).get("method", "")
     model = get_method_class(str(method_name)).from_checkpoint(checkpoint, device=args.device)
     data = load_dataset(args.dataset)  # scenes above EXPLORE_LAZY_BYTES stay on disk
+    map_shape = data.shape[:2] if isinstance(data, Scene) else (data.n_images,)
+    geotiff = out.suffix.lower() in (".tif", ".tiff")  # staged as a .npy, then converted
+    check_output_space(
+        out.parent if str(out.parent) else Path("."),
+        labels_bytes(map_shape) * (2 if geotiff else 1) + METRICS_BYTES,
+        f"the map {out.name}",
+        [out],
+    )
     if isinstance(data, Scene):
         model.predict_to_file(data, out)  # tile by tile, temporary name then rename
         shape = " x ".join(str(v) for v in data.shape[:2])
@@ -445,6 +486,12 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
     )
     source = load_images(args.source, size=args.image_size) if args.finetune_epochs else None
     target = load_images(args.target, size=args.image_size)
+    check_output_space(
+        out,
+        labels_bytes((target.n_images,)) + METRICS_BYTES,
+        "labels.npy and metrics.json",
+        [out / name for name in RUN_FILES],
+    )
     given = {
         "n_components": args.umap_components,
         "n_neighbors": args.neighbors,

@@ -43,3 +43,10 @@ class ModelNotFoundError(ExploreError, LookupError):
 class IncompatibleImagesError(DataError):
     """Images whose size or channels a feature extractor cannot take; the message names the
     fix (resize, channel mapping) and the option that applies it."""
+
+
+class OutputError(ExploreError, OSError):
+    """Results cannot be written: the output folder cannot be created or written, its
+    filesystem lacks the space a run needs (the message names the folder, the bytes needed and
+    free), or a write failed midway (disk full, file size limit): then `errno` and `reason`
+    (the system's words) are set."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explore.errors import DataError, FileFormatError
+from explore.outputs import fsync_file, fsync_folder, remove_stale_temporaries
 
 if TYPE_CHECKING:
     from explore.data.scene import Scene
@@ -449,7 +450,8 @@ def label_map_file(
     like: Scene | None = None,
 ) -> Iterator[np.memmap]:
     """A writable (H, W) memory-mapped map to fill tile by tile; when the block ends without an
-    error the file appears at `path` in one rename (never half-written under its name).
+    error the file appears at `path` in one rename (never half-written under its name; fsynced
+    first, so the rename survives a power loss; temporaries left by killed runs are removed).
 
     `.tif` / `.tiff` paths become a single-band GeoTIFF (rasterio; georeferenced like `like`'s
     cube when it came from a GeoTIFF), written from the filled map strip by strip; any other
@@ -459,6 +461,7 @@ def label_map_file(
     geotiff = path.suffix.lower() in (".tif", ".tiff")
     if geotiff:
         _import_rasterio(path)  # fail before any work
+    remove_stale_temporaries(path)  # left by a killed run
     staging = path.with_name(f".{path.name}.tmp-{os.getpid()}" + (".npy" if geotiff else ""))
     final_temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -468,9 +471,10 @@ def label_map_file(
         release_pages(out)
         if geotiff:
             _write_geotiff(out, final_temporary, like)
-            os.replace(final_temporary, path)
-        else:
-            os.replace(staging, path)
+        complete = final_temporary if geotiff else staging
+        fsync_file(complete)  # durable before the rename makes it visible
+        os.replace(complete, path)
+        fsync_folder(path.parent)
     finally:
         for temporary in (staging, final_temporary):
             if temporary.exists():

@@ -2,13 +2,13 @@
 
 A checkpoint holds the method's name and configuration, the model, optimiser and scheduler
 states, the RNG states, the number of finished epochs, the run history and the preprocessing
-state. It is written to a temporary file and renamed, so a crash during a save never leaves a
-corrupt checkpoint behind.
+state. It is written with `explore.outputs.write_atomic` (temporary file, fsync, rename, fsync of
+the folder), so a kill or a power loss during a save never leaves a corrupt checkpoint behind,
+and the temporary file a killed save leaves is removed by the next save.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from explore.errors import CheckpointError
+from explore.outputs import write_atomic
 from explore.training.history import RunHistory
 
 CHECKPOINT_FORMAT = "explore-checkpoint-v1"
@@ -37,17 +38,11 @@ def history_from_state(state: dict[str, Any]) -> RunHistory:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write `state` (plus the format tag) atomically to `path`."""
-    path = Path(path)
+    """Write `state` (plus the format tag) atomically and durably to `path`; a failed write
+    (disk full, file size limit) raises `OutputError` and leaves any previous checkpoint at
+    `path` as it was, with no temporary file behind."""
     payload = {"format": CHECKPOINT_FORMAT, **state}
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path
+    return write_atomic(Path(path), lambda handle: torch.save(payload, handle))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

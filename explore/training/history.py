@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from explore.errors import FileFormatError
+from explore.outputs import write_atomic
 
 HISTORY_FORMAT = "explore-history-v1"
 
@@ -129,19 +130,9 @@ class RunHistory:
         return history
 
     def save(self, path: str | Path) -> Path:
-        """Write `path` (.npz, compressed) through a temporary file, then rename."""
-        import os
-
-        path = Path(path)
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            with open(temporary, "wb") as handle:
-                np.savez_compressed(handle, **self.to_arrays())
-            os.replace(temporary, path)
-        finally:
-            if temporary.exists():
-                temporary.unlink()
-        return path
+        """Write `path` (.npz, compressed) atomically (`explore.outputs.write_atomic`)."""
+        arrays = self.to_arrays()
+        return write_atomic(Path(path), lambda handle: np.savez_compressed(handle, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> RunHistory:

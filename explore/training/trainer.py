@@ -4,7 +4,10 @@ The method supplies the model, the optimiser and schedule, and the loss of a bat
 its own augmented views); the trainer owns the device, seeds, mixed precision on GPU, progress,
 a thread-safe stop request, the items of each epoch (every training item, or `samples_per_epoch`
 random draws on large sources), per-epoch evaluation (every item, or a fixed sample on sources
-above `max_eval_items`), callbacks, NaN handling and checkpoints that resume exactly.
+above `max_eval_items`), callbacks, NaN handling and checkpoints that resume exactly. Before
+the first epoch it checks that the checkpoint's filesystem has room for the run's checkpoints
+(`OutputError` otherwise); a checkpoint write that fails midway (disk full) raises `OutputError`
+naming the last good checkpoint, which is kept.
 
 Across processes (`torchrun`, `explore.training.distributed`), the same loop runs in every
 process: each draws the same shuffled order and takes its share of every global batch of
@@ -14,6 +17,7 @@ calls the callbacks and writes checkpoints.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +29,8 @@ import torch
 from torch import nn
 
 from explore.data.lazy import release_pages
-from explore.errors import CheckpointError, DataError, TrainingDivergedError
+from explore.errors import CheckpointError, DataError, OutputError, TrainingDivergedError
+from explore.outputs import check_free_space
 from explore.training.checkpoint import (
     check_compatible,
     history_from_state,
@@ -102,6 +107,11 @@ class Trainer:
     `eval_sample_size` items: the record then has no map (`assignments` None), its cluster sizes
     count the sample and its metrics score the sample's labelled items.
 
+    Disk space: with `checkpoint_path`, `fit` first checks that the folder's filesystem has
+    room for two checkpoints of the last epoch (the previous one stays until the new one is
+    complete; `estimated_checkpoint_bytes`) plus `output_reserve_bytes` (set it to what the
+    caller writes next to the checkpoint: the CLI reserves the history and the labels).
+
     Across processes, `batch_size` is the global batch (each process takes batch_size /
     world_size items, so the loss sees the same batch whatever the number of processes);
     CUDA runs convert BatchNorm to SyncBatchNorm (`sync_batchnorm`, default on CUDA).
@@ -153,6 +163,8 @@ class Trainer:
             self.device.type == "cuda" if mixed_precision is None else mixed_precision
         )
         self._stop = threading.Event()
+        self.output_reserve_bytes = 0
+        self._checkpoint_epoch: int | None = None  # epoch of the last checkpoint written / read
 
         n_train = source.n_train
         if n_train < 2:
@@ -217,8 +229,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def fit(self) -> RunHistory:
-        """Train until `epochs` epochs are done or a stop is requested."""
+        """Train until `epochs` epochs are done or a stop is requested (first checking the
+        space the checkpoints need: `check_space`)."""
         self._stop.clear()
+        if self.epoch < self.epochs:
+            self.check_space()
         while self.epoch < self.epochs and not self._stop.is_set():
             self.run_epoch()
         return self.history
@@ -417,6 +432,55 @@ class Trainer:
         return result
 
     # ------------------------------------------------------------------ checkpoints
+    def _map_bytes(self) -> int:
+        """Bytes of one epoch's map as the history keeps it (none on sampled sources)."""
+        if self.source.n_items > self.max_eval_items:
+            return 0
+        return self.source.n_items * np.dtype(self._label_dtype()).itemsize
+
+    def estimated_history_bytes(self) -> int:
+        """Upper bound of the run history after the last epoch (maps uncompressed, metadata)."""
+        return self.epochs * (self._map_bytes() + 1024) + (64 << 10)
+
+    def estimated_checkpoint_bytes(self) -> int:
+        """Size of the checkpoint after the last epoch, estimated: the model's state, two Adam
+        moments per trainable parameter, the history with every epoch's map, the method's extra
+        state (preprocessing, parameters; measured) and 64 KiB for the rest."""
+        model_bytes = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+        parameter_bytes = sum(
+            p.numel() * p.element_size() for p in self.model.parameters() if p.requires_grad
+        )
+        extra = getattr(self.method, "checkpoint_extra", None)
+        extra_bytes = 0
+        if callable(extra):
+            buffer = io.BytesIO()
+            torch.save(extra(), buffer)
+            extra_bytes = buffer.tell()
+        return (
+            model_bytes
+            + 2 * parameter_bytes
+            + self.estimated_history_bytes()
+            + extra_bytes
+            + (64 << 10)
+        )
+
+    def check_space(self) -> None:
+        """OutputError, before any epoch runs, when the checkpoint's folder is missing or its
+        filesystem lacks room for two checkpoints (old + new during a save) plus
+        `output_reserve_bytes`. Rank 0 only (it writes); nothing to check without a path."""
+        if self.checkpoint_path is None or not self.is_main_process:
+            return
+        folder = self.checkpoint_path.parent
+        if not folder.is_dir():
+            raise OutputError(f"checkpoint folder {folder} does not exist")
+        existing = self.checkpoint_path.stat().st_size if self.checkpoint_path.is_file() else 0
+        check_free_space(
+            folder,
+            2 * self.estimated_checkpoint_bytes() + self.output_reserve_bytes,
+            what=f"{self.epochs} epochs of checkpoints and outputs",
+            reclaimable=existing,
+        )
+
     def state_dict(self) -> dict[str, Any]:
         state = {
             "method": self.method.name,
@@ -448,7 +512,22 @@ class Trainer:
         only rank 0 writes."""
         state = self.state_dict()
         if self.is_main_process:
-            save_checkpoint(path, state)
+            try:
+                save_checkpoint(path, state)
+            except OutputError as error:
+                if self._checkpoint_epoch is not None and Path(path).is_file():
+                    kept = f"the last good checkpoint (epoch {self._checkpoint_epoch}) is kept"
+                elif Path(path).is_file():
+                    kept = "the file already there is unchanged"
+                else:
+                    kept = "no checkpoint of this run was written yet"
+                raised = OutputError(
+                    f"cannot write the epoch {self.epoch} checkpoint {path}: "
+                    f"{getattr(error, 'reason', error)}; {kept} and nothing partial is left"
+                )
+                raised.errno = error.errno
+                raise raised from error
+            self._checkpoint_epoch = self.epoch
         return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> None:
@@ -468,6 +547,11 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as error:
             raise CheckpointError(f"checkpoint {path} does not fit this model: {error}") from error
         self.epoch = int(state["epoch"])
+        ours = self.checkpoint_path is not None and Path(path).resolve() == (
+            self.checkpoint_path.resolve()
+        )
+        if ours:  # the checkpoint a failed save later falls back to
+            self._checkpoint_epoch = self.epoch
         self.history = history_from_state(state["history"])
         self.history.truncate(self.epoch)
 
