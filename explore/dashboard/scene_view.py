@@ -7,23 +7,25 @@ the band range that trains, and a click on the composite to see that pixel's spe
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import holoviews as hv
 import panel as pn
 import param
 
-from explore.data.registry import DEFAULT_SCENE, is_available, list_datasets, load_scene
+from explore.dashboard.session import available_datasets, load_cached
+from explore.data.registry import DEFAULT_SCENE, get_entry
 from explore.data.scene import Scene
+from explore.errors import DataError
 from explore.viz import band_image, composite_image, label_map, pixel_spectrum
 
 PLOT_HEIGHT = 400
 
 
 def available_scenes() -> list[str]:
-    """Names of hyperspectral datasets that load without a download (the default first)."""
-    names = [e.name for e in list_datasets() if e.kind == "hsi" and is_available(e.name)]
+    """Names of hyperspectral datasets the page may load (`available_datasets`: no download,
+    nothing outside the data folders), the default first."""
+    names = [name for name in available_datasets() if get_entry(name).kind == "hsi"]
     return sorted(names, key=lambda name: (name != DEFAULT_SCENE, name))
 
 
@@ -36,9 +38,12 @@ def scene_axes(element: hv.Element | hv.Overlay, name: str) -> hv.Element | hv.O
     )
 
 
-@functools.lru_cache(maxsize=4)
 def _load(name: str) -> Scene:
-    return load_scene(name, download=False)
+    """A scene by registry name from the dashboard's one cache (`load_cached`)."""
+    scene = load_cached(name)
+    if not isinstance(scene, Scene):
+        raise DataError(f"{name!r} is an image set, not a hyperspectral scene")
+    return scene
 
 
 class SceneView(pn.viewable.Viewer):

@@ -36,8 +36,9 @@ STATUSES = ("idle", "running", "stopping", "finished", "stopped", "failed")
 
 def available_datasets() -> list[str]:
     """Registered datasets that load without a download: scenes first (the default scene
-    first), then image sets. The page offers nothing else, so it reads no arbitrary path."""
-    names = [entry.name for entry in list_datasets() if is_available(entry.name)]
+    first), then image sets. The page offers nothing else, so it reads no arbitrary path, and
+    a dataset whose files lead (through symlinks) outside the data folders is not offered."""
+    names = [entry.name for entry in list_datasets() if is_available(entry.name, confined=True)]
     return sorted(names, key=lambda name: (name != DEFAULT_SCENE, names.index(name)))
 
 
@@ -51,8 +52,10 @@ def available_devices() -> list[str]:
 @functools.lru_cache(maxsize=6)
 def load_cached(name: str) -> Scene | ImageSet:
     """A dataset by registry name, loaded once per server process (scenes and image sets are
-    immutable, so sessions can share them)."""
-    return load_dataset(name, download=False)
+    immutable, so sessions can share them). Names only, never a path, and only files inside
+    the data folders, cache or package (`confined`): the page's values come from the browser,
+    which a hostile user controls."""
+    return load_dataset(name, download=False, confined=True)
 
 
 @dataclass

@@ -788,16 +788,42 @@ def _cached_path(entry: DatasetEntry, data_file: DataFile, *, replaceable: bool)
     return _extract(path, data_file) if data_file.extract else path
 
 
-def _resolve(entry: DatasetEntry, *, replaceable: bool = False) -> _Resolution:
+def _escapes(path: Path, root: Path) -> Path | None:
+    """Where `path` really leads (symlinks followed) when that is outside `root`, else None.
+    For a folder, every symlink below it is checked too."""
+    try:
+        real_root = root.resolve()
+        candidates = [path]
+        if path.is_dir():
+            for folder, subfolders, files in os.walk(path):
+                candidates.extend(
+                    Path(folder, name)
+                    for name in (*subfolders, *files)
+                    if os.path.islink(os.path.join(folder, name))
+                )
+        for candidate in candidates:
+            real = candidate.resolve()
+            if not real.is_relative_to(real_root):
+                return real
+    except (OSError, RuntimeError):  # a symlink loop, a vanished file
+        return path
+    return None
+
+
+def _resolve(
+    entry: DatasetEntry, *, replaceable: bool = False, confined: bool = False
+) -> _Resolution:
     """Find each of `entry`'s files: data folders, then the cache, then the shipping package.
-    `replaceable`: a corrupt cached file counts as missing instead of raising ChecksumError."""
+    `replaceable`: a corrupt cached file counts as missing instead of raising ChecksumError.
+    `confined`: a file whose real path (symlinks followed) leaves the folder it was found in
+    counts as missing (noted in `looked_in`)."""
     resolution = _Resolution(entry)
     wanted = {name for data_file in entry.files for name in data_file.names}
     dirs = data_dirs()
-    hits: list[dict[str, Path]] = []
+    hits: list[tuple[Path, dict[str, Path]]] = []
     for root in dirs:
         if root.is_dir():
-            hits.append(_search_folder(root, wanted, entry.local_dirs))
+            hits.append((root, _search_folder(root, wanted, entry.local_dirs)))
             resolution.looked_in.append(f"{root} ({DATA_DIR_ENV})")
         else:
             resolution.looked_in.append(f"{root} ({DATA_DIR_ENV}; not a folder)")
@@ -810,18 +836,30 @@ def _resolve(entry: DatasetEntry, *, replaceable: bool = False) -> _Resolution:
             f"the installed {entry.package!r} package" + ("" if package_dir else " (not installed)")
         )
 
+    def admitted(path: Path | None, root: Path) -> Path | None:
+        if path is None or not confined:
+            return path
+        real = _escapes(path, root)
+        if real is None:
+            return path
+        resolution.looked_in.append(f"{path} (refused: leads to {real}, outside {root})")
+        return None
+
     for data_file in entry.files:
         path: Path | None = None
         origin: Origin = "local"
-        for found in hits:
+        for root, found in hits:
             path = next((found[name] for name in data_file.names if name in found), None)
+            path = admitted(path, root)
             if path is not None:
                 break
         if path is None:
             path, origin = _cached_path(entry, data_file, replaceable=replaceable), "cache"
+            path = admitted(path, cache_dir() / entry.name)
         if path is None and package_dir is not None and data_file.package_path:
             candidate = package_dir / data_file.package_path
             path, origin = (candidate, "package") if candidate.is_file() else (None, origin)
+            path = admitted(path, package_dir)
         if path is None:
             resolution.missing.append(data_file)
         else:
@@ -930,7 +968,11 @@ def _download(entry: DatasetEntry, data_file: DataFile) -> Path:
 
 
 def locate(
-    name: str | DatasetEntry, *, download: bool = False, allow_unverified: bool = False
+    name: str | DatasetEntry,
+    *,
+    download: bool = False,
+    allow_unverified: bool = False,
+    confined: bool = False,
 ) -> dict[Role, Path]:
     """Role ("cube", "labels", "images") -> path of every file of dataset `name`.
 
@@ -938,10 +980,11 @@ def locate(
     with `download=True` fetches what is still missing into the cache. Raises
     DatasetNotFoundError saying where it looked and the URL to fetch by hand, or why a file
     is not downloaded (no published checksum and `allow_unverified` not set); ChecksumError
-    when a download does not match its checksum.
+    when a download does not match its checksum. `confined=True` (the dashboard) refuses
+    files that lead, through symlinks, outside the folder they were found in.
     """
     entry = get_entry(name)
-    resolution = _resolve(entry, replaceable=download)
+    resolution = _resolve(entry, replaceable=download, confined=confined)
     if not resolution.missing:
         return resolution.paths()
     if not download:
@@ -962,10 +1005,11 @@ def locate(
     return paths
 
 
-def is_available(name: str | DatasetEntry) -> bool:
-    """Whether every file of `name` is on this machine (data folders, cache, package)."""
+def is_available(name: str | DatasetEntry, *, confined: bool = False) -> bool:
+    """Whether every file of `name` is on this machine (data folders, cache, package);
+    `confined` as in `locate`."""
     try:
-        return not _resolve(get_entry(name)).missing
+        return not _resolve(get_entry(name), confined=confined).missing
     except ChecksumError:
         return False
 
@@ -1166,6 +1210,7 @@ def load_dataset(
     allow_unverified: bool = False,
     size: int | tuple[int, int] | None = None,
     lazy: bool | None = None,
+    confined: bool = False,
 ) -> Scene | ImageSet:
     """A `Scene` or an `ImageSet` from a registered name, an entry, or a file / folder path.
 
@@ -1175,11 +1220,20 @@ def load_dataset(
     CIFAR batch or an .npz with `images` -> ImageSet. `size` (int or (height, width)) resizes
     image sets; the default keeps their size. `lazy` applies to scene files read by path
     (`read_scene`: by default, cubes above `EXPLORE_LAZY_BYTES` stay on disk).
+
+    `confined=True` is for callers that take names from untrusted users (the dashboard): only
+    registered names are read, never a path, and no file that leads through a symlink outside
+    the data folder, cache or package it was found in (DatasetNotFoundError).
     """
     if isinstance(name_or_path, DatasetEntry):
         entry = name_or_path
     elif isinstance(name_or_path, str) and _normalise(name_or_path) in REGISTRY:
         entry = REGISTRY[_normalise(name_or_path)]
+    elif confined:
+        raise DatasetNotFoundError(
+            f"{str(name_or_path)[:200]!r} is not a registered dataset name: only registered "
+            "datasets are read here, never a path"
+        )
     elif isinstance(name_or_path, str) and (not name_or_path.strip() or "\x00" in name_or_path):
         raise DatasetNotFoundError(
             f"no dataset name or path in {name_or_path!r}: give a registered name (see "
@@ -1197,7 +1251,7 @@ def load_dataset(
         return _load_path(path, size, lazy)
     else:
         entry = get_entry(str(name_or_path))  # unknown: raises, naming close matches
-    paths = locate(entry, download=download, allow_unverified=allow_unverified)
+    paths = locate(entry, download=download, allow_unverified=allow_unverified, confined=confined)
     return _load_entry(entry, paths, size)
 
 
@@ -1207,12 +1261,17 @@ def load_scene(
     download: bool = True,
     allow_unverified: bool = False,
     lazy: bool | None = None,
+    confined: bool = False,
 ) -> Scene:
     """Like `load_dataset`, for a hyperspectral scene (DataError for an image set)."""
     from explore.data.scene import Scene
 
     loaded = load_dataset(
-        name_or_path, download=download, allow_unverified=allow_unverified, lazy=lazy
+        name_or_path,
+        download=download,
+        allow_unverified=allow_unverified,
+        lazy=lazy,
+        confined=confined,
     )
     if not isinstance(loaded, Scene):
         raise DataError(
