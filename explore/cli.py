@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -206,8 +207,20 @@ def _cmd_info(args: argparse.Namespace) -> int:
     else:
         from explore.data.readers import read_scene
 
-        print(f"  {read_scene(path)!r}")
+        scene = read_scene(path)
+        print(f"  {scene!r}")
+        if scene.georeference is not None:
+            print(f"  georeferenced: {_describe_georeference(scene.georeference)}")
     return 0
+
+
+def _describe_georeference(georeference: Any) -> str:
+    """ "WGS 84 / UTM zone 33N, pixel 30 x 30, origin (500000, 4100000)" for `explore info`."""
+    a, b, c, d, e, f = georeference.transform
+    crs = georeference.crs or "no CRS"
+    name = re.match(r'\s*\w+\[\s*"([^"]*)"', crs)
+    pixel = f"pixel {abs(a):g} x {abs(e):g}" + (" (rotated)" if b or d else "")
+    return f"{name.group(1) if name else crs[:60]}, {pixel}, origin ({c:.12g}, {f:.12g})"
 
 
 RUN_FILES = ["metrics.json", "labels.npy"]

@@ -5,6 +5,7 @@ label maps written to a file, epochs of N samples, evaluation on a sample, and t
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -187,7 +188,7 @@ def test_tiled_prediction_equals_in_memory_prediction(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.npy"]  # no temporary left
 
 
-def test_label_map_file_is_atomic(tmp_path: Path) -> None:
+def test_label_map_file_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "map.npy"
     with pytest.raises(RuntimeError), label_map_file(target, (4, 5)) as out:
         out[:] = 3
@@ -196,8 +197,9 @@ def test_label_map_file_is_atomic(tmp_path: Path) -> None:
     with label_map_file(target, (4, 5)) as out:
         out[:] = 3
     assert np.load(target).dtype == np.int16 and (np.load(target) == 3).all()
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # import now fails as if not installed
     with (
-        pytest.raises(FileFormatError, match="rasterio"),
+        pytest.raises(FileFormatError, match=r"rasterio: pip install explore\[geotiff\]"),
         label_map_file(tmp_path / "m.tif", (2, 2)),
     ):
         pass

@@ -214,7 +214,15 @@ def source_positions(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- reads
-def _check_finite(block: np.ndarray, row0: int, col0: int) -> None:
+def _file_of(cube: Any) -> str:
+    """ " of GeoTIFF /x.tif" / " of /x.npy" for messages about a file-backed cube, else ""."""
+    if isinstance(cube, WindowedCube):
+        return f" of {cube.description}"
+    filename = getattr(cube, "filename", None)
+    return f" of {filename}" if filename else ""
+
+
+def _check_finite(block: np.ndarray, row0: int, col0: int, where: str = "") -> None:
     finite = np.isfinite(block)
     if finite.all():
         return
@@ -222,9 +230,9 @@ def _check_finite(block: np.ndarray, row0: int, col0: int) -> None:
     row, col, band = (int(v) for v in bad[0])
     kind = "NaN" if np.isnan(block[row, col, band]) else "Inf"
     raise DataError(
-        f"cube holds non-finite values ({len(bad)} in the window read at row {row0}, column "
-        f"{col0}; {kind} first at row {row0 + row}, column {col0 + col}, band {band}); fill or "
-        "drop them before using the scene"
+        f"cube{where} holds non-finite values ({len(bad)} in the window read at row {row0}, "
+        f"column {col0}; {kind} first at row {row0 + row}, column {col0 + col}, band {band}); "
+        "fill or drop them before using the scene"
     )
 
 
@@ -237,7 +245,7 @@ def read_window(cube: Any, rows: slice, cols: slice) -> np.ndarray:
     release_pages(cube)
     top = rows.indices(cube.shape[0])[0]
     left = cols.indices(cube.shape[1])[0]
-    _check_finite(block, top, left)
+    _check_finite(block, top, left, _file_of(cube))
     return block
 
 
@@ -328,8 +336,9 @@ def read_patches(
         if not np.isfinite(patches).all():
             k = int(np.argwhere(~np.isfinite(patches))[0][0])
             raise DataError(
-                f"cube holds non-finite values (NaN or Inf) in the patch centred on row "
-                f"{int(rows[k])}, column {int(cols[k])}; fill or drop them before training"
+                f"cube{_file_of(cube)} holds non-finite values (NaN or Inf) in the patch "
+                f"centred on row {int(rows[k])}, column {int(cols[k])}; fill or drop them "
+                "before training"
             )
     patches = _apply(transform, patches)
     if mode == "zeros":
@@ -365,8 +374,8 @@ def gather_pixels(cube: Any, flat_indices: np.ndarray, *, chunk: int = 65_536) -
     if not np.isfinite(out).all():
         bad = int(ordered[np.argwhere(~np.isfinite(out))[0][0]])
         raise DataError(
-            f"cube holds non-finite values (NaN or Inf), first at row {bad // width}, column "
-            f"{bad % width}; fill or drop them before using the scene"
+            f"cube{_file_of(cube)} holds non-finite values (NaN or Inf), first at row "
+            f"{bad // width}, column {bad % width}; fill or drop them before using the scene"
         )
     result = np.empty_like(out)
     result[order] = out
@@ -405,9 +414,34 @@ def _import_rasterio(path: Path) -> Any:
     return rasterio
 
 
+def _map_georeference(like: Scene | None) -> dict[str, Any]:
+    """The `crs` / `transform` profile entries of a map of `like` (empty when it has none):
+    the scene's georeference, else (a scene built around a `WindowedCube` by hand) its cube's
+    rasterio profile moved to the cube's origin."""
+    from affine import Affine  # installed with rasterio
+
+    georeference = getattr(like, "georeference", None)
+    cube = getattr(like, "cube", None)
+    if georeference is not None:
+        crs, (a, b, c, d, e, f), (row, col) = georeference.crs, georeference.transform, (0, 0)
+    elif isinstance(cube, WindowedCube) and cube.profile and cube.profile.get("transform"):
+        crs, (row, col) = cube.profile.get("crs"), cube.origin
+        a, b, c, d, e, f = tuple(cube.profile["transform"])[:6]
+    else:
+        return {}
+    profile: dict[str, Any] = {
+        "transform": Affine(a, b, a * col + b * row + c, d, e, d * col + e * row + f)
+    }
+    if crs is not None:
+        profile["crs"] = crs
+    return profile
+
+
 def _write_geotiff(source: np.ndarray, path: Path, like: Scene | None) -> None:
-    """Copy an (H, W) map to a single-band GeoTIFF, strip by strip, with the georeferencing of
-    `like`'s cube when it was read from a GeoTIFF."""
+    """Copy an (H, W) map to a single-band GeoTIFF (tiled, deflate), strip by strip, on the
+    pixel grid of `like` when it is georeferenced (read from a GeoTIFF)."""
+    import warnings
+
     rasterio = _import_rasterio(path)
     from rasterio.windows import Window
 
@@ -421,24 +455,18 @@ def _write_geotiff(source: np.ndarray, path: Path, like: Scene | None) -> None:
         "tiled": True,
         "compress": "deflate",
         "BIGTIFF": "IF_SAFER",
+        **_map_georeference(like),
     }
-    cube = getattr(like, "cube", None)
-    if isinstance(cube, WindowedCube) and cube.profile:
-        from rasterio.windows import transform as window_transform
-
-        if "crs" in cube.profile:
-            profile["crs"] = cube.profile["crs"]
-        if "transform" in cube.profile:
-            window = Window(cube.origin[1], cube.origin[0], width, height)
-            profile["transform"] = window_transform(window, cube.profile["transform"])
     strip = max(1, (16 << 20) // max(1, width * source.dtype.itemsize))
-    with rasterio.open(path, "w", **profile) as dataset:
-        for top in range(0, height, strip):
-            bottom = min(top + strip, height)
-            dataset.write(
-                np.asarray(source[top:bottom]), 1, window=Window(0, top, width, bottom - top)
-            )
-            release_pages(source)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no geotransform")  # not georeferenced
+        with rasterio.open(path, "w", **profile) as dataset:
+            for top in range(0, height, strip):
+                bottom = min(top + strip, height)
+                dataset.write(
+                    np.asarray(source[top:bottom]), 1, window=Window(0, top, width, bottom - top)
+                )
+                release_pages(source)
 
 
 @contextlib.contextmanager

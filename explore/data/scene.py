@@ -6,6 +6,9 @@ loaded data is never changed in place. Validation happens here, once, for every 
 A scene may be lazy (`is_lazy`): its cube is a read-only memory map or a `WindowedCube`
 (`explore.data.lazy`), kept in its stored dtype and read window by window; its values are
 checked for NaN / Inf as windows are read rather than up front. Labels are always in memory.
+
+A scene read from a georeferenced file (GeoTIFF) keeps its `Georeference` (CRS and pixel grid),
+moved along by `crop`, so that maps predicted for it can be written georeferenced.
 """
 
 from __future__ import annotations
@@ -20,6 +23,28 @@ from explore.errors import DataError
 
 # Wavelengths (nm) picked for a natural-colour composite when the scene's wavelengths are known.
 _NATURAL_RGB_NM = (640.0, 550.0, 460.0)
+
+
+@dataclass(frozen=True)
+class Georeference:
+    """Where a scene's pixels lie on the ground: `crs` (WKT text, or None when the file gives
+    none) and `transform`, the affine coefficients (a, b, c, d, e, f) taking pixel (column,
+    row) corners to map coordinates, x = a * col + b * row + c, y = d * col + e * row + f
+    (rasterio's / affine's order)."""
+
+    crs: str | None
+    transform: tuple[float, float, float, float, float, float]
+
+    def __post_init__(self) -> None:
+        transform = tuple(float(v) for v in self.transform)
+        if len(transform) != 6 or not all(np.isfinite(transform)):
+            raise DataError(f"a georeference needs 6 finite affine coefficients; got {transform}")
+        object.__setattr__(self, "transform", transform)
+
+    def shifted(self, row: int, col: int) -> Georeference:
+        """The georeference of a window whose first pixel is (row, col) of this grid."""
+        a, b, c, d, e, f = self.transform
+        return Georeference(self.crs, (a, b, a * col + b * row + c, d, e, d * col + e * row + f))
 
 
 def remap_labels(labels: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -83,6 +108,7 @@ class Scene:
     Labels use 0 for unlabelled pixels and 1..C for classes; any other set of non-zero values
     is remapped to 1..C on construction, and `label_values` keeps each class's value in the file.
     `class_names[c - 1]` names class c. `wavelengths` (nm, one per band) are optional.
+    `georeference` (a `Georeference`) places the pixels on the ground, when the file did.
     """
 
     cube: np.ndarray
@@ -92,6 +118,7 @@ class Scene:
     wavelengths: np.ndarray | None = None
     rgb_bands: tuple[int, int, int] | None = None
     label_values: tuple[int, ...] = field(default=())
+    georeference: Georeference | None = None
 
     def __post_init__(self) -> None:
         cube = _validate_cube(self.cube)
@@ -140,6 +167,10 @@ class Scene:
                     f"wavelengths must give one value per band ({n_bands}); got {wavelengths.size}"
                 )
             object.__setattr__(self, "wavelengths", wavelengths)
+        if self.georeference is not None and not isinstance(self.georeference, Georeference):
+            raise DataError(
+                f"georeference must be a Georeference; got {type(self.georeference).__name__}"
+            )
         if self.rgb_bands is not None:
             bands = tuple(int(b) for b in self.rgb_bands)
             if len(bands) != 3 or any(not 0 <= b < n_bands for b in bands):
@@ -314,18 +345,37 @@ class Scene:
         )
 
     def crop(self, rows: slice, cols: slice) -> Scene:
-        """A new scene cut to a window of rows and columns."""
+        """A new scene cut to a window of rows and columns (its georeference moved to the
+        window's first pixel; dropped for slices with steps, which change the pixel size)."""
         cube = self.cube[rows, cols]
         if min(cube.shape[:2]) == 0:
             raise DataError(f"crop {rows}, {cols} of scene {self.name!r} is empty")
+        georeference = None
+        if self.georeference is not None and rows.step in (None, 1) and cols.step in (None, 1):
+            top, left = rows.indices(self.shape[0])[0], cols.indices(self.shape[1])[0]
+            georeference = self.georeference.shifted(top, left)
         labels = None if self.labels is None else self.labels[rows, cols]
         # The window may hold fewer classes: keep names of the classes that remain.
         if labels is None:
-            return replace(self, cube=cube, labels=None, class_names=(), label_values=())
+            return replace(
+                self,
+                cube=cube,
+                labels=None,
+                class_names=(),
+                label_values=(),
+                georeference=georeference,
+            )
         present = [c for c in range(1, self.n_classes + 1) if np.any(labels == c)]
         names = tuple(self.class_names[c - 1] for c in present) if self.class_names else ()
         values = tuple(self.label_values[c - 1] for c in present)
-        return replace(self, cube=cube, labels=labels, class_names=names, label_values=values)
+        return replace(
+            self,
+            cube=cube,
+            labels=labels,
+            class_names=names,
+            label_values=values,
+            georeference=georeference,
+        )
 
     def __repr__(self) -> str:
         height, width, bands = self.shape
