@@ -38,30 +38,13 @@ from explore.dashboard.browser import (
     canvas_signature,
     deep_text,
     launch_chromium,
+    open_tab,
+    set_number,
+    table_rows,
+    wait_for,
 )
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def wait_for(condition: Any, timeout: float, what: str, poll: float = 0.02) -> float:
-    """Poll `condition()` until true; returns the time.perf_counter() when it first was."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return time.perf_counter()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(poll)
-
-
-def set_number(page: Any, css_class: str, value: int) -> None:
-    field = page.locator(f".{css_class} input")
-    field.fill(str(value))
-    field.press("Enter")
-
-
-def open_tab(page: Any, name: str) -> None:
-    page.locator(".bk-tab", has_text=name).click()
 
 
 def measure_start(page: Any, server: DashboardServer) -> dict[str, float]:
@@ -135,14 +118,7 @@ def epoch_updates(page: Any, dataset: str, k: int, epochs: int) -> dict[str, lis
 
 def table_seconds(text: str) -> list[float]:
     """The 'seconds' column of the metrics table's text ("epoch seconds acc ... 1 12.3 ...")."""
-    tokens = [t for t in text.replace("|", " ").split() if not re.fullmatch(r"-+", t)]
-    if "epoch" not in tokens or "seconds" not in tokens:
-        return []
-    header = tokens[tokens.index("epoch") :]
-    n_columns = next(i for i, token in enumerate(header) if re.fullmatch(r"[\d.]+", token))
-    cells = header[n_columns:]
-    rows = [cells[i : i + n_columns] for i in range(0, len(cells) - n_columns + 1, n_columns)]
-    return [float(row[1]) for row in rows if len(row) == n_columns]
+    return [float(row[1]) for row in table_rows(text)]
 
 
 def summary(values: list[float]) -> str:

@@ -8,16 +8,15 @@ tab computes a UMAP, and a box drawn on the cluster map highlights those pixels 
 saves a screenshot in its tmp_path.
 
 Chromium is the system's (`EXPLORE_CHROMIUM`, default /usr/bin/chromium). Without it (or without
-the playwright package) the tests skip, unless `EXPLORE_REQUIRE_BROWSER=1` (CI), where they fail.
+the playwright package) the tests skip, unless `EXPLORE_REQUIRE_BROWSER=1` (CI), where they fail
+(`explore.dashboard.browser.require_browser`).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +26,13 @@ from PIL import Image
 from explore.dashboard.browser import (
     VIEWPORT,
     DashboardServer,
-    browser_problem,
     canvas_signature,
     launch_chromium,
+    open_tab,
+    require_browser,
+    server_env,
+    set_number,
+    wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -40,24 +43,10 @@ TRAIN_TIMEOUT_MS = 420_000  # 2 SSCC epochs on Salinas-A: ~10 s alone, minutes o
 UMAP_TIMEOUT_MS = 300_000
 
 
-def _data_dir() -> str:
-    configured = os.environ.get("EXPLORE_DATA_DIR", "").split(os.pathsep)[0]
-    return configured or str(Path(__file__).resolve().parents[2] / "shared" / "data")
-
-
 def _after(step: str) -> None:
     """Skip a test whose earlier step (a test above it) did not pass."""
     if step not in SEEN:
         pytest.skip(f"needs the earlier step '{step}', which did not pass")
-
-
-def _require_browser() -> None:
-    problem = browser_problem()
-    if problem is None:
-        return
-    if os.environ.get("EXPLORE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"EXPLORE_REQUIRE_BROWSER=1 but browser tests cannot run: {problem}")
-    pytest.skip(f"browser tests skipped: {problem}")
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +54,12 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[DashboardServer]:
     """`panel serve` on a free port of 127.0.0.1 for this module; stopped afterwards."""
-    _require_browser()
+    require_browser()
     folder = tmp_path_factory.mktemp("dashboard_server")
-    env = {
-        "EXPLORE_DATA_DIR": _data_dir(),
-        "EXPLORE_CACHE_DIR": str(folder / "cache"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    # numba's on-disk cache (kept between runs) makes `import umap` in the server 2 s, not 15 s.
-    cache = getattr(request.config, "cache", None)
-    if "NUMBA_CACHE_DIR" not in os.environ and cache is not None:
-        env["NUMBA_CACHE_DIR"] = str(cache.mkdir("numba"))
+    cache = getattr(request.config, "cache", None)  # numba's, kept between runs: see server_env
+    env = server_env(
+        cache_dir=folder / "cache", numba_cache_dir=cache.mkdir("numba") if cache else None
+    )
     dashboard = DashboardServer(env=env, log_path=folder / "panel_serve.log").start()
     try:
         dashboard.wait_until_serving(timeout=LOAD_TIMEOUT_MS / 1000)
@@ -117,29 +101,11 @@ def _colours(png: bytes) -> int:
     return len(np.unique(image, axis=0))
 
 
-def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def _tab(page, name: str) -> None:
-    page.locator(".bk-tab", has_text=name).click()
-
-
-def _set_number(page, css_class: str, value: int) -> None:
-    field = page.locator(f".{css_class} input")
-    field.fill(str(value))
-    field.press("Enter")
-
-
 def test_page_loads_on_the_indian_pines_composite(page, tmp_path: Path) -> None:
     composite = page.locator(".composite-plot")
     _expect()(page.locator(".dataset-select select")).to_have_value("indian_pines")
     composite.locator("canvas").first.wait_for(timeout=LOAD_TIMEOUT_MS)
-    _wait_until(lambda: canvas_signature(page, "composite-plot") != "", 60, "a drawn composite")
+    wait_for(lambda: canvas_signature(page, "composite-plot") != "", 60, "a drawn composite")
     page.get_by_text("R: band 24 (637 nm)").wait_for()  # Indian Pines' natural-colour bands
     page.wait_for_timeout(500)
     assert _colours(composite.screenshot()) > 500  # an image, not a blank plot
@@ -156,7 +122,7 @@ def test_band_picker_redraws_the_composite(page, tmp_path: Path) -> None:
     for _ in range(5):  # red band 24 -> 29
         handle.press("ArrowRight")
     page.get_by_text("R: band 29").wait_for()
-    _wait_until(lambda: canvas_signature(page, "composite-plot") != before, 30, "a new composite")
+    wait_for(lambda: canvas_signature(page, "composite-plot") != before, 30, "a new composite")
     page.wait_for_timeout(500)
     assert composite.screenshot() != before_png
     _snap(page, tmp_path, "02_red_band_29")
@@ -168,7 +134,7 @@ def test_bad_settings_show_an_error_and_the_server_keeps_serving(
     _after("loaded")
     page.locator(".dataset-select select").select_option("salinas_a")
     page.locator(".method-select select").select_option("sscc")
-    _set_number(page, "k-input", 100000)
+    set_number(page, "k-input", 100000)
     page.locator(".start-button button").click()
     alert = page.locator(".run-error")
     _expect()(alert).to_be_visible()
@@ -182,10 +148,10 @@ def test_bad_settings_show_an_error_and_the_server_keeps_serving(
 
 def test_two_epoch_run_streams_epochs_and_the_cluster_map(page, tmp_path: Path) -> None:
     _after("loaded")
-    _set_number(page, "k-input", 6)
-    _set_number(page, "epochs-input", 2)
+    set_number(page, "k-input", 6)
+    set_number(page, "epochs-input", 2)
     page.locator(".config-select select").select_option("fast")
-    _tab(page, "Training")
+    open_tab(page, "Training")
     cluster_map = page.locator(".cluster-map")
     cluster_map.locator("canvas").first.wait_for()
     page.get_by_text("map: no epoch yet").wait_for()
@@ -198,7 +164,7 @@ def test_two_epoch_run_streams_epochs_and_the_cluster_map(page, tmp_path: Path) 
     _expect()(counter).to_contain_text("epoch 2 / 2", timeout=TRAIN_TIMEOUT_MS)
     _expect()(page.locator(".run-status")).to_contain_text("finished", timeout=60_000)
     _expect()(page.locator(".shown-epoch")).to_contain_text("map: epoch 2 of 2")
-    _wait_until(lambda: canvas_signature(page, "cluster-map") not in ("", blank), 60, "the map")
+    wait_for(lambda: canvas_signature(page, "cluster-map") not in ("", blank), 60, "the map")
     page.wait_for_timeout(1000)
     assert _colours(cluster_map.screenshot()) >= 6  # K = 6 clusters drawn
     _snap(page, tmp_path, "04_epoch_2")
@@ -212,7 +178,7 @@ def test_epoch_player_replays_an_earlier_epoch(page, tmp_path: Path) -> None:
     latest = canvas_signature(page, "cluster-map")
     page.locator(".epoch-player button.previous").click()
     _expect()(shown).to_contain_text("map: epoch 1 of 2")
-    _wait_until(lambda: canvas_signature(page, "cluster-map") != latest, 30, "epoch 1's map")
+    wait_for(lambda: canvas_signature(page, "cluster-map") != latest, 30, "epoch 1's map")
     _snap(page, tmp_path, "05_replay_epoch_1")
     page.locator(".epoch-player button.last").click()
     _expect()(shown).to_contain_text("map: epoch 2 of 2")
@@ -220,18 +186,18 @@ def test_epoch_player_replays_an_earlier_epoch(page, tmp_path: Path) -> None:
 
 def test_embedding_tab_computes_and_shows_a_umap(page, tmp_path: Path) -> None:
     _after("trained")
-    _tab(page, "Embedding")
+    open_tab(page, "Embedding")
     status = page.locator(".umap-status")
     _expect()(status).to_contain_text("Press 'Compute UMAP'")
     empty = canvas_signature(page, "embedding-plot")
-    _set_number(page, "umap-max-points", 1500)  # a quicker UMAP than the default 5000 points
+    set_number(page, "umap-max-points", 1500)  # a quicker UMAP than the default 5000 points
     page.wait_for_timeout(500)
     page.locator(".embed-button button").click()
     _expect()(page.locator(".embed-status")).to_contain_text("items", timeout=120_000)
     done = re.compile(r"UMAP of \d+ items in [\d.]+ s")
     _expect()(status).to_contain_text(done, timeout=UMAP_TIMEOUT_MS)
     print(page.get_by_text(done).inner_text())  # the UMAP's seconds, for `pytest -s`
-    _wait_until(
+    wait_for(
         lambda: canvas_signature(page, "embedding-plot") not in ("", empty), 60, "the UMAP plot"
     )
     page.locator(".umap-button button").click()  # nothing changed: no second UMAP
@@ -243,10 +209,10 @@ def test_embedding_tab_computes_and_shows_a_umap(page, tmp_path: Path) -> None:
 
 def test_box_on_the_cluster_map_highlights_points_in_the_embedding(page, tmp_path: Path) -> None:
     _after("embedding")
-    _tab(page, "Training")
+    open_tab(page, "Training")
     cluster_map = page.locator(".cluster-map")
     _expect()(page.locator(".shown-epoch")).to_contain_text("map: epoch 2 of 2")
-    _wait_until(lambda: canvas_signature(page, "cluster-map") != "", 60, "the map")
+    wait_for(lambda: canvas_signature(page, "cluster-map") != "", 60, "the map")
     page.wait_for_timeout(1000)
     cluster_map.locator(".bk-tool-icon-box-select").click()
     box = cluster_map.locator("canvas").first.bounding_box()
@@ -258,11 +224,11 @@ def test_box_on_the_cluster_map_highlights_points_in_the_embedding(page, tmp_pat
     page.mouse.move(x + 0.6 * width, y + 0.6 * height, steps=5)
     page.mouse.up()
     _snap(page, tmp_path, "07_box_on_map")
-    _tab(page, "Embedding")
+    open_tab(page, "Embedding")
     status = page.locator(".umap-status")
     _expect()(status).to_contain_text("pixels selected on the map")
     _expect()(status).to_contain_text(re.compile(r"[1-9]\d* of them are embedded \(highlighted\)"))
-    _wait_until(  # the same UMAP, now with the highlighted points on top
+    wait_for(  # the same UMAP, now with the highlighted points on top
         lambda: canvas_signature(page, "embedding-plot") not in ("", SEEN.get("embedding")),
         60,
         "the highlighted points",

@@ -4,18 +4,33 @@ It makes a `TrainingSession` and the components over it, links them (the sidebar
 drives the scene view; the scene view's band range and the pool editor's pool feed the next
 run; a selection in the embedding highlights pixels on the cluster map and a box drawn on the
 map (box-select tool on the Training tab) highlights those pixels' points in the embedding), and
-stops the session's training thread when the tab closes.
+ends the session when Bokeh destroys it (a closed tab, after `--unused-session-lifetime`):
+`Dashboard.end_session` stops the training thread, waits for it off the event loop, drops the
+session's runs, model and data, returns the freed memory to the system (`release_memory`:
+`gc.collect()` and glibc's `malloc_trim(0)`), so the server's memory comes back after its
+sessions end, and then logs one line (logger `explore.dashboard.app`, INFO, in the server's
+output): "session ended: run '...' <status> after <n> of <total> epochs; training thread
+ended, memory released (<k> live)". A served session's start is logged too ("session started
+(<k> live)").
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import gc
+import logging
+import os
+import sys
 import threading
 from typing import Any
 
 import holoviews as hv
 import numpy as np
 import panel as pn
+import param
 
+from explore.dashboard import access
 from explore.dashboard.compare_view import CompareView
 from explore.dashboard.embedding_view import EmbeddingView
 from explore.dashboard.pool_editor import AugmentationPreview, PoolEditor
@@ -27,10 +42,56 @@ from explore.embedding import subsample_indices
 
 TITLE = "explore: deep clustering of hyperspectral images"
 MAX_EMBEDDED = 5000
+END_TIMEOUT = 120.0  # seconds an ended session waits for its training thread's current batch
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's `malloc_trim`, or None (not Linux, another C library, no symbol)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
+            return None
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def release_memory() -> None:
+    """Collect garbage, then give the heap pages it freed back to the system: glibc keeps freed
+    memory in its arenas (each training thread allocates from one of its own), so without
+    `malloc_trim(0)` the server's resident memory stays near its peak after sessions end.
+    On other platforms only the collection runs."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+class _LiveSessions:
+    """How many served sessions have started and not yet ended (for the log lines)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live = 0
+
+    def count(self, change: int) -> int:
+        """Add `change` (+1 a session started, -1 one ended); returns the new count."""
+        with self._lock:
+            self._live += change
+            return self._live
+
+
+_LIVE = _LiveSessions()
 
 
 class Dashboard:
     """The components of one session and the links between them."""
+
+    served = False  # True for a page served by `panel serve` (counted in the log lines)
 
     def __init__(self) -> None:
         self.session = TrainingSession()
@@ -141,6 +202,65 @@ class Dashboard:
         except Exception as error:  # noqa: BLE001 - shown in the page, never raised
             self.embed_status.object = f"Embedding failed: {error}"
 
+    # ------------------------------------------------------------------ end
+    def end_session(self, timeout: float = END_TIMEOUT) -> threading.Thread:
+        """The page's session was destroyed: ask its training to stop and, in a thread (the
+        server's event loop never waits for a batch), wait for it to end, drop the session's
+        runs, model and data (`release`), hand the freed memory back to the system
+        (`release_memory`) and log how the run ended. Returns that thread."""
+        self.session.stop()
+        ender = threading.Thread(
+            target=self._finish_end, args=(timeout,), daemon=True, name="explore-session-end"
+        )
+        ender.start()
+        return ender
+
+    def _finish_end(self, timeout: float) -> None:
+        session = self.session
+        ended = session.join(timeout)
+        run = session.run_name or "no run"
+        if not ended:  # the thread still uses the model: keep everything, say so
+            log.warning(
+                "session ended: run '%s' still training after %.0f s (%d of %d epochs; %d live)",
+                run,
+                timeout,
+                session.epoch,
+                session.total_epochs,
+                _LIVE.count(-1 if self.served else 0),
+            )
+            return
+        self.release()
+        release_memory()
+        log.info(
+            "session ended: run '%s' %s after %d of %d epochs; training thread ended, memory "
+            "released (%d live)",
+            run,
+            session.status,
+            session.epoch,
+            session.total_epochs,
+            _LIVE.count(-1 if self.served else 0),
+        )
+
+    def release(self) -> None:
+        """Drop what the closed page's session holds (runs, model, trainer, data, embedding
+        arrays) without redrawing anything. Needed: Bokeh's destroyed document keeps its
+        session-destroyed callbacks, whose closure holds this dashboard, until the session's
+        context is dropped after the hooks return; the dashboard is then cyclic garbage that
+        only Python's next full collection frees, which an idle server may not run for a long
+        time. Meanwhile it keeps only small objects."""
+        self.session.release()
+        with param.parameterized.discard_events(self.embedding_view):
+            self.embedding_view.param.update(
+                features=None,
+                assignments=None,
+                class_labels=None,
+                pixel_index=None,
+                points=None,
+                sample_index=None,
+            )
+        with param.parameterized.discard_events(self.training_view):
+            self.training_view.highlight = None
+
     # ------------------------------------------------------------------ layout
     def main(self) -> pn.Tabs:
         return pn.Tabs(
@@ -165,14 +285,27 @@ class Dashboard:
 
 
 def build_dashboard() -> pn.template.FastListTemplate:
-    """The dashboard page for one browser session; its thread stops when the session ends."""
+    """The dashboard page for one browser session; its thread stops when the session ends.
+    A browser on another machine gets `access.refusal_page` (nothing loaded, no session
+    state) unless `EXPLORE_DASHBOARD_REMOTE=1`: even a plain `panel serve`, which listens on
+    every interface, stays closed by default."""
+    if log.getEffectiveLevel() > logging.INFO:  # session ends reach the server's output
+        log.setLevel(logging.INFO)
     pn.extension(sizing_mode="stretch_width")
     hv.extension("bokeh")
+    refused = access.refused_client()
+    if refused is not None:  # a browser on another machine: nothing is built for it
+        log.warning(
+            "refused the dashboard to %s (set %s=1 to serve it)", refused, access.REMOTE_ENV
+        )
+        return access.refusal_page(refused, TITLE)
     dashboard = Dashboard()
     template = pn.template.FastListTemplate(
         title=TITLE, sidebar=dashboard.sidebar(), main=[dashboard.main()]
     )
     template.dashboard = dashboard  # type: ignore[attr-defined]
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.on_session_destroyed(lambda context: dashboard.session.close(timeout=0.0))
+        dashboard.served = True
+        log.info("session started (%d live)", _LIVE.count(+1))
+        pn.state.on_session_destroyed(lambda context: dashboard.end_session())
     return template

@@ -1,20 +1,27 @@
 """Serve the dashboard with `panel serve` in a subprocess and look at it in headless Chromium:
-shared by the browser tests (tests/test_dashboard_browser.py) and benchmarks/dashboard.py.
+shared by the browser tests (tests/test_dashboard_browser.py, tests/test_dashboard_sessions.py)
+and the benchmarks (benchmarks/dashboard.py, benchmarks/dashboard_sessions.py).
 
 Chromium is the system's (Debian's `chromium`, or `EXPLORE_CHROMIUM`), driven by Playwright
 (imported lazily: a test dependency); nothing is downloaded. Panel renders into shadow DOM, so
 pages are searched with Playwright locators or with the shadow-DOM walks below, never with
 `page.inner_text("body")`.
+
+The server's resident memory and CPU time are read from /proc (Linux): `server_rss_mib`,
+`cpu_seconds`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -99,6 +106,27 @@ def chromium_path() -> str:
     return os.environ.get("EXPLORE_CHROMIUM") or DEFAULT_CHROMIUM
 
 
+def data_dir() -> str:
+    """The benchmark data folder the server reads: `EXPLORE_DATA_DIR`'s first entry, else the
+    `shared/data` folder beside the repository."""
+    configured = os.environ.get("EXPLORE_DATA_DIR", "").split(os.pathsep)[0]
+    return configured or str(REPO.parent / "shared" / "data")
+
+
+def server_env(
+    cache_dir: Path | None = None, numba_cache_dir: Path | None = None
+) -> dict[str, str]:
+    """Environment for a test or benchmark server: the data folder, unbuffered output (the log
+    is read while it runs), and optionally its own download cache and numba's on-disk cache
+    (kept between runs, it makes `import umap` in the server 2 s instead of 15 s)."""
+    env = {"EXPLORE_DATA_DIR": data_dir(), "PYTHONUNBUFFERED": "1"}
+    if cache_dir is not None:
+        env["EXPLORE_CACHE_DIR"] = str(cache_dir)
+    if numba_cache_dir is not None and "NUMBA_CACHE_DIR" not in os.environ:
+        env["NUMBA_CACHE_DIR"] = str(numba_cache_dir)
+    return env
+
+
 def browser_problem() -> str | None:
     """Why no browser test can run here (no Playwright, no Chromium), or None when they can."""
     try:
@@ -111,8 +139,60 @@ def browser_problem() -> str | None:
     return None
 
 
+def require_browser() -> None:
+    """In a pytest test or fixture: skip when no browser test can run here (see
+    `browser_problem`), or fail when `EXPLORE_REQUIRE_BROWSER=1` (CI) says they must."""
+    import pytest
+
+    problem = browser_problem()
+    if problem is None:
+        return
+    if os.environ.get("EXPLORE_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"EXPLORE_REQUIRE_BROWSER=1 but browser tests cannot run: {problem}")
+    pytest.skip(f"browser tests skipped: {problem}")
+
+
+def server_rss_mib(pid: int) -> float:
+    """Resident memory of process `pid` (VmRSS of /proc/PID/status), in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+)\s+kB", status, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no VmRSS in /proc/{pid}/status (has the process ended?)")
+    return int(match.group(1)) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process `pid`, all its threads (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_use(pid: int, seconds: float = 2.0) -> float:
+    """Cores process `pid` kept busy over the next `seconds` (1.0 = one core all the time)."""
+    before, started = cpu_seconds(pid), time.perf_counter()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / (time.perf_counter() - started)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: float = 0.02) -> float:
+    """Poll `condition()` until true; returns the time.perf_counter() when it first was. Raises
+    TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return time.perf_counter()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(poll)
+
+
 class DashboardServer:
-    """`python -m panel serve apps/hsi_dashboard.py` on 127.0.0.1 in a subprocess."""
+    """`python -m panel serve apps/hsi_dashboard.py` on 127.0.0.1 in a subprocess.
+
+    `extra_args` go to `panel serve` as they are, e.g. `SHORT_SESSION_LIFETIME`: Bokeh destroys
+    a closed page's session only `--unused-session-lifetime` ms after it closed (default 15 s),
+    checking every `--check-unused-sessions` ms (default 17 s)."""
 
     def __init__(
         self,
@@ -120,11 +200,18 @@ class DashboardServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        extra_args: Sequence[str] = (),
+        address: str = "127.0.0.1",
+        websocket_origins: Sequence[str] | None = None,
     ) -> None:
         self.app = Path(app)
+        self.address = address
+        # None: this page's own origin; () passes none (Bokeh's default: localhost:PORT).
+        self.websocket_origins = websocket_origins
         self.port = port or free_port()
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_path
+        self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
         self.started = 0.0
         self._log: IO[str] | None = None
@@ -132,6 +219,12 @@ class DashboardServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/{self.app.stem}"
+
+    def _origin_args(self) -> list[str]:
+        origins = (
+            [f"127.0.0.1:{self.port}"] if self.websocket_origins is None else self.websocket_origins
+        )
+        return [arg for origin in origins for arg in ("--allow-websocket-origin", origin)]
 
     def start(self) -> DashboardServer:
         """Start the server (returns at once; see `wait_until_serving`)."""
@@ -142,11 +235,11 @@ class DashboardServer:
             "serve",
             str(self.app),
             "--address",
-            "127.0.0.1",
+            self.address,
             "--port",
             str(self.port),
-            "--allow-websocket-origin",
-            f"127.0.0.1:{self.port}",
+            *self._origin_args(),
+            *self.extra_args,
         ]
         self._log = open(self.log_path, "w") if self.log_path else None  # noqa: SIM115
         self.started = time.perf_counter()
@@ -159,6 +252,17 @@ class DashboardServer:
             text=True,
         )
         return self
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (the `panel serve` interpreter itself)."""
+        if self.process is None:
+            raise RuntimeError("the server is not started")
+        return self.process.pid
+
+    def rss_mib(self) -> float:
+        """The server's resident memory now, in MiB."""
+        return server_rss_mib(self.pid)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -183,13 +287,17 @@ class DashboardServer:
             time.sleep(0.25)
         raise RuntimeError(f"panel serve did not answer in {timeout:.0f} s:\n{self.output()}")
 
-    def output(self) -> str:
-        """The server's output so far (when it logs to a file)."""
+    def log_text(self) -> str:
+        """All the server's output so far ("" when it does not log to a file)."""
         if self.log_path is None or not Path(self.log_path).is_file():
-            return "(no log)"
+            return ""
         if self._log is not None:
             self._log.flush()
-        return Path(self.log_path).read_text(errors="replace")[-5000:]
+        return Path(self.log_path).read_text(errors="replace")
+
+    def output(self) -> str:
+        """The end of the server's output so far (when it logs to a file), for error messages."""
+        return self.log_text()[-5000:] if self.log_path is not None else "(no log)"
 
     def stop(self) -> None:
         """Terminate the server (kill it after 30 s) and close its log."""
@@ -211,6 +319,13 @@ class DashboardServer:
         self.stop()
 
 
+# Closed pages' sessions are destroyed 5-6 s after they close instead of 15-32 s (milliseconds).
+# Not much less: a session made by a page's HTTP request counts as unused until the page's
+# websocket connects, which takes over a second on a busy machine; a shorter lifetime destroys
+# it first.
+SHORT_SESSION_LIFETIME = ["--unused-session-lifetime", "5000", "--check-unused-sessions", "1000"]
+
+
 def launch_chromium(playwright: Any) -> Any:
     """Headless Chromium (the system's, see `chromium_path`) through a Playwright instance."""
     return playwright.chromium.launch(
@@ -226,3 +341,238 @@ def deep_text(page: Any, css_class: str) -> str:
 def canvas_signature(page: Any, css_class: str) -> str:
     """Signature of the canvases inside the elements with `css_class` ("" when none painted)."""
     return str(page.evaluate(CANVAS_SIGNATURE_JS, css_class))
+
+
+def set_number(page: Any, css_class: str, value: int) -> None:
+    """Type `value` into the number input inside `css_class` and confirm it with Enter."""
+    field = page.locator(f".{css_class} input")
+    field.fill(str(value))
+    field.press("Enter")
+
+
+def open_tab(page: Any, name: str) -> None:
+    """Click the dashboard tab named `name`."""
+    page.locator(".bk-tab", has_text=name).click()
+
+
+# ---------------------------------------------------------------------- concurrent sessions
+# The line an ended session logs once its training thread has ended (explore.dashboard.app).
+SESSION_ENDED = (
+    r"session ended: run '(?P<run>[^']*)' (?P<status>\w+) after (?P<done>\d+) of (?P<total>\d+) "
+    r"epochs; training thread ended, memory released \((?P<live>\d+) live\)"
+)
+SESSION_STARTED = r"session started \((?P<live>\d+) live\)"
+
+
+def live_sessions(server: DashboardServer) -> int:
+    """Sessions the server has started and not ended, from its log (every page request makes
+    one: `wait_until_serving`'s too)."""
+    text = server.log_text()
+    started = len(re.findall(SESSION_STARTED, text))
+    return started - len(re.findall(r"session ended: ", text))
+
+
+def wait_until_no_sessions(server: DashboardServer, timeout: float = 180.0) -> None:
+    """Wait until every session the server started has ended (closed pages' sessions end
+    `--unused-session-lifetime` after they close; their memory is released by then)."""
+    wait_for(lambda: live_sessions(server) == 0, timeout, "every session to end", 0.2)
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The rows of the metrics table (Training tab) from its text ("epoch seconds acc ... 1 12.3
+    ..."): one list of cells per epoch, the epoch first and its seconds second."""
+    tokens = [t for t in text.replace("|", " ").split() if not re.fullmatch(r"-+", t)]
+    if "epoch" not in tokens or "seconds" not in tokens:
+        return []
+    header = tokens[tokens.index("epoch") :]
+    n_columns = next(i for i, token in enumerate(header) if re.fullmatch(r"[\d.]+", token))
+    cells = header[n_columns:]
+    rows = [cells[i : i + n_columns] for i in range(0, len(cells) - n_columns + 1, n_columns)]
+    return [row for row in rows if len(row) == n_columns]
+
+
+@dataclass
+class PlannedRun:
+    """One browser session's run: `close_after_epochs` > 0 closes its page once that many
+    epochs are shown, while it still trains (give it many `epochs`)."""
+
+    method: str
+    n_clusters: int
+    epochs: int
+    dataset: str = "salinas_a"
+    config: str = "fast"
+    close_after_epochs: int = 0
+
+    @property
+    def run_name(self) -> str:
+        """The run's name in the page without its number ("sscc on salinas_a (K=6)")."""
+        return f"{self.method} on {self.dataset} (K={self.n_clusters})"
+
+
+@dataclass
+class SessionOutcome:
+    """What one page showed: every distinct status line and epoch counter it displayed, the
+    seconds from Start to finished (or to its page closing), the epochs of its metrics table
+    once finished, and for a closed page the epochs its session had done when it ended (from
+    the server's log line). `closed_at`, `finished_at`: time.perf_counter() when the page was
+    closed / first showed its run finished; `ended_at`: when the server's log first had the
+    closed page's end line (seen by polling, so at most a poll round late)."""
+
+    plan: PlannedRun
+    texts: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    finished: bool = False
+    closed_early: bool = False
+    table_epochs: list[int] = field(default_factory=list)
+    closed_at: float | None = None
+    finished_at: float | None = None
+    ended_at: float | None = None
+    epochs_done: int | None = None
+    ended_line: str = ""
+
+
+# Three sessions at once, small enough to finish in about 1.5 minutes on 2 busy cores (about
+# 25 s per epoch each while three train), and a warm-up run before them (`warm_up`).
+CONCURRENT_RUNS = (
+    PlannedRun("sscc", n_clusters=6, epochs=3),
+    PlannedRun("cc", n_clusters=7, epochs=200, close_after_epochs=1),
+    PlannedRun("s3ocnet", n_clusters=5, epochs=4),
+)
+WARM_UP_RUN = PlannedRun("sscc", n_clusters=4, epochs=1)
+
+
+def open_session(browser: Any, url: str, timeout_ms: float = 180_000) -> Any:
+    """A page in a new browser context (its own cookies: its own dashboard session), loaded."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url, timeout=timeout_ms)
+    page.locator(".start-button button").wait_for(timeout=timeout_ms)
+    return page
+
+
+def start_run(page: Any, plan: PlannedRun) -> None:
+    """Fill the sidebar with `plan`'s settings, open the Training tab and press Start."""
+    page.locator(".dataset-select select").select_option(plan.dataset)
+    page.locator(".method-select select").select_option(plan.method)
+    page.locator(".config-select select").select_option(plan.config)
+    set_number(page, "k-input", plan.n_clusters)
+    set_number(page, "epochs-input", plan.epochs)
+    open_tab(page, "Training")
+    page.wait_for_timeout(500)  # the inputs reach the server before the click
+    page.locator(".start-button button").click()
+
+
+def run_texts(page: Any) -> tuple[str, str]:
+    """The page's status line and epoch counter, as shown."""
+    return deep_text(page, "run-status"), deep_text(page, "epoch-counter")
+
+
+def shown_epoch(counter: str) -> int:
+    """The finished epochs in an epoch counter's text ("epoch 3 / 5" -> 3)."""
+    match = re.search(r"epoch (\d+) /", counter)
+    return int(match.group(1)) if match else 0
+
+
+def _end_lines(server: DashboardServer) -> list[re.Match]:
+    return list(re.finditer(SESSION_ENDED, server.log_text()))
+
+
+def warm_up(server: DashboardServer, browser: Any, plan: PlannedRun | None = None) -> float:
+    """Load one page (imports, the default scene cached), optionally train `plan` in it to its
+    end, close it and wait until no session is left; returns the server's RSS (MiB) after."""
+    page = open_session(browser, server.url)
+    wait_for(lambda: canvas_signature(page, "composite-plot") != "", 180, "the composite")
+    if plan is not None:
+        start_run(page, plan)
+        wait_for(lambda: "finished" in run_texts(page)[0], 600, "the warm-up run to finish", 0.5)
+    page.context.close()
+    wait_until_no_sessions(server)
+    time.sleep(1.0)
+    return server.rss_mib()
+
+
+def _session_end(server: DashboardServer, plan: PlannedRun, since: int) -> re.Match | None:
+    """The server's line saying `plan`'s session ended, among the end lines after the first
+    `since`, or None."""
+    for line in _end_lines(server)[since:]:
+        if re.fullmatch(r"\d+\. " + re.escape(plan.run_name), line["run"]):
+            return line
+    return None
+
+
+def concurrent_sessions(
+    server: DashboardServer, browser: Any, plans: Sequence[PlannedRun], timeout: float = 900.0
+) -> tuple[list[SessionOutcome], dict[str, float]]:
+    """One page per plan, each in its own browser context, all training at once: pages whose
+    plan says so are closed mid-run; the others are polled until their run finishes, then
+    closed. Returns what each page showed and measures of the server: its RSS (MiB) `peak`
+    while the pages were open and `after` once every page's session has ended, and `idle_cpu`,
+    the cores it kept busy over 3 s after that (no training thread left: near 0)."""
+    ended_before = len(_end_lines(server))
+    pages, outcomes, started = [], [], []
+    for plan in plans:
+        page = open_session(browser, server.url)
+        pages.append(page)
+        outcomes.append(SessionOutcome(plan=plan))
+    for page, plan in zip(pages, plans, strict=True):
+        start_run(page, plan)
+        started.append(time.perf_counter())
+    peak = server.rss_mib()
+    open_pages = set(range(len(pages)))
+    deadline = time.monotonic() + timeout
+    while any(not (o.finished or o.closed_early) for o in outcomes):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"sessions still training after {timeout:.0f} s")
+        for index, (page, outcome, plan) in enumerate(zip(pages, outcomes, plans, strict=True)):
+            if outcome.closed_early and outcome.ended_at is None:
+                _record_end(outcome, _session_end(server, plan, ended_before))
+            if index not in open_pages or outcome.finished:
+                continue
+            status, counter = run_texts(page)
+            for text in (status, counter):
+                if text not in outcome.texts:
+                    outcome.texts.append(text)
+            if plan.close_after_epochs and shown_epoch(counter) >= plan.close_after_epochs:
+                outcome.closed_at = time.perf_counter()
+                outcome.seconds = outcome.closed_at - started[index]
+                outcome.closed_early = True
+                page.context.close()
+                open_pages.discard(index)
+            elif status.startswith("finished") or status.startswith("failed"):
+                outcome.finished_at = time.perf_counter()
+                outcome.seconds = outcome.finished_at - started[index]
+                outcome.finished = status.startswith("finished")
+                if not outcome.finished:
+                    raise RuntimeError(f"{plan.run_name} failed: {status}")
+                outcome.table_epochs = _table_epochs(page, plan)
+        peak = max(peak, server.rss_mib())
+        time.sleep(0.5)
+    for index in sorted(open_pages):
+        pages[index].context.close()
+    wait_until_no_sessions(server)
+    for outcome in outcomes:
+        if outcome.closed_early and outcome.ended_at is None:
+            _record_end(outcome, _session_end(server, outcome.plan, ended_before))
+    time.sleep(1.0)
+    after = server.rss_mib()
+    return outcomes, {"peak": peak, "after": after, "idle_cpu": cpu_use(server.pid, 3.0)}
+
+
+def _table_epochs(page: Any, plan: PlannedRun, timeout: float = 30.0) -> list[int]:
+    """The epochs in the page's metrics table once it shows `plan`'s last (the table follows
+    the run's records), or what it shows after `timeout` seconds."""
+    wanted = list(range(max(1, plan.epochs - 9), plan.epochs + 1))  # the table's last 10
+    deadline = time.monotonic() + timeout
+    while True:
+        epochs = [int(row[0]) for row in table_rows(deep_text(page, "metrics-table"))]
+        if epochs == wanted or time.monotonic() > deadline:
+            return epochs
+        time.sleep(0.2)
+
+
+def _record_end(outcome: SessionOutcome, line: re.Match | None) -> None:
+    if line is not None:
+        outcome.ended_at = time.perf_counter()
+        outcome.epochs_done = int(line["done"])
+        outcome.ended_line = line[0]

@@ -6,7 +6,7 @@ param (`records`, `epoch`, `status`), which Panel forwards to the page from any 
 session never raises into the server: bad settings and failures (K larger than the data, a
 diverging loss) land in `error` with `status = "failed"`. `stop()` asks the trainer to end after
 its current batch; `resume()` continues the same model for more epochs; `close()` (called when
-the tab closes) stops and joins the thread.
+the tab closes) stops and joins the thread; `release()` then drops the runs, model and data.
 
 Finished and stopped runs are kept in `runs` (newest last, at most `MAX_RUNS`) for the compare
 and embedding views.
@@ -204,6 +204,16 @@ class TrainingSession(param.Parameterized):
         """Stop and wait for the thread: called when the browser tab closes."""
         self.stop()
         self.join(timeout)
+
+    def release(self) -> None:
+        """Forget the runs, the current run's records, trainer, model and data (the page is
+        gone, see `explore.dashboard.app`). Watchers are not called: nothing is redrawn. Raises
+        RuntimeError while the training thread runs (it still uses them): `close()` first."""
+        if self.running:
+            raise RuntimeError("the training thread is running: close() the session first")
+        self._trainer = self._method = self._data = None
+        with param.parameterized.discard_events(self):
+            self.param.update(runs={}, records=[])
 
     # ------------------------------------------------------------------ internals
     def _build_method(self, data: Scene | ImageSet) -> Any:
