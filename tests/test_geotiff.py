@@ -33,45 +33,7 @@ from explore.errors import DataError, FileFormatError
 
 rasterio = pytest.importorskip("rasterio")
 from affine import Affine  # noqa: E402  (installed with rasterio)
-
-UTM = "EPSG:32633"
-GRID = Affine(30.0, 0.0, 500_000.0, 0.0, -30.0, 4_100_000.0)
-
-
-def write_geotiff(
-    path: Path,
-    cube: np.ndarray,
-    dtype: str = "float32",
-    *,
-    interleave: str = "pixel",
-    tiled: bool = False,
-    compress: str | None = None,
-    nodata: float | None = None,
-    georeferenced: bool = True,
-) -> Path:
-    """An (H, W, B) cube as a GeoTIFF (16 x 16 tiles when `tiled`)."""
-    height, width, bands = cube.shape
-    profile = {
-        "driver": "GTiff",
-        "height": height,
-        "width": width,
-        "count": bands,
-        "dtype": dtype,
-        "interleave": interleave,
-    }
-    if tiled:
-        profile.update(tiled=True, blockxsize=16, blockysize=16)
-    if compress:
-        profile["compress"] = compress
-    if nodata is not None:
-        profile["nodata"] = nodata
-    if georeferenced:
-        profile.update(crs=UTM, transform=GRID)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # NotGeoreferencedWarning when not georeferenced
-        with rasterio.open(path, "w", **profile) as dataset:
-            dataset.write(np.moveaxis(cube.astype(dtype), -1, 0))
-    return path
+from geotiff_files import GRID, UTM, write_geotiff  # noqa: E402  (tests/ is on sys.path)
 
 
 def _grid_of(path: Path) -> tuple[object, Affine]:

@@ -1121,36 +1121,20 @@ GEOTIFF_LAYOUTS = st.tuples(
 def _write_geotiff(
     path: Path, cube: np.ndarray, layout: tuple, *, nodata: float | None = None
 ) -> Path:
-    """`cube` (H, W, B) through rasterio / GDAL, georeferenced (UTM 33N, 30 m pixels)."""
-    import warnings
-
-    import rasterio
-    from affine import Affine
+    """`cube` (H, W, B) through rasterio / GDAL in one of the drawn layouts, georeferenced."""
+    from geotiff_files import write_geotiff  # needs rasterio: imported where it is used
 
     dtype, interleave, tiled, compress, bigtiff = layout
-    height, width, bands = cube.shape
-    profile: dict[str, Any] = {
-        "driver": "GTiff",
-        "height": height,
-        "width": width,
-        "count": bands,
-        "dtype": dtype,
-        "interleave": interleave,
-        "crs": "EPSG:32633",
-        "transform": Affine(30.0, 0.0, 500_000.0, 0.0, -30.0, 4_100_000.0),
-        "BIGTIFF": "YES" if bigtiff else "NO",
-    }
-    if tiled:
-        profile.update(tiled=True, blockxsize=16, blockysize=16)
-    if compress:
-        profile["compress"] = compress
-    if nodata is not None:
-        profile["nodata"] = nodata
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with rasterio.open(path, "w", **profile) as dataset:
-            dataset.write(np.moveaxis(cube.astype(dtype), -1, 0))
-    return path
+    return write_geotiff(
+        path,
+        cube,
+        dtype,
+        interleave=interleave,
+        tiled=tiled,
+        compress=compress,
+        nodata=nodata,
+        bigtiff=bigtiff,
+    )
 
 
 def _raw_tiff(

@@ -31,6 +31,7 @@ import threading
 import warnings
 import zipfile
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -282,15 +283,24 @@ class _Source:
 
     def _guard(self, action: str, function: Any, *args: Any) -> Any:
         """Run a library call, turning its failures on a bad file into FileFormatError."""
-        try:
-            return function(*args)
-        except (ExploreError, MemoryError, RecursionError):
-            raise
-        except Exception as exc:
-            raise FileFormatError(
-                f"cannot {action} {self.path} ({self.format_name} file; corrupt or truncated?): "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+        with self._library_messages() as held:
+            try:
+                return function(*args)
+            except (ExploreError, MemoryError, RecursionError):
+                raise
+            except Exception as exc:
+                raise FileFormatError(
+                    f"cannot {action} {self.path} ({self.format_name} file; corrupt or "
+                    f"truncated?): {self._reason(exc, held)}"
+                ) from exc
+
+    def _library_messages(self) -> AbstractContextManager[list[str]]:
+        """Collects what the reading library says beside its exceptions (GDAL: see TIFF)."""
+        return contextlib.nullcontext([])
+
+    def _reason(self, exc: BaseException, held: list[str]) -> str:
+        """The words of a failure, for the FileFormatError."""
+        return f"{type(exc).__name__}: {exc}"
 
     def arrays(self) -> dict[str, _Entry]:
         """The numeric arrays of the file."""
@@ -867,18 +877,12 @@ class _TiffSource(_Source):
         self.georeference: Georeference | None = None
         super().__init__(path, head)
 
-    def _guard(self, action: str, function: Any, *args: Any) -> Any:
+    def _library_messages(self) -> AbstractContextManager[list[str]]:
         assert _gdal_messages is not None
-        with _gdal_messages.hold() as held:
-            try:
-                return function(*args)
-            except (ExploreError, MemoryError, RecursionError):
-                raise
-            except Exception as exc:
-                raise FileFormatError(
-                    f"cannot {action} {self.path} (TIFF file; corrupt or truncated?): "
-                    f"{_gdal_reasons(exc, held)}"
-                ) from exc
+        return _gdal_messages.hold()
+
+    def _reason(self, exc: BaseException, held: list[str]) -> str:
+        return _gdal_reasons(exc, held)
 
     def _inventory(self) -> dict[str, _Entry]:
         with self.rasterio.open(self.path) as dataset:
