@@ -3,17 +3,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _shared_data_dir() -> Path:
-    configured = os.environ.get("EXPLORE_DATA_DIR", "").split(os.pathsep)[0]
-    return Path(configured) if configured else REPO.parent / "shared" / "data"
+from shared_data import shared_data_dir as _shared_data_dir  # tests/ is on sys.path
 
 
 @pytest.fixture(scope="session")
