@@ -181,6 +181,10 @@ class TrainingView(pn.viewable.Viewer):
             self.param.follow, name="Follow training"
         )
         self.shown_label = pn.pane.Markdown("map: no epoch yet", css_classes=["shown-epoch"])
+        # One pane whose text each new record replaces (like the epoch counter): a view
+        # re-rendered per record could drop the last updates when epochs arrive from several
+        # training threads at once (seen with three sessions training together).
+        self.metrics_pane = pn.pane.Markdown(self.metrics_table())
         self.map_bounds = hv.streams.BoundsXY(bounds=None)
         self.map_bounds.add_subscriber(self._on_map_bounds)
         self.session.param.watch(self._on_records, "records")
@@ -200,6 +204,7 @@ class TrainingView(pn.viewable.Viewer):
         if count == 0:  # a new run: a box drawn on the last run's map no longer applies
             self.map_selection = []
         self._update_shown_label()
+        self.metrics_pane.object = self.metrics_table()
 
     def _on_player(self, event: param.parameterized.Event) -> None:
         self.shown = int(event.new)
@@ -312,18 +317,18 @@ class TrainingView(pn.viewable.Viewer):
             title="mean spectrum per cluster", responsive=True, height=300
         )
 
-    @param.depends("session.records")
-    def metrics_table(self) -> pn.pane.Markdown:
+    def metrics_table(self) -> str:
+        """Markdown table of the last 10 epochs' seconds and metrics ("" before the first)."""
         records = self.session.records
         if not records:
-            return pn.pane.Markdown("")
+            return ""
         last = records[-1]
         rows = ["| epoch | seconds | " + " | ".join(last.metrics) + " |"]
         rows.append("|---" * (2 + len(last.metrics)) + "|")
         for record in records[-10:]:
             values = " | ".join(f"{record.metrics.get(k, float('nan')):.3f}" for k in last.metrics)
             rows.append(f"| {record.epoch} | {record.seconds:.1f} | {values} |")
-        return pn.pane.Markdown("\n".join(rows))
+        return "\n".join(rows)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
@@ -338,6 +343,6 @@ class TrainingView(pn.viewable.Viewer):
             ),
             pn.Row(pn.panel(self.losses_view), pn.panel(self.metrics_view)),
             pn.Row(pn.panel(self.sizes_view), pn.panel(self.spectra_view)),
-            pn.Column(self.metrics_table, css_classes=["metrics-table"]),
+            pn.Column(self.metrics_pane, css_classes=["metrics-table"]),
             sizing_mode="stretch_width",
         )
