@@ -9,12 +9,12 @@ notebooks) still reads any path its user gives, symlinks included.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 from pathlib import Path
 
 import panel as pn
 import pytest
+from shared_data import shared_data_dir  # tests/ is on sys.path
 
 from explore.dashboard.scene_view import SceneView, available_scenes
 from explore.dashboard.session import TrainingSession, available_datasets, load_cached
@@ -35,7 +35,7 @@ HOSTILE_NAMES = [
 ]
 
 
-SHARED_DATA = Path(os.environ.get("EXPLORE_DATA_DIR", "").split(os.pathsep)[0] or "../shared/data")
+SHARED_DATA = shared_data_dir()  # read before a test points EXPLORE_DATA_DIR elsewhere
 
 
 SALINAS_A_FILES = ("SalinasA_corrected.mat", "SalinasA_gt.mat")
