@@ -24,6 +24,7 @@ from explore.data.images import ImageSet
 from explore.data.preprocess import SpectralPreprocessor
 from explore.data.scene import Scene
 from explore.errors import CheckpointError, DataError
+from explore.models import build_backbone
 from explore.training.checkpoint import check_compatible, load_checkpoint
 from explore.training.distributed import gather_rows
 from explore.training.history import RunHistory
@@ -89,6 +90,17 @@ class DeepClusteringMethod:
     # ------------------------------------------------------------------ hooks for subclasses
     def build_model(self, in_channels: int) -> nn.Module:
         raise NotImplementedError
+
+    def _build_backbone(self, name: str, in_channels: int) -> nn.Module:
+        """The named backbone; for a scene, DataError when the patches are smaller than a
+        dense-capable backbone's receptive field (before any training)."""
+        backbone = build_backbone(name, in_channels)
+        check = getattr(backbone, "check_patch_size", None)
+        is_scene = len(getattr(self, "input_shape_", (0,))) == 1
+        patch_size = self.settings().get("patch_size")
+        if callable(check) and is_scene and patch_size is not None:
+            check(int(patch_size))
+        return backbone
 
     def training_loss(
         self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
@@ -336,6 +348,7 @@ class DeepClusteringMethod:
             batch_size=2,
             device=device,
             seed=method.seed,
+            single_process=True,  # inference: each process of a sharded predict has its copy
         )
         try:
             trainer.model.load_state_dict(state["model"])

@@ -23,25 +23,24 @@ from explore.losses import (
     instance_contrastive_loss,
 )
 from explore.methods.base import DeepClusteringMethod
-from explore.models import ClusterHead, build_backbone
+from explore.models import ClusterHead
+from explore.models.dense import BackboneWithHeads
 
 LOSSES = ("paper", "workshop")
 
 
-class TwinClusterNet(nn.Module):
+class TwinClusterNet(BackboneWithHeads):
     """Backbone + cluster head, shared by every view: `forward` gives soft assignments (N, K),
-    `embed` the backbone features (N, d)."""
+    `embed` the backbone features (N, d); `dense_forward` every pixel of a tile at once when
+    the backbone is dense-capable."""
 
     def __init__(self, backbone: nn.Module, head: ClusterHead) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
 
 
 class SSCC(DeepClusteringMethod):
@@ -84,7 +83,7 @@ class SSCC(DeepClusteringMethod):
             "augmentation": "sscc_reference",
         },
         "fast": {
-            "backbone": "light",
+            "backbone": "dense_light7",
             "n_components": 8,
             "patch_size": 7,
             "batch_size": 256,
@@ -152,7 +151,7 @@ class SSCC(DeepClusteringMethod):
             raise DataError(f"loss must be one of {LOSSES}; got {self.loss!r}")
         settings = self.settings()
         self._pool = resolve_pool(settings["augmentation"])
-        backbone = build_backbone(settings["backbone"], in_channels)
+        backbone = self._build_backbone(settings["backbone"], in_channels)
         return TwinClusterNet(backbone, ClusterHead(backbone.out_features, self.n_clusters))
 
     def configure_optimizers(self, model: nn.Module):

@@ -4,8 +4,8 @@ Hyperspectral patches: `ResidualPatchNet` is the SSCC reference network; `LightP
 smaller network of the same shape. Both pad inside the patch, so they only run patch by patch.
 `ValidPatchNet` is dense-capable: its convolutions have no padding and it averages what remains
 of the patch, so one forward pass over a whole (padded) scene gives every pixel's patch output
-at once (`dense_forward`; `dense_capable` says which backbones can). `dense_light9` (the
-SSCC CPU default), `dense_light7` and `dense_reference` are its named layouts
+at once (`dense_forward`; `dense_capable` says which backbones can). `dense_light7` (the
+SSCC CPU default), `dense_light9` and `dense_reference` are its named layouts
 (docs/architecture.md gives the measurements).
 Images: `SmallImageResNet` for 28 x 28 / 32 x 32 inputs and `LargeImageResNet` for larger ones
 (64 px and up), both sized for CPU training.
@@ -220,16 +220,17 @@ class ValidPatchNet(nn.Module):
 
 
 class DenseLightNet9(ValidPatchNet):
-    """`dense_light9`, the SSCC CPU default: stem 32, blocks (32: 3x3, 3x3) and (64: 3x3, 3x3);
-    receptive field 9 (the `light` layout without padding), about 150 kFLOP per pixel densely."""
+    """`dense_light9`: stem 32, blocks (32: 3x3, 3x3) and (64: 3x3, 3x3); receptive field 9
+    (the `light` layout without padding), about 150 kFLOP per pixel densely. On Salinas-A it
+    clustered worse than `dense_light7` (docs/architecture.md)."""
 
     def __init__(self, in_channels: int) -> None:
         super().__init__(in_channels, stem_channels=32, blocks=((32, (3, 3)), (64, (3, 3))))
 
 
 class DenseLightNet7(ValidPatchNet):
-    """`dense_light7`: stem 32, blocks (32: 3x3) and (64: 3x3, 3x3); receptive field 7, about
-    135 kFLOP per pixel densely."""
+    """`dense_light7`, the SSCC CPU default: stem 32, blocks (32: 3x3) and (64: 3x3, 3x3);
+    receptive field 7 (7 x 7 patches), about 135 kFLOP per pixel densely."""
 
     def __init__(self, in_channels: int) -> None:
         super().__init__(in_channels, stem_channels=32, blocks=((32, (3,)), (64, (3, 3))))
@@ -239,7 +240,7 @@ class DenseReferenceNet(ValidPatchNet):
     """`dense_reference`: the reference network's widths and depth (stem 32, stages 64, 128,
     256 of two blocks) made dense-capable for its 11 x 11 patches: each block's second
     convolution is 1x1 and the last block's both, so the receptive field is 11 (twelve padded
-    3x3 convolutions, as in `ResidualPatchNet`, would need 25). About 1.9 MFLOP per pixel
+    3x3 convolutions, as in `ResidualPatchNet`, would need 25). About 1.7 MFLOP per pixel
     densely: meant for a GPU. Not the paper's network (`reference` stays that one)."""
 
     def __init__(self, in_channels: int) -> None:

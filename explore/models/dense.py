@@ -55,7 +55,7 @@ class BackboneWithHeads(nn.Module):
         if not self.dense_capable:
             raise DataError(
                 f"backbone {type(self.backbone).__name__} pads inside the patch, so it only runs "
-                "patch by patch (use a dense-capable backbone, e.g. dense_light9)"
+                "patch by patch (use a dense-capable backbone, e.g. dense_light7)"
             )
         if padded.ndim == 3:
             padded = padded.unsqueeze(0)
