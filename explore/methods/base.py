@@ -289,18 +289,36 @@ class DeepClusteringMethod:
         """Write the cluster of every pixel of `data` to `path` as an (H, W) int16 map, tile by
         tile: a `.npy` file (memory-mapped while it fills) or, for `.tif` / `.tiff`, a GeoTIFF
         (rasterio; georeferenced like `data` when it was read from a GeoTIFF). A lazy scene is
-        read tile by tile with a halo, so neither the scene nor the map need fit in memory. The
-        file appears under its name only once complete (written to a temporary name, then
-        renamed). `tile_size`: pixels a side of a tile (default: about 64 MB of raw cube)."""
+        read tile by tile with a halo, so neither the scene nor the map need fit in memory; a
+        dense-capable model computes each tile in one pass. The file appears under its name
+        only once complete (written to a temporary name, then renamed). `tile_size`: pixels a
+        side of a tile (default: 256 for dense inference on a CPU, 1024 on a GPU, within about
+        64 MB of raw cube).
+
+        Inside a process group (`torchrun ... -m explore predict`), every process must call it:
+        each computes its share of the tiles (tile k goes to rank k % world_size) and writes
+        them into the one staged map, which rank 0 renames into place once every process is
+        done (`explore.data.lazy.label_map_file`)."""
         from explore.data.lazy import label_map_file
+        from explore.training.distributed import all_gather_objects, process_info
 
         if not isinstance(data, Scene):
             raise DataError(f"predict_to_file writes scene maps; got {type(data).__name__}")
         if self.n_clusters > np.iinfo(np.int16).max:
             raise DataError(f"n_clusters={self.n_clusters} does not fit an int16 map")
         source = self._source_for(data, tile_size=tile_size)
-        with label_map_file(path, data.shape[:2], np.int16, like=data) as out:
-            self.trainer_.assign(source, out=out)
+        process = process_info()
+        shard = (process.rank, process.world_size) if process.distributed else None
+        with label_map_file(
+            path,
+            data.shape[:2],
+            np.int16,
+            like=data,
+            rank=process.rank,
+            world_size=process.world_size,
+            gather=all_gather_objects if process.distributed else None,
+        ) as out:
+            self.trainer_.assign(source, out=out, shard=shard)
         return Path(path)
 
     def predict_proba(self, data: Scene | ImageSet) -> np.ndarray:
