@@ -381,6 +381,11 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
     overrides: dict[str, Any] = {"epochs": args.epochs} if args.epochs is not None else {}
     if args.samples_per_epoch is not None:
         overrides["samples_per_epoch"] = args.samples_per_epoch
+    if args.resume:  # the backbone and patch size it was trained with (defaults may change)
+        from explore.training.checkpoint import load_checkpoint
+
+        saved = load_checkpoint(checkpoint)
+        overrides.update(method_class.saved_structure(saved, {"config": args.config, **overrides}))
     model = method_class(
         n_clusters=n_clusters,
         config=args.config,

@@ -330,6 +330,34 @@ class DeepClusteringMethod:
         return self.trainer_.embed(self._source_for(data)).numpy()
 
     # ------------------------------------------------------------------ saved runs
+    STRUCTURE_KEYS: ClassVar[tuple[str, ...]] = ("backbone", "patch_size")
+    """Settings that shape the network and are saved in a checkpoint's architecture."""
+
+    @classmethod
+    def saved_structure(cls, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """The network-shaping settings (`STRUCTURE_KEYS`) a checkpoint was made with, for those
+        that `params` (constructor arguments) leave to the same config as the checkpoint's: a
+        checkpoint loads with the backbone and patch size it was trained with even after that
+        config's defaults changed (SSCC's fast config used `light` on 7 x 7 patches before dense
+        inference). Another config gets nothing here (its mismatch is reported on loading)."""
+        import inspect
+
+        accepted: set[str] = set()
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is not None and klass is not object:
+                accepted |= set(inspect.signature(init).parameters)
+        saved_params = (state.get("extra") or {}).get("params") or {}
+        saved_config = saved_params.get("config")
+        if params.get("config", saved_config) != saved_config:
+            return {}
+        architecture = state.get("architecture") or {}
+        return {
+            key: architecture[key]
+            for key in cls.STRUCTURE_KEYS
+            if key in accepted and params.get(key) is None and architecture.get(key) is not None
+        }
+
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str = "auto") -> DeepClusteringMethod:
         """A fitted method rebuilt from a checkpoint (weights, preprocessing, settings)."""
@@ -339,6 +367,7 @@ class DeepClusteringMethod:
             raise CheckpointError(f"checkpoint {path} lacks the method's parameters")
         params = dict(extra["params"])
         params["device"] = device
+        params.update(cls.saved_structure(state, params))
         check_compatible(state, cls.name, {"n_clusters": params.get("n_clusters")})
         method = cls(**params)
         input_shape = tuple(int(v) for v in extra["input_shape"])
