@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from explore.cli import main
+from explore.data import lazy
 from explore.data.preprocess import SpectralPreprocessor
 from explore.data.readers import read_scene
 from explore.data.registry import load_scene
@@ -169,6 +170,19 @@ def test_lazy_path_equals_in_memory_path(trained: SSCC, salinas_a: Scene, tmp_pa
     trained.predict_to_file(lazy, tmp_path / "map.npy", tile_size=20)
     np.testing.assert_array_equal(np.load(tmp_path / "map.npy"), in_memory)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cube.npy", "map.npy"]
+
+
+def test_memory_mapped_windows_are_read_in_strips(
+    salinas_a: Scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Strips of a few rows (pages released after each) give the window a single read gives."""
+    cube = salinas_a.cube.astype(np.float32)
+    np.save(tmp_path / "cube.npy", cube)
+    mapped = np.load(tmp_path / "cube.npy", mmap_mode="r")
+    monkeypatch.setattr(lazy, "MAPPED_ROWS_BYTES", 3 * mapped.strides[0])  # 3 rows a strip
+    window = lazy.read_window(mapped, slice(5, 62), slice(7, 80))
+    np.testing.assert_array_equal(window, cube[5:62, 7:80])
+    assert window.dtype == np.float32 and window.flags.c_contiguous
 
 
 def test_batchnorm_is_in_eval_mode_during_dense_passes(trained: SSCC, salinas_a: Scene) -> None:

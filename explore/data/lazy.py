@@ -238,14 +238,38 @@ def _check_finite(block: np.ndarray, row0: int, col0: int, where: str = "") -> N
     )
 
 
+MAPPED_ROWS_BYTES = 32 << 20
+"""A window of a memory map is copied in strips of rows spanning at most this many bytes of the
+file, each strip's pages released before the next (`read_window`)."""
+
+
 def read_window(cube: Any, rows: slice, cols: slice) -> np.ndarray:
     """A float32 copy of the window `rows` x `cols` (unit-step slices) of a cube of any kind
     (array, memory map, `WindowedCube`); pages of a memory map are released after the read.
-    Raises DataError naming the first NaN / Inf."""
-    block = cube.read(rows, cols) if isinstance(cube, WindowedCube) else cube[rows, cols]
-    block = np.array(block, dtype=np.float32, copy=True)
+    Raises DataError naming the first NaN / Inf.
+
+    A memory map is copied in strips of rows (`MAPPED_ROWS_BYTES` of file each), releasing the
+    pages after each strip: touching a row can map a whole large page-cache folio (measured: a
+    259 x 259 window of a 4096 x 4096 x 100 float32 `.npy` mapped 353 MB at once), so the
+    process's peak resident memory would otherwise grow with the scene's width."""
+    height = cube.shape[0]
+    top, bottom = rows.indices(height)[:2]
+    bottom = max(top, bottom)
+    if isinstance(cube, WindowedCube):
+        block = np.array(cube.read(rows, cols), dtype=np.float32, copy=True)
+    elif getattr(cube, "_mmap", None) is not None and bottom > top:
+        strip = max(1, MAPPED_ROWS_BYTES // max(1, abs(int(cube.strides[0]))))
+        first = np.asarray(cube[top : min(top + strip, bottom), cols])
+        block = np.empty((bottom - top, *first.shape[1:]), dtype=np.float32)
+        block[: len(first)] = first
+        release_pages(cube)
+        for start in range(top + strip, bottom, strip):
+            stop = min(start + strip, bottom)
+            block[start - top : stop - top] = cube[start:stop, cols]
+            release_pages(cube)
+    else:
+        block = np.array(cube[rows, cols], dtype=np.float32, copy=True)
     release_pages(cube)
-    top = rows.indices(cube.shape[0])[0]
     left = cols.indices(cube.shape[1])[0]
     _check_finite(block, top, left, _file_of(cube))
     return block
