@@ -175,7 +175,7 @@ def test_lazy_path_equals_in_memory_path(trained: SSCC, salinas_a: Scene, tmp_pa
 def test_memory_mapped_windows_are_read_in_strips(
     salinas_a: Scene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Strips of a few rows (pages released after each) give the window a single read gives."""
+    """Strips of a few rows (pages released after each) give what a single read gives."""
     cube = salinas_a.cube.astype(np.float32)
     np.save(tmp_path / "cube.npy", cube)
     mapped = np.load(tmp_path / "cube.npy", mmap_mode="r")
@@ -183,6 +183,13 @@ def test_memory_mapped_windows_are_read_in_strips(
     window = lazy.read_window(mapped, slice(5, 62), slice(7, 80))
     np.testing.assert_array_equal(window, cube[5:62, 7:80])
     assert window.dtype == np.float32 and window.flags.c_contiguous
+    # Patches (training batches) and pixel samples (preprocessing fits) likewise, in groups.
+    rows, cols = np.array([0, 40, 82, 7, 60]), np.array([85, 3, 40, 0, 61])
+    np.testing.assert_array_equal(
+        lazy.read_patches(mapped, rows, cols, 7), lazy.read_patches(cube, rows, cols, 7)
+    )
+    flat = np.random.default_rng(0).choice(83 * 86, 500, replace=False)
+    np.testing.assert_array_equal(lazy.gather_pixels(mapped, flat), cube.reshape(-1, 204)[flat])
 
 
 def test_batchnorm_is_in_eval_mode_during_dense_passes(trained: SSCC, salinas_a: Scene) -> None:
