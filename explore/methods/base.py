@@ -335,10 +335,10 @@ class DeepClusteringMethod:
 
     @classmethod
     def saved_structure(cls, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-        """The network-shaping settings (`STRUCTURE_KEYS`) a checkpoint was made with, for those
-        that `params` (constructor arguments) leave to the same config as the checkpoint's: a
-        checkpoint loads with the backbone and patch size it was trained with even after that
-        config's defaults changed (SSCC's fast config used `light` on 7 x 7 patches before dense
+        """The network-shaping settings (`STRUCTURE_KEYS`) a checkpoint was made with where they
+        differ from what its config now says and `params` (constructor arguments) leave them to
+        that same config: a checkpoint loads with the backbone and patch size it was trained with
+        even after the config's defaults changed (SSCC's fast config used `light` before dense
         inference). Another config gets nothing here (its mismatch is reported on loading)."""
         import inspect
 
@@ -351,11 +351,15 @@ class DeepClusteringMethod:
         saved_config = saved_params.get("config")
         if params.get("config", saved_config) != saved_config:
             return {}
+        defaults = cls.CONFIGS.get(str(saved_config), {})
         architecture = state.get("architecture") or {}
         return {
             key: architecture[key]
             for key in cls.STRUCTURE_KEYS
-            if key in accepted and params.get(key) is None and architecture.get(key) is not None
+            if key in accepted
+            and params.get(key) is None
+            and defaults.get(key) is not None  # None: resolved by input (CC's backbone)
+            and architecture.get(key) not in (None, defaults[key])
         }
 
     @classmethod
