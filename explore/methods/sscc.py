@@ -49,8 +49,9 @@ class SSCC(DeepClusteringMethod):
     Configurations (`config`): "paper" is the reference code's settings (reference residual
     backbone, 11 x 11 patches of 8 PCA components, batch 512, Adam lr 2e-4, weight decay 5e-3,
     step decay x0.1 every 20 epochs, 40 epochs); "fast" is the CPU default, chosen by measuring
-    quality per CPU-second (docs/architecture.md gives the numbers). Any hyper-parameter passed
-    explicitly overrides the config.
+    quality per CPU-second (docs/architecture.md gives the numbers): the dense-capable
+    `dense_light7` backbone on 7 x 7 patches, so whole scenes are assigned by one pass per tile.
+    Any hyper-parameter passed explicitly overrides the config.
 
     Loss (`loss`): "paper" (default, the reference code) = `instance_weight` (5e-5) x NT-Xent on
     the L2-normalised K outputs + cross-correlation loss on the K outputs; "workshop" = the
