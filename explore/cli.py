@@ -1,5 +1,5 @@
-"""The `explore` command line: datasets, info, train, predict, transfer (same code paths as the
-library).
+"""The `explore` command line: datasets, download, info, train, predict, transfer (same code
+paths as the library).
 
 Every error a user can cause (missing or corrupt file, unknown dataset, bad option) ends as one
 line on stderr naming the problem and exit status 2, without a traceback. Nothing already in an
@@ -166,6 +166,46 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    """Fetch registered datasets (checksums verified, a progress bar on a terminal); carries on
+    past a dataset that fails and exits 2 when any did. `--all` skips, with a note, what has no
+    published checksum unless `--allow-unverified`."""
+    from explore.data.registry import REGISTRY, download, get_entry
+
+    if args.all == bool(args.names):
+        raise UsageError("name the datasets to download, or pass --all (not both)")
+    entries = list(REGISTRY.values()) if args.all else [get_entry(name) for name in args.names]
+    progress = sys.stderr.isatty() and not args.quiet
+    failures = []
+    for entry in entries:
+        unverified = any(f.known_hash is None and f.urls for f in entry.files)
+        if args.all and unverified and not args.allow_unverified:
+            print(f"{entry.name}: skipped (no published checksum; --allow-unverified fetches it)")
+            continue
+        try:
+            result = download(
+                entry,
+                folder=args.dir,
+                allow_unverified=args.allow_unverified,
+                progress=progress,
+                announce=None
+                if args.quiet
+                else lambda line, name=entry.name: print(f"{name}: {line}", flush=True),
+            )
+        except ExploreError as error:
+            failures.append(entry.name)
+            print(f"explore: error: {str(error).splitlines()[0]}", file=sys.stderr, flush=True)
+            continue
+        verb = "already here" if result.status == "present" else "downloaded"
+        print(f"{entry.name}: {verb} ({result.where})", flush=True)
+    if args.dir is not None and len(failures) < len(entries):
+        print(f"use them with EXPLORE_DATA_DIR={Path(args.dir).expanduser().resolve()}")
+    if failures:
+        print(f"explore: error: not downloaded: {', '.join(failures)}", file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 
@@ -374,11 +414,13 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
         config=args.config,
         device=args.device,
         seed=args.seed,
-        progress=sys.stderr.isatty() and is_main,
+        progress=is_main and not args.quiet and sys.stderr.isatty(),
         **overrides,
     )
 
     def announce(record: Any) -> None:
+        if args.quiet:
+            return
         scores = " ".join(f"{k} {v:.3f}" for k, v in record.metrics.items())
         print(
             f"epoch {record.epoch}: loss {record.losses['loss']:.4f} {scores} "
@@ -565,6 +607,27 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = commands.add_parser("datasets", help="list the benchmark datasets")
     datasets.set_defaults(handler=_cmd_datasets)
 
+    fetch = commands.add_parser(
+        "download",
+        help="fetch registered datasets into the download cache (or a folder), checksum verified",
+    )
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="datasets (see `explore datasets`)")
+    fetch.add_argument("--all", action="store_true", help="every registered dataset")
+    fetch.add_argument(
+        "--dir",
+        default=None,
+        metavar="FOLDER",
+        type=_path,
+        help="download into FOLDER/NAME/ instead of the cache (use it as EXPLORE_DATA_DIR)",
+    )
+    fetch.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="also fetch files that have no published checksum",
+    )
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(handler=_cmd_download)
+
     info = commands.add_parser("info", help="what a file, folder or dataset holds")
     info.add_argument("target", metavar="PATH|NAME", type=_name_or_path)
     info.set_defaults(handler=_cmd_info)
@@ -602,6 +665,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, metavar="DIR", type=_path)
     train.add_argument("--overwrite", action="store_true", help="replace results in --out")
     train.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    train.add_argument(
+        "--quiet",
+        action="store_true",
+        help="deep methods: no progress bar (drawn on a terminal) and no line per epoch",
+    )
     train.set_defaults(handler=_cmd_train)
 
     predict = commands.add_parser("predict", help="cluster a scene with a trained run")

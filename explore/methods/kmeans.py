@@ -11,39 +11,20 @@ no spatial layout.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
-from collections.abc import Iterator
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from threadpoolctl import threadpool_limits
 
+from explore.compute import limit_threads
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
 from explore.errors import DataError
 
-__all__ = ["KMeansClustering", "check_feature_array", "limit_threads"]
-
-
-@contextlib.contextmanager
-def limit_threads() -> Iterator[None]:
-    """One BLAS/OpenMP thread on machines with <= 2 cores.
-
-    Measured on 2 cores (k-means, n_init=10, on 30 PCA components): Salinas-A (7,138 px, K=6)
-    0.07 s limited vs 0.10 s unlimited; Indian Pines (21,025 px, K=16) 0.58 s vs 0.49 s on an
-    idle machine but 0.55 s vs 1.4-1.7 s with one core busy elsewhere (a training thread, another
-    process). The limit costs little when idle and avoids the 3x oversubscription slowdown.
-    """
-    if (os.cpu_count() or 1) <= 2:
-        with threadpool_limits(1):
-            yield
-    else:
-        yield
+__all__ = ["KMeansClustering", "check_feature_array"]
 
 
 def check_feature_array(data: np.ndarray) -> np.ndarray:
