@@ -303,9 +303,13 @@ def _report(args: argparse.Namespace, n_clusters: int, seconds: float, scores: A
     print(f"{summary} -> {out}")
 
 
+SHALLOW_METHODS = {"kmeans": 30, "spectral": 10}
+"""The shallow anchors `explore train` runs, with their default PCA components."""
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    if args.method == "kmeans":
-        return _train_kmeans(args)
+    if args.method in SHALLOW_METHODS:
+        return _train_shallow(args)
     return _train_deep(args)
 
 
@@ -325,13 +329,15 @@ def _score(data: Any, predicted: np.ndarray) -> Any:
     return evaluate(data.labels, predicted, ignore_label=-1)
 
 
-def _train_kmeans(args: argparse.Namespace) -> int:
+def _train_shallow(args: argparse.Namespace) -> int:
+    """k-means or spectral clustering: one fit, metrics and labels written."""
     from explore.data.registry import load_dataset
     from explore.data.scene import Scene
     from explore.methods.kmeans import KMeansClustering
+    from explore.methods.spectral import SpectralClustering
 
     if args.resume:
-        raise UsageError("--resume applies to deep methods; k-means has nothing to resume")
+        raise UsageError(f"--resume applies to deep methods; {args.method} has nothing to resume")
     deep_only = {
         "--epochs": args.epochs,
         "--samples-per-epoch": args.samples_per_epoch,
@@ -340,8 +346,11 @@ def _train_kmeans(args: argparse.Namespace) -> int:
     }
     given = [option for option, value in deep_only.items() if value is not None]
     if given:
-        raise UsageError(f"{', '.join(given)} applies to deep methods, not to --method kmeans")
-    args.components = 30 if args.components is None else args.components
+        raise UsageError(
+            f"{', '.join(given)} applies to deep methods, not to --method {args.method}"
+        )
+    if args.components is None:
+        args.components = SHALLOW_METHODS[args.method]
     out = prepare_output_dir(_default_out(args), RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
     n_clusters = _cluster_count(args, data.n_classes)
@@ -353,7 +362,8 @@ def _train_kmeans(args: argparse.Namespace) -> int:
         [out / name for name in RUN_FILES],
     )
     started = time.perf_counter()
-    model = KMeansClustering(
+    estimator = KMeansClustering if args.method == "kmeans" else SpectralClustering
+    model = estimator(
         n_clusters=n_clusters,
         n_components=args.components,
         smoothing_sigma=args.smoothing if isinstance(data, Scene) else None,
@@ -375,9 +385,9 @@ def _train_deep(args: argparse.Namespace) -> int:
     from explore.training import distributed
 
     if args.smoothing is not None:
-        raise UsageError("--smoothing applies to --method kmeans only")
+        raise UsageError("--smoothing applies to --method kmeans and spectral only")
     if args.components is not None:
-        raise UsageError("--components applies to --method kmeans only")
+        raise UsageError("--components applies to --method kmeans and spectral only")
     args.config = args.config or "fast"
     args.device = args.device or "auto"
     if args.samples_per_epoch is not None and args.samples_per_epoch < 2:
@@ -633,19 +643,22 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(handler=_cmd_info)
 
     train = commands.add_parser("train", help="cluster a dataset and write metrics and labels")
-    train.add_argument("--method", required=True, choices=["kmeans", *DEEP_METHODS])
+    train.add_argument("--method", required=True, choices=[*SHALLOW_METHODS, *DEEP_METHODS])
     train.add_argument("--dataset", required=True, metavar="NAME|PATH", type=_name_or_path)
     train.add_argument("--clusters", type=int, default=None, metavar="K")
     train.add_argument("--seed", type=_seed, default=0)
     train.add_argument(
-        "--components", type=int, default=None, help="PCA components (k-means; default 30)"
+        "--components",
+        type=int,
+        default=None,
+        help="PCA components (k-means: default 30; spectral: default 10)",
     )
     train.add_argument(
         "--smoothing",
         type=_finite,
         default=None,
         metavar="SIGMA",
-        help="spatially smoothed k-means: Gaussian sigma in pixels",
+        help="k-means or spectral on spatially smoothed components: Gaussian sigma in pixels",
     )
     train.add_argument("--epochs", type=int, default=None, help="deep methods: epochs")
     train.add_argument(

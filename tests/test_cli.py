@@ -60,6 +60,18 @@ def test_train_kmeans_writes_metrics_and_full_map(tmp_path: Path) -> None:
 
 
 @pytest.mark.datasets("salinas_a")
+def test_train_spectral_writes_metrics_and_full_map(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--method", "spectral", "--dataset", "salinas_a", "--out", str(out)]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.load(out / "labels.npy", allow_pickle=False).shape == (83, 86)
+    assert metrics["method"] == "spectral" and metrics["settings"]["components"] == 10
+    assert metrics["acc"] == pytest.approx(0.840, abs=0.02)
+    assert main([*args[:-1], str(tmp_path / "again"), "--epochs", "3"]) == 2
+
+
+@pytest.mark.datasets("salinas_a")
 def test_existing_results_are_not_overwritten_without_the_flag(tmp_path: Path) -> None:
     out = tmp_path / "run"
     out.mkdir()
