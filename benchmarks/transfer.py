@@ -60,9 +60,9 @@ def run_one(
     """One (pair, extractor, seed): two rows, transfer (K inferred) and k-means (true K)."""
     from sklearn.cluster import KMeans
 
+    from explore.compute import limit_threads
     from explore.data.registry import load_images
     from explore.features import PixelExtractor, RunExtractor
-    from explore.methods.kmeans import limit_threads
     from explore.methods.transfer import TransferClustering
     from explore.metrics import evaluate
 

@@ -1,5 +1,5 @@
-"""The `explore` command line: datasets, info, train, predict, transfer (same code paths as the
-library).
+"""The `explore` command line: datasets, download, info, train, predict, transfer (same code
+paths as the library).
 
 Every error a user can cause (missing or corrupt file, unknown dataset, bad option) ends as one
 line on stderr naming the problem and exit status 2, without a traceback. Nothing already in an
@@ -181,6 +181,46 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_download(args: argparse.Namespace) -> int:
+    """Fetch registered datasets (checksums verified, a progress bar on a terminal); carries on
+    past a dataset that fails and exits 2 when any did. `--all` skips, with a note, what has no
+    published checksum unless `--allow-unverified`."""
+    from explore.data.registry import REGISTRY, download, get_entry
+
+    if args.all == bool(args.names):
+        raise UsageError("name the datasets to download, or pass --all (not both)")
+    entries = list(REGISTRY.values()) if args.all else [get_entry(name) for name in args.names]
+    progress = sys.stderr.isatty() and not args.quiet
+    failures = []
+    for entry in entries:
+        unverified = any(f.known_hash is None and f.urls for f in entry.files)
+        if args.all and unverified and not args.allow_unverified:
+            print(f"{entry.name}: skipped (no published checksum; --allow-unverified fetches it)")
+            continue
+        try:
+            result = download(
+                entry,
+                folder=args.dir,
+                allow_unverified=args.allow_unverified,
+                progress=progress,
+                announce=None
+                if args.quiet
+                else lambda line, name=entry.name: print(f"{name}: {line}", flush=True),
+            )
+        except ExploreError as error:
+            failures.append(entry.name)
+            print(f"explore: error: {str(error).splitlines()[0]}", file=sys.stderr, flush=True)
+            continue
+        verb = "already here" if result.status == "present" else "downloaded"
+        print(f"{entry.name}: {verb} ({result.where})", flush=True)
+    if args.dir is not None and len(failures) < len(entries):
+        print(f"use them with EXPLORE_DATA_DIR={Path(args.dir).expanduser().resolve()}")
+    if failures:
+        print(f"explore: error: not downloaded: {', '.join(failures)}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from explore.data.registry import REGISTRY, availability
 
@@ -275,9 +315,13 @@ def _report(args: argparse.Namespace, n_clusters: int, seconds: float, scores: A
     print(f"{summary} -> {out}")
 
 
+SHALLOW_METHODS = {"kmeans": 30, "spectral": 10}
+"""The shallow anchors `explore train` runs, with their default PCA components."""
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    if args.method == "kmeans":
-        return _train_kmeans(args)
+    if args.method in SHALLOW_METHODS:
+        return _train_shallow(args)
     return _train_deep(args)
 
 
@@ -297,13 +341,15 @@ def _score(data: Any, predicted: np.ndarray) -> Any:
     return evaluate(data.labels, predicted, ignore_label=-1)
 
 
-def _train_kmeans(args: argparse.Namespace) -> int:
+def _train_shallow(args: argparse.Namespace) -> int:
+    """k-means or spectral clustering: one fit, metrics and labels written."""
     from explore.data.registry import load_dataset
     from explore.data.scene import Scene
     from explore.methods.kmeans import KMeansClustering
+    from explore.methods.spectral import SpectralClustering
 
     if args.resume:
-        raise UsageError("--resume applies to deep methods; k-means has nothing to resume")
+        raise UsageError(f"--resume applies to deep methods; {args.method} has nothing to resume")
     deep_only = {
         "--epochs": args.epochs,
         "--samples-per-epoch": args.samples_per_epoch,
@@ -312,8 +358,11 @@ def _train_kmeans(args: argparse.Namespace) -> int:
     }
     given = [option for option, value in deep_only.items() if value is not None]
     if given:
-        raise UsageError(f"{', '.join(given)} applies to deep methods, not to --method kmeans")
-    args.components = 30 if args.components is None else args.components
+        raise UsageError(
+            f"{', '.join(given)} applies to deep methods, not to --method {args.method}"
+        )
+    if args.components is None:
+        args.components = SHALLOW_METHODS[args.method]
     out = prepare_output_dir(_default_out(args), RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
     n_clusters = _cluster_count(args, data.n_classes)
@@ -325,7 +374,8 @@ def _train_kmeans(args: argparse.Namespace) -> int:
         [out / name for name in RUN_FILES],
     )
     started = time.perf_counter()
-    model = KMeansClustering(
+    estimator = KMeansClustering if args.method == "kmeans" else SpectralClustering
+    model = estimator(
         n_clusters=n_clusters,
         n_components=args.components,
         smoothing_sigma=args.smoothing if isinstance(data, Scene) else None,
@@ -347,9 +397,9 @@ def _train_deep(args: argparse.Namespace) -> int:
     from explore.training import distributed
 
     if args.smoothing is not None:
-        raise UsageError("--smoothing applies to --method kmeans only")
+        raise UsageError("--smoothing applies to --method kmeans and spectral only")
     if args.components is not None:
-        raise UsageError("--components applies to --method kmeans only")
+        raise UsageError("--components applies to --method kmeans and spectral only")
     args.config = args.config or "fast"
     args.device = args.device or "auto"
     if args.samples_per_epoch is not None and args.samples_per_epoch < 2:
@@ -391,11 +441,13 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
         config=args.config,
         device=args.device,
         seed=args.seed,
-        progress=sys.stderr.isatty() and is_main,
+        progress=is_main and not args.quiet and sys.stderr.isatty(),
         **overrides,
     )
 
     def announce(record: Any) -> None:
+        if args.quiet:
+            return
         scores = " ".join(f"{k} {v:.3f}" for k, v in record.metrics.items())
         print(
             f"epoch {record.epoch}: loss {record.losses['loss']:.4f} {scores} "
@@ -599,24 +651,48 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = commands.add_parser("datasets", help="list the benchmark datasets")
     datasets.set_defaults(handler=_cmd_datasets)
 
+    fetch = commands.add_parser(
+        "download",
+        help="fetch registered datasets into the download cache (or a folder), checksum verified",
+    )
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="datasets (see `explore datasets`)")
+    fetch.add_argument("--all", action="store_true", help="every registered dataset")
+    fetch.add_argument(
+        "--dir",
+        default=None,
+        metavar="FOLDER",
+        type=_path,
+        help="download into FOLDER/NAME/ instead of the cache (use it as EXPLORE_DATA_DIR)",
+    )
+    fetch.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="also fetch files that have no published checksum",
+    )
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetch.set_defaults(handler=_cmd_download)
+
     info = commands.add_parser("info", help="what a file, folder or dataset holds")
     info.add_argument("target", metavar="PATH|NAME", type=_name_or_path)
     info.set_defaults(handler=_cmd_info)
 
     train = commands.add_parser("train", help="cluster a dataset and write metrics and labels")
-    train.add_argument("--method", required=True, choices=["kmeans", *DEEP_METHODS])
+    train.add_argument("--method", required=True, choices=[*SHALLOW_METHODS, *DEEP_METHODS])
     train.add_argument("--dataset", required=True, metavar="NAME|PATH", type=_name_or_path)
     train.add_argument("--clusters", type=int, default=None, metavar="K")
     train.add_argument("--seed", type=_seed, default=0)
     train.add_argument(
-        "--components", type=int, default=None, help="PCA components (k-means; default 30)"
+        "--components",
+        type=int,
+        default=None,
+        help="PCA components (k-means: default 30; spectral: default 10)",
     )
     train.add_argument(
         "--smoothing",
         type=_finite,
         default=None,
         metavar="SIGMA",
-        help="spatially smoothed k-means: Gaussian sigma in pixels",
+        help="k-means or spectral on spatially smoothed components: Gaussian sigma in pixels",
     )
     train.add_argument("--epochs", type=int, default=None, help="deep methods: epochs")
     train.add_argument(
@@ -636,6 +712,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, metavar="DIR", type=_path)
     train.add_argument("--overwrite", action="store_true", help="replace results in --out")
     train.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    train.add_argument(
+        "--quiet",
+        action="store_true",
+        help="deep methods: no progress bar (drawn on a terminal) and no line per epoch",
+    )
     train.set_defaults(handler=_cmd_train)
 
     predict = commands.add_parser("predict", help="cluster a scene with a trained run")

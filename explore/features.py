@@ -174,7 +174,7 @@ class PixelExtractor(Extractor):
             return flat.astype(np.float32, copy=True)
         from sklearn.decomposition import PCA
 
-        from explore.methods.kmeans import limit_threads
+        from explore.compute import limit_threads
 
         n_components = int(min(self.n_components, *flat.shape))
         with limit_threads():

@@ -79,7 +79,7 @@ def linear_probe_accuracy(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from explore.methods.kmeans import limit_threads
+    from explore.compute import limit_threads
 
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
     with limit_threads():

@@ -10,6 +10,9 @@ This module owns the "Shared building blocks" of docs METHODS.md:
 - `self_organizing_loss`, `sinkhorn_targets`, `soch_loss_parts`: S3OCNet's self-labelling
   loss (hard one-hot target vs soft assignment) and its anti-collapse choices (METHODS.md
   section 3).
+- `scan_loss_parts`, `confident_targets`, `self_labelling_loss`: SCAN's neighbour consistency
+  (a sample and its mined neighbour agree, the batch stays spread) and its self-labelling step
+  (confident predictions become class-balanced pseudo-labels), usable by every method.
 
 Each loss with several terms has a `..._parts` twin returning a dict of scalar tensors that sum
 to the total, so a trainer can log the terms apart.
@@ -43,11 +46,14 @@ __all__ = [
     "ANTI_COLLAPSE_CHOICES",
     "cluster_contrastive_loss",
     "cluster_contrastive_loss_parts",
+    "confident_targets",
     "cross_correlation_loss",
     "cross_correlation_loss_parts",
     "entropy_balance",
     "instance_contrastive_loss",
     "parse_anti_collapse",
+    "scan_loss_parts",
+    "self_labelling_loss",
     "self_organizing_loss",
     "self_organizing_loss_parts",
     "sinkhorn_targets",
@@ -544,3 +550,76 @@ def soch_loss_parts(
     parts = {key: (parts_a[key] + parts_b[key]) / 2 for key in ("self_label", "balance")}
     parts["loss"] = parts["self_label"] + parts["balance"]
     return parts
+
+
+# ----------------------------------------------------------------------------- SCAN
+
+
+def scan_loss_parts(
+    anchors: torch.Tensor,
+    neighbours: torch.Tensor,
+    entropy_weight: float = 5.0,
+    *,
+    check_finite: bool = False,
+) -> dict[str, torch.Tensor]:
+    """SCAN's neighbour-consistency loss (Van Gansbeke et al., 2020), split into its terms.
+
+    anchors, neighbours: (B, K) soft assignments of B samples and of one mined nearest
+    neighbour of each (row i of `neighbours` is a neighbour of row i of `anchors`).
+
+    - "consistency" = -mean_i log(p_i . q_i): a sample and its neighbour should fall in the
+      same cluster, confidently (the dot product is 1 only for equal one-hot rows);
+    - "entropy" = -entropy_weight * H(P), P_k = mean_i p_ik: the batch should spread over the
+      clusters, against the trivial solution of one cluster for all.
+
+    Returns {"consistency", "entropy", "loss"} (loss = the sum), scalars (float32 for half
+    inputs). The dot product is floored at 1e-12 inside the log.
+    """
+    _check_pair(anchors, neighbours, ("anchors", "neighbours"), "(B, K)", check_finite=check_finite)
+    if not (entropy_weight >= 0 and math.isfinite(entropy_weight)):
+        raise DataError(f"entropy_weight must be a finite number >= 0; got {entropy_weight!r}")
+    dtype = _compute_dtype(anchors, neighbours)
+    with _without_autocast(anchors.device):
+        p, q = anchors.to(dtype), neighbours.to(dtype)
+        agreement = (p * q).sum(dim=1).clamp_min(_PROBABILITY_FLOOR)
+        consistency = -agreement.log().mean()
+        mean_assignment = p.mean(dim=0)
+        entropy = -(mean_assignment * mean_assignment.clamp_min(_PROBABILITY_FLOOR).log()).sum()
+        parts = {"consistency": consistency, "entropy": -entropy_weight * entropy}
+    parts["loss"] = parts["consistency"] + parts["entropy"]
+    return parts
+
+
+def confident_targets(
+    probabilities: torch.Tensor, threshold: float = 0.99
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Self-labelling targets: (indices of the rows whose top probability exceeds `threshold`,
+    their argmax clusters). probabilities: (B, K); no gradient flows through the choice."""
+    _check_one(probabilities, "probabilities", "(B, K)", check_finite=False)
+    if not 0 < threshold < 1:
+        raise DataError(f"threshold must lie in (0, 1); got {threshold!r}")
+    top, clusters = probabilities.detach().max(dim=1)
+    confident = torch.nonzero(top > threshold, as_tuple=True)[0]
+    return confident, clusters[confident]
+
+
+def self_labelling_loss(
+    logits: torch.Tensor, targets: torch.Tensor, n_clusters: int | None = None
+) -> torch.Tensor:
+    """Class-balanced cross-entropy of `logits` (N, K) towards pseudo-labels `targets` (N,):
+    SCAN's self-labelling step. Each cluster's weight is inversely proportional to its share of
+    the targets (clusters absent from the targets get none), so a large cluster does not absorb
+    the small ones. Returns a scalar; 0 (with a gradient path) when there is no target."""
+    if logits.ndim != 2 or targets.ndim != 1 or logits.shape[0] != targets.shape[0]:
+        raise DataError(
+            f"logits (N, K) and targets (N,) must agree; got {tuple(logits.shape)} and "
+            f"{tuple(targets.shape)}"
+        )
+    k = logits.shape[1] if n_clusters is None else n_clusters
+    if targets.numel() == 0:
+        return logits.sum() * 0.0
+    dtype = _compute_dtype(logits)
+    with _without_autocast(logits.device):
+        counts = torch.bincount(targets, minlength=k).to(dtype)
+        weights = torch.where(counts > 0, counts.sum() / (counts.clamp_min(1) * k), counts)
+        return F.cross_entropy(logits.to(dtype), targets, weight=weights)

@@ -3,7 +3,9 @@ by the project's plain `pytest` run, whose testpaths include this folder).
 
 - `EXPLORE_NOTEBOOK_SMALL=1` (unless already set) before any kernel starts: kernels inherit the
   environment, and every notebook reads it in its first code cell to pick tiny sizes.
-- `EXPLORE_DATA_DIR` defaults to ../shared/data when that folder exists, as for tests/.
+- `EXPLORE_DATA_DIR` is the tests' data folders (tests/shared_data.py: EXPLORE_DATA_DIR, else
+  ../shared/data, else the download cache); a notebook that reads a dataset missing there is
+  skipped with the command that fetches it (failed with EXPLORE_REQUIRE_DATA=1, as in CI).
 - Kernels start with `OMP_NUM_THREADS=1` (unless already set), only they (not this process or
   the other tests' subprocesses): on a 2-core machine with one other busy process, one SSCC
   small-mode epoch took 1.3 s with one torch thread and 2.5-12 s with two (oversubscribed).
@@ -15,6 +17,7 @@ by the project's plain `pytest` run, whose testpaths include this folder).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_NAME = "explore-notebook-outputs"
 
+sys.path.insert(0, str(REPO / "tests"))  # also when this folder is run alone
+from shared_data import NOTEBOOK_DATASETS, data_dirs_setting, require_datasets  # noqa: E402
+
 os.environ.setdefault("EXPLORE_NOTEBOOK_SMALL", "1")
-_SHARED_DATA = REPO.parent / "shared" / "data"
-if not os.environ.get("EXPLORE_DATA_DIR") and (_SHARED_DATA / "README.md").is_file():
-    os.environ["EXPLORE_DATA_DIR"] = str(_SHARED_DATA)
+os.environ["EXPLORE_DATA_DIR"] = data_dirs_setting()
 
 
 KERNEL_ENV = {"OMP_NUM_THREADS": "1"}
@@ -35,7 +39,9 @@ KERNEL_ENV = {"OMP_NUM_THREADS": "1"}
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
     """nbval starts a notebook's kernel while setting up its first cell: start it with
-    `KERNEL_ENV` (values already in the environment win), then restore this process's."""
+    `KERNEL_ENV` (values already in the environment win), then restore this process's. A
+    notebook whose datasets are missing is skipped (or failed) before its kernel starts."""
+    require_datasets(*NOTEBOOK_DATASETS.get(item.path.name, ()))
     saved = {name: os.environ.get(name) for name in KERNEL_ENV}
     for name, value in KERNEL_ENV.items():
         os.environ.setdefault(name, value)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 import torch
+from shared_data import dataset_path, require_datasets
 
 from explore.augment import (
     Augmentation,
@@ -47,7 +47,8 @@ from explore.augment.images import (
     rotate,
 )
 from explore.augment.presets import blur_kernel_size, cc_weak, sacc_strong
-from explore.data.images import read_idx, read_image_folder
+from explore.data.images import read_idx
+from explore.data.registry import load_images
 from explore.errors import DataError
 
 
@@ -93,16 +94,17 @@ def random_images(channels: int = 3, dtype=torch.float32, seed: int = 0) -> torc
 
 
 @pytest.fixture(scope="module")
-def cifar(data_dir: Path) -> torch.Tensor:
+def cifar() -> torch.Tensor:
     """256 real CIFAR-10 test images (256, 3, 32, 32) in [0, 1], about 26 per class."""
-    folder = data_dir / "natural" / "cifar10_test_subset"
-    return read_image_folder(folder, max_per_class=26).to_tensor()[:256].contiguous()
+    require_datasets("cifar10_subset")
+    images = load_images("cifar10_subset", download=False).per_class(26)
+    return images.to_tensor()[:256].contiguous()
 
 
 @pytest.fixture(scope="module")
-def mnist(data_dir: Path) -> torch.Tensor:
+def mnist() -> torch.Tensor:
     """The first 64 real MNIST test digits (64, 1, 28, 28) in [0, 1]."""
-    images = read_idx(data_dir / "digits" / "mnist" / "t10k-images-idx3-ubyte.gz")
+    images = read_idx(dataset_path("mnist_test", "images"))
     return images.to_tensor()[:64].contiguous()
 
 

@@ -20,6 +20,7 @@ def small_scene() -> Scene:
     return load_scene("salinas_a", download=False).crop(slice(20, 44), slice(30, 54))
 
 
+@pytest.mark.datasets("salinas_a")
 @pytest.mark.parametrize("method", [CC, SACC])
 def test_methods_train_on_scene_patches(method, small_scene: Scene) -> None:
     records = []
@@ -29,6 +30,7 @@ def test_methods_train_on_scene_patches(method, small_scene: Scene) -> None:
     assert model.transform(small_scene).shape == (24 * 24, model.model_.backbone.out_features)
 
 
+@pytest.mark.datasets("salinas_a")
 def test_sacc_sums_the_reference_pairs(small_scene: Scene, monkeypatch) -> None:
     """With sigma = 2 the cluster terms of the three pairs are doubled, instance terms are not."""
     model = SACC(n_clusters=3, sigma=2.0, **TINY)
@@ -56,6 +58,7 @@ def test_sacc_sums_the_reference_pairs(small_scene: Scene, monkeypatch) -> None:
     assert torch.allclose(parts["loss"], total)
 
 
+@pytest.mark.datasets("salinas_a")
 def test_sacc_rejects_bad_pairs(small_scene: Scene) -> None:
     with pytest.raises(DataError, match="pair"):
         SACC(n_clusters=3, cluster_pairs=(("w1", "x"),), **TINY).fit(small_scene)
@@ -63,6 +66,7 @@ def test_sacc_rejects_bad_pairs(small_scene: Scene) -> None:
         SACC(n_clusters=3, sigma=-1.0, **TINY).fit(small_scene)
 
 
+@pytest.mark.datasets("salinas_a")
 def test_cc_loss_decreases_over_a_few_steps(small_scene: Scene) -> None:
     model = CC(n_clusters=3, **TINY)
     trainer = model.make_trainer(small_scene)
@@ -79,6 +83,7 @@ def test_cc_loss_decreases_over_a_few_steps(small_scene: Scene) -> None:
     assert loss.item() < first
 
 
+@pytest.mark.datasets("salinas_a")
 def test_checkpoint_round_trip_keeps_sacc_settings(small_scene: Scene, tmp_path) -> None:
     path = tmp_path / "checkpoint.pt"
     model = SACC(n_clusters=3, sigma=0.5, **TINY).fit(small_scene, checkpoint_path=path)
@@ -88,7 +93,10 @@ def test_checkpoint_round_trip_keeps_sacc_settings(small_scene: Scene, tmp_path)
 
 
 @pytest.mark.parametrize("method", [CC, SACC])
-@pytest.mark.parametrize("dataset", ["digits", "cifar10_subset"])
+@pytest.mark.parametrize(
+    "dataset",
+    ["digits", pytest.param("cifar10_subset", marks=pytest.mark.datasets("cifar10_subset"))],
+)
 def test_grayscale_and_rgb_image_sets(method, dataset: str) -> None:
     from explore.data.registry import load_images
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import dataset_path
 
 from explore.cli import main
 
@@ -37,14 +38,15 @@ def test_datasets_lists_every_registry_name(capsys) -> None:
     assert "embedded" in out or "local" in out
 
 
-def test_info_on_a_name_and_on_a_file(capsys, data_dir: Path) -> None:
+def test_info_on_a_name_and_on_a_file(capsys) -> None:
     assert main(["info", "salinas_a"]) == 0
     assert "Lettuce" in capsys.readouterr().out
-    assert main(["info", str(data_dir / "hsi/samson/samson_dataset.mat")]) == 0
+    assert main(["info", str(dataset_path("samson"))]) == 0
     out = capsys.readouterr().out
     assert "mat5" in out and "156 x 9025" in out
 
 
+@pytest.mark.datasets("salinas_a")
 def test_train_kmeans_writes_metrics_and_full_map(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert main(["train", "--method", "kmeans", "--dataset", "salinas_a", "--out", str(out)]) == 0
@@ -57,6 +59,19 @@ def test_train_kmeans_writes_metrics_and_full_map(tmp_path: Path) -> None:
         assert key in metrics
 
 
+@pytest.mark.datasets("salinas_a")
+def test_train_spectral_writes_metrics_and_full_map(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--method", "spectral", "--dataset", "salinas_a", "--out", str(out)]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.load(out / "labels.npy", allow_pickle=False).shape == (83, 86)
+    assert metrics["method"] == "spectral" and metrics["settings"]["components"] == 10
+    assert metrics["acc"] == pytest.approx(0.840, abs=0.02)
+    assert main([*args[:-1], str(tmp_path / "again"), "--epochs", "3"]) == 2
+
+
+@pytest.mark.datasets("salinas_a")
 def test_existing_results_are_not_overwritten_without_the_flag(tmp_path: Path) -> None:
     out = tmp_path / "run"
     out.mkdir()
@@ -75,9 +90,10 @@ def test_existing_results_are_not_overwritten_without_the_flag(tmp_path: Path) -
         (["train", "--method", "nope", "--dataset", "salinas_a"], ["invalid choice", "nope"]),
         (["train", "--method", "kmeans"], ["--dataset"]),
         (["train", "--method", "kmeans", "--dataset", "no_such_set"], ["no_such_set"]),
-        (
+        pytest.param(
             ["train", "--method", "kmeans", "--dataset", "salinas_a", "--clusters", "1"],
             ["at least 2"],
+            marks=pytest.mark.datasets("salinas_a"),
         ),
         (["train", "--method", "kmeans", "--dataset", "salinas_a", "--clusters", "x"], ["int"]),
         (["info", "/definitely/missing.mat"], ["missing.mat"]),
@@ -141,6 +157,7 @@ def small_scene_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.datasets("salinas_a")
 def test_train_sscc_resume_and_predict(small_scene_file: Path, tmp_path: Path) -> None:
     from explore.training import RunHistory
 
@@ -171,6 +188,7 @@ def test_train_sscc_resume_and_predict(small_scene_file: Path, tmp_path: Path) -
     assert np.array_equal(np.load(prediction), np.load(out / "labels.npy"))
 
 
+@pytest.mark.datasets("salinas_a")
 def test_sscc_cli_errors(small_scene_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "o"
     base = ["train", "--method", "sscc", "--dataset", str(small_scene_file), "--out", str(out)]
@@ -183,6 +201,7 @@ def test_sscc_cli_errors(small_scene_file: Path, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.datasets("salinas_a")
 def test_predict_refuses_a_scene_with_other_bands(small_scene_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert (

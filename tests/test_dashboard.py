@@ -11,6 +11,7 @@ from pathlib import Path
 
 import holoviews as hv
 import numpy as np
+import pytest
 
 from explore.dashboard.app import Dashboard
 from explore.dashboard.scene_view import SceneView, available_scenes
@@ -19,6 +20,7 @@ from explore.viz import pixels_in_box
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.datasets("salinas_a")
 def test_default_scene_is_indian_pines_and_other_local_scenes_are_offered() -> None:
     names = available_scenes()
     assert names[0] == "indian_pines"
@@ -37,6 +39,7 @@ def test_band_pickers_redraw_the_composite() -> None:
     assert truth.dimension_values("label", flat=False).shape == (145, 145)
 
 
+@pytest.mark.datasets("salinas_a")
 def test_switching_scene_resets_band_ranges() -> None:
     view = SceneView()
     view.dataset = "salinas_a"

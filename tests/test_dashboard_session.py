@@ -13,6 +13,8 @@ from explore.dashboard.compare_view import CompareView, comparison_table
 from explore.dashboard.session import TrainingSession, available_datasets
 from explore.dashboard.training_view import TrainingControls, TrainingView, aligned_clusters
 
+pytestmark = pytest.mark.datasets("salinas_a")
+
 
 @pytest.fixture(autouse=True)
 def _no_thread_outlives_its_test(monkeypatch):

@@ -31,6 +31,8 @@ from explore.models import BACKBONES, ClusterHead, MultilayerSOCH, build_backbon
 from explore.models.backbones import is_dense_capable
 from explore.training.checkpoint import load_checkpoint, save_checkpoint
 
+pytestmark = pytest.mark.datasets("salinas_a")
+
 DENSE_BACKBONES = [name for name in BACKBONES if is_dense_capable(build_backbone(name, 4))]
 N_COMPONENTS = 6
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}

@@ -49,6 +49,7 @@ def test_gathered_losses_and_gradients_equal_the_single_process_ones(tmp_path: P
                 )
 
 
+@pytest.mark.datasets("salinas_a")
 def test_torchrun_trains_on_two_processes_and_writes_one_set_of_outputs(tmp_path: Path) -> None:
     scene = load_scene("salinas_a", download=False).crop(slice(20, 44), slice(30, 54))
     np.savez(tmp_path / "crop.npz", cube=scene.cube, labels=scene.labels)

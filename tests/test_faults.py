@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 from fault_child import N_STATES, checkpoint_states, save_loop
-from shared_data import shared_data_dir
+from shared_data import data_dirs_setting
 
 from explore.cli import main
 from explore.training.checkpoint import load_checkpoint, save_checkpoint
@@ -63,7 +63,7 @@ class Child:
         environment = {
             **os.environ,
             "OMP_NUM_THREADS": "1",
-            "EXPLORE_DATA_DIR": str(shared_data_dir()),
+            "EXPLORE_DATA_DIR": data_dirs_setting(),
             **(env or {}),
         }
         with open(log, "w") as stderr:

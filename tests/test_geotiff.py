@@ -273,6 +273,7 @@ def salinas_tif(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, S
     return cube_path, labels_path, scene
 
 
+@pytest.mark.datasets("salinas_a")
 def test_salinas_a_as_a_geotiff_reads_like_the_mat_file(
     salinas_tif: tuple[Path, Path, Scene], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -286,6 +287,7 @@ def test_salinas_a_as_a_geotiff_reads_like_the_mat_file(
     assert "WGS 84 / UTM zone 33N" in printed.out and printed.err == ""
 
 
+@pytest.mark.datasets("salinas_a")
 def test_train_and_predict_a_geotiff_from_the_cli(
     salinas_tif: tuple[Path, Path, Scene],
     tmp_path: Path,

@@ -1,10 +1,13 @@
 """CC, SACC and S3OCNet on a real image set (scikit-learn's 8 x 8 digits): each one's loss
-falls over a few optimiser steps, and a short run beats k-means on raw pixels.
+falls over a few optimiser steps, and short runs beat k-means on raw pixels.
 
 Scores are NMI of the last epoch's assignment against the digit classes (no epoch is chosen by
 the labels). The k-means reference is the benchmark's: raw pixels, PCA 30, K = 10, seed 0
-(NMI 0.742). The runs' settings are the "fast" config with batch 128 (14 steps per epoch on
-1,797 images) and the method defaults; benchmarks/image_clustering.py measures more seeds.
+(NMI 0.740). The runs use the "fast" config with batch 128 (14 steps per epoch on 1,797
+images), 50 epochs, one thread (`one_thread`: scores depend on the thread count), and the claim
+is on the mean over seeds 0-2: one seed's last epoch moves by +-0.02 from epoch to epoch.
+Measured that way (NMI per seed): CC 0.775 / 0.800 / 0.775, SACC 0.847 / 0.844 / 0.802,
+S3OCNet 0.811 / 0.761 / 0.749; after 20 epochs CC was below k-means on two seeds of three.
 """
 
 from __future__ import annotations
@@ -19,10 +22,8 @@ from explore.methods.kmeans import KMeansClustering
 from explore.metrics import evaluate
 
 METHODS = ("cc", "sacc", "s3ocnet")
-# Epochs of the short runs: about where each method passes k-means on seed 0 with a margin
-# (measured: CC NMI 0.80 after 20, SACC 0.76-0.77 after 16-20, S3OCNet 0.76 after 25-40).
-# s3ocnet, seeds 0-2: NMI 0.717 / 0.732 / 0.734 at epoch 30 of 40-50, 0.769 / 0.766 / 0.807 after 50
-EPOCHS = {"cc": 20, "sacc": 25, "s3ocnet": 50}
+EPOCHS = 50
+SEEDS = (0, 1, 2)
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +50,13 @@ def test_loss_decreases_over_a_few_steps(method: str, digits: ImageSet) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
-def test_a_short_run_beats_kmeans_nmi_on_digits(method: str, digits: ImageSet) -> None:
+def test_short_runs_beat_kmeans_nmi_on_digits(method: str, digits: ImageSet, one_thread) -> None:
     baseline = KMeansClustering(n_clusters=10, seed=0).fit(digits)
     baseline_nmi = evaluate(digits.labels, baseline.labels_).nmi
-    model = get_method_class(method)(
-        n_clusters=10, epochs=EPOCHS[method], batch_size=128, device="cpu", seed=0
-    ).fit(digits)
-    scores = evaluate(digits.labels, model.labels_)
-    assert scores.nmi > baseline_nmi, (method, scores, baseline_nmi)
+    nmis = []
+    for seed in SEEDS:
+        model = get_method_class(method)(
+            n_clusters=10, epochs=EPOCHS, batch_size=128, device="cpu", seed=seed
+        ).fit(digits)
+        nmis.append(evaluate(digits.labels, model.labels_).nmi)
+    assert sum(nmis) / len(nmis) > baseline_nmi, (method, nmis, baseline_nmi)

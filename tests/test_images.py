@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shared_data import dataset_path
 
 from explore.data.images import (
     ImageSet,
@@ -49,9 +50,8 @@ def _small_set(n_per_class: int = 4, channels: int = 3) -> ImageSet:
 
 # ---------------------------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
-def mnist(data_dir: Path) -> ImageSet:
-    folder = data_dir / "digits" / "mnist"
-    return read_idx(folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz")
+def mnist() -> ImageSet:
+    return read_idx(dataset_path("mnist_test", "images"), dataset_path("mnist_test", "labels"))
 
 
 def test_mnist_idx_real(mnist: ImageSet) -> None:
@@ -199,33 +199,33 @@ def test_grayscale_and_rgb() -> None:
 
 
 # ---------------------------------------------------------------------------------- IDX
-def _mnist_bytes(data_dir: Path, which: str) -> bytes:
-    return gzip.decompress((data_dir / f"digits/mnist/t10k-{which}-ubyte.gz").read_bytes())
+def _mnist_bytes(role: str) -> bytes:
+    return gzip.decompress(dataset_path("mnist_test", role).read_bytes())
 
 
-def test_idx_uncompressed_matches_gzipped(data_dir: Path, tmp_path: Path, mnist) -> None:
+def test_idx_uncompressed_matches_gzipped(tmp_path: Path, mnist) -> None:
     raw_images = tmp_path / "images.idx"
-    raw_images.write_bytes(_mnist_bytes(data_dir, "images-idx3"))
+    raw_images.write_bytes(_mnist_bytes("images"))
     plain = read_idx(raw_images, name="plain")
     assert plain.labels is None and plain.name == "plain"
     np.testing.assert_array_equal(plain.images, mnist.images)
 
 
-def test_idx_truncated_gzip(data_dir: Path, tmp_path: Path) -> None:
+def test_idx_truncated_gzip(tmp_path: Path) -> None:
     # A complete gzip stream whose IDX payload is short.
     short = tmp_path / "short-images.gz"
-    short.write_bytes(gzip.compress(_mnist_bytes(data_dir, "images-idx3")[:-1000], compresslevel=1))
+    short.write_bytes(gzip.compress(_mnist_bytes("images")[:-1000], compresslevel=1))
     with pytest.raises(FileFormatError, match="short-images.gz is truncated"):
         read_idx(short)
     # A gzip stream cut in the middle.
     cut = tmp_path / "cut-images.gz"
-    cut.write_bytes((data_dir / "digits/mnist/t10k-images-idx3-ubyte.gz").read_bytes()[:50_000])
+    cut.write_bytes(dataset_path("mnist_test", "images").read_bytes()[:50_000])
     with pytest.raises(FileFormatError, match="cut-images.gz"):
         read_idx(cut)
 
 
-def test_idx_truncated_and_trailing_uncompressed(data_dir: Path, tmp_path: Path) -> None:
-    content = _mnist_bytes(data_dir, "images-idx3")
+def test_idx_truncated_and_trailing_uncompressed(tmp_path: Path) -> None:
+    content = _mnist_bytes("images")
     truncated = tmp_path / "truncated.idx"
     truncated.write_bytes(content[:-1])
     with pytest.raises(FileFormatError, match="truncated.idx"):
@@ -236,11 +236,11 @@ def test_idx_truncated_and_trailing_uncompressed(data_dir: Path, tmp_path: Path)
         read_idx(trailing)
 
 
-def test_idx_wrong_magic(data_dir: Path, tmp_path: Path) -> None:
-    labels = data_dir / "digits/mnist/t10k-labels-idx1-ubyte.gz"
+def test_idx_wrong_magic(tmp_path: Path) -> None:
+    labels = dataset_path("mnist_test", "labels")
     with pytest.raises(FileFormatError, match="0x0803"):
         read_idx(labels)  # a label file (0x0801) given as images
-    images = data_dir / "digits/mnist/t10k-images-idx3-ubyte.gz"
+    images = dataset_path("mnist_test", "images")
     with pytest.raises(FileFormatError, match="0x0801"):
         read_idx(images, images)
     bogus = tmp_path / "bogus.idx"
@@ -269,11 +269,11 @@ def test_idx_absurd_dimensions_are_refused_before_allocation(tmp_path: Path) -> 
         read_idx(zero)
 
 
-def test_idx_label_count_mismatch_and_missing_file(data_dir: Path, tmp_path: Path) -> None:
+def test_idx_label_count_mismatch_and_missing_file(tmp_path: Path) -> None:
     labels = tmp_path / "labels.idx"
     labels.write_bytes(b"\x00\x00\x08\x01" + struct.pack(">I", 3) + bytes([1, 2, 3]))
     with pytest.raises(FileFormatError, match="3 labels"):
-        read_idx(data_dir / "digits/mnist/t10k-images-idx3-ubyte.gz", labels)
+        read_idx(dataset_path("mnist_test", "images"), labels)
     with pytest.raises(DatasetNotFoundError, match="missing.idx"):
         read_idx(tmp_path / "missing.idx")
 

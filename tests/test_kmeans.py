@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.io
+from shared_data import dataset_path
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 
@@ -17,10 +16,9 @@ from explore.metrics import ari, score_scene
 
 
 @pytest.fixture(scope="module")
-def salinas_a(data_dir: Path) -> Scene:
-    folder = data_dir / "hsi" / "salinas_a"
-    cube = scipy.io.loadmat(folder / "SalinasA_corrected.mat")["salinasA_corrected"]
-    labels = scipy.io.loadmat(folder / "SalinasA_gt.mat")["salinasA_gt"]
+def salinas_a() -> Scene:
+    cube = scipy.io.loadmat(dataset_path("salinas_a", "cube"))["salinasA_corrected"]
+    labels = scipy.io.loadmat(dataset_path("salinas_a", "labels"))["salinasA_gt"]
     return Scene(cube, labels, name="salinas_a")
 
 
@@ -31,6 +29,7 @@ def _label_changes(label_map: np.ndarray) -> int:
     )
 
 
+@pytest.mark.datasets("salinas_a")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_salinas_a_accuracy_band(salinas_a: Scene, seed: int) -> None:
     # Measured (scikit-learn 1.9.1): ACC 0.770, NMI 0.769, ARI 0.691, kappa 0.711 for seeds 0-2.
@@ -46,6 +45,7 @@ def test_salinas_a_accuracy_band(salinas_a: Scene, seed: int) -> None:
     assert scores.nmi > 0.70
 
 
+@pytest.mark.datasets("salinas_a")
 def test_smoothed_variant_gives_a_smoother_valid_map(salinas_a: Scene) -> None:
     # Measured: sigma = 1 px raises ACC to 0.826 and NMI to 0.827.
     plain = KMeansClustering(n_clusters=6, seed=0).fit(salinas_a)
@@ -56,6 +56,7 @@ def test_smoothed_variant_gives_a_smoother_valid_map(salinas_a: Scene) -> None:
     assert score_scene(salinas_a.labels, smoothed.labels_).acc > 0.75
 
 
+@pytest.mark.datasets("salinas_a")
 def test_same_seed_same_map_and_sampled_fit_labels_every_pixel(salinas_a: Scene) -> None:
     first = KMeansClustering(n_clusters=6, n_init=2, seed=3, max_pixels=1500).fit(salinas_a)
     second = KMeansClustering(n_clusters=6, n_init=2, seed=3, max_pixels=1500).fit(salinas_a)
@@ -66,6 +67,7 @@ def test_same_seed_same_map_and_sampled_fit_labels_every_pixel(salinas_a: Scene)
     assert score_scene(salinas_a.labels, first.labels_).acc > 0.70
 
 
+@pytest.mark.datasets("salinas_a")
 def test_predict_and_transform_reuse_fitted_statistics(salinas_a: Scene) -> None:
     model = KMeansClustering(n_clusters=6, n_components=10, smoothing_sigma=1.0, seed=0)
     labels = model.fit_predict(salinas_a)
@@ -77,6 +79,7 @@ def test_predict_and_transform_reuse_fitted_statistics(salinas_a: Scene) -> None
         KMeansClustering(n_clusters=6).predict(salinas_a)
 
 
+@pytest.mark.datasets("salinas_a")
 def test_too_many_or_too_few_clusters(salinas_a: Scene) -> None:
     tiny = salinas_a.crop(slice(0, 3), slice(0, 3))  # 9 pixels
     with pytest.raises(DataError, match="K=10"):

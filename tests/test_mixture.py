@@ -90,7 +90,7 @@ def test_infer_clusters_without_umap_on_features() -> None:
     assert adjusted_rand_score(truth, found.labels) > 0.9
 
 
-def test_infer_clusters_on_a_fitted_deep_method(data_dir) -> None:
+def test_infer_clusters_on_a_fitted_deep_method() -> None:
     """Any fitted DeepClusteringMethod runs without K: its backbone features go to the mixture."""
     from explore.data.registry import load_images
     from explore.methods.cc import CC

@@ -23,6 +23,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from shared_data import NOTEBOOK_DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -193,7 +194,13 @@ def test_notebook_is_committed_clean_and_follows_the_conventions(path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    "executed_notebook", NOTEBOOK_PATHS, ids=lambda path: path.stem, indirect=True
+    "executed_notebook",
+    [
+        pytest.param(path, marks=pytest.mark.datasets(*NOTEBOOK_DATASETS.get(path.name, ())))
+        for path in NOTEBOOK_PATHS
+    ],
+    ids=lambda path: path.stem,
+    indirect=True,
 )
 def test_notebook_draws_its_key_figures_in_small_mode(
     executed_notebook: ExecutedNotebook,

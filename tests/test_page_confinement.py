@@ -14,7 +14,7 @@ from pathlib import Path
 
 import panel as pn
 import pytest
-from shared_data import shared_data_dir  # tests/ is on sys.path
+from shared_data import dataset_path  # tests/ is on sys.path
 
 from explore.dashboard.scene_view import SceneView, available_scenes
 from explore.dashboard.session import TrainingSession, available_datasets, load_cached
@@ -35,20 +35,15 @@ HOSTILE_NAMES = [
 ]
 
 
-SHARED_DATA = shared_data_dir()  # read before a test points EXPLORE_DATA_DIR elsewhere
-
-
 SALINAS_A_FILES = ("SalinasA_corrected.mat", "SalinasA_gt.mat")
 
 
 def _copy_salinas_a(folder: Path) -> None:
-    """Salinas-A's two files (cube, ground truth) copied from the shared data into `folder`."""
+    """Salinas-A's two files (cube, ground truth) copied from the test data into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in SALINAS_A_FILES:
-        source = SHARED_DATA / "hsi" / "salinas_a" / name
-        if not source.is_file():
-            pytest.skip(f"needs the shared Salinas-A file {source}")
-        shutil.copyfile(source, folder / name)
+    for role in ("cube", "labels"):
+        source = dataset_path("salinas_a", role)
+        shutil.copyfile(source, folder / source.name)
 
 
 def _link_each(names: tuple[str, ...], folder: Path, target_folder: Path) -> None:

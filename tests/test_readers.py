@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
+from shared_data import dataset_path
 
 from explore.data.readers import (
     list_arrays,
@@ -73,8 +74,8 @@ def test_indian_pines_npy_cube_with_mat_labels(hsi: Path) -> None:
     np.testing.assert_array_equal(from_npy, from_mat)
 
 
-def test_npy_memory_map(hsi: Path) -> None:
-    cube = read_array(hsi / "indian_pines" / "Indian_pines_corrected.npy", mmap=True)
+def test_npy_memory_map() -> None:
+    cube = read_array(dataset_path("indian_pines"), mmap=True)  # the .npy copy (tensorly's)
     assert isinstance(cube, np.memmap)
     assert cube.shape == (145, 145, 200) and cube.dtype == np.uint16
 
@@ -94,10 +95,9 @@ def test_salinas_a_labels_remapped_and_orientation(hsi: Path) -> None:
     np.testing.assert_array_equal(raw[:, :, keep], read_array(folder / "SalinasA_corrected.mat"))
 
 
-def test_labels_found_in_the_cube_file(tmp_path: Path, hsi: Path) -> None:
-    folder = hsi / "salinas_a"
-    cube = read_array(folder / "SalinasA_corrected.mat")
-    labels = read_array(folder / "SalinasA_gt.mat")
+def test_labels_found_in_the_cube_file(tmp_path: Path) -> None:
+    cube = read_array(dataset_path("salinas_a"))
+    labels = read_array(dataset_path("salinas_a", "labels"))
     path = tmp_path / "salinas_a_both.mat"
     scipy.io.savemat(path, {"cube": cube, "gt": labels, "mean": cube.mean(axis=2)})
     scene = read_scene(path)  # "mean" is 83 x 86 too, but not integer: not taken as labels
@@ -105,8 +105,8 @@ def test_labels_found_in_the_cube_file(tmp_path: Path, hsi: Path) -> None:
     np.testing.assert_array_equal(scene.cube, cube)
 
 
-def test_samson_unmixing_layout(hsi: Path) -> None:
-    path = hsi / "samson" / "samson_dataset.mat"
+def test_samson_unmixing_layout() -> None:
+    path = dataset_path("samson")
     names = ("rock/soil", "tree", "water")
     scene = read_scene(path, class_names=names)
     direct = read_unmixing(path, class_names=names)
@@ -121,8 +121,8 @@ def test_samson_unmixing_layout(hsi: Path) -> None:
     np.testing.assert_array_equal(scene.cube[7, 3], spectra[:, 7 + 95 * 3])
 
 
-def test_samson_list_arrays(hsi: Path) -> None:
-    arrays = list_arrays(hsi / "samson" / "samson_dataset.mat")
+def test_samson_list_arrays() -> None:
+    arrays = list_arrays(dataset_path("samson"))
     assert arrays == {
         "A": ((3, 9025), "float64"),
         "M": ((156, 3), "float64"),
@@ -131,8 +131,8 @@ def test_samson_list_arrays(hsi: Path) -> None:
     }
 
 
-def test_unmixing_with_separate_abundances_and_image_size(tmp_path: Path, hsi: Path) -> None:
-    source = hsi / "samson" / "samson_dataset.mat"
+def test_unmixing_with_separate_abundances_and_image_size(tmp_path: Path) -> None:
+    source = dataset_path("samson")
     spectra, abundances = read_array(source, "Y"), read_array(source, "A")
     # a 95 x 95 image given as nRow = 95, nCol = 95 with values scaled up by maxValue
     image = tmp_path / "samson_image.mat"
@@ -278,8 +278,8 @@ def test_tiff_without_rasterio_says_how_to_install(
 
 
 # ------------------------------------------------------------------------------ broken inputs
-def test_truncated_mat_v5(tmp_path: Path, hsi: Path) -> None:
-    path = _half_copy(hsi / "salinas_a" / "SalinasA_corrected.mat", tmp_path / "half.mat")
+def test_truncated_mat_v5(tmp_path: Path) -> None:
+    path = _half_copy(dataset_path("salinas_a"), tmp_path / "half.mat")
     for call in (read_scene, read_array, list_arrays):
         with pytest.raises(FileFormatError, match=r"half\.mat is truncated"):
             call(path)
@@ -292,8 +292,8 @@ def test_truncated_mat_v73(tmp_path: Path, hsi: Path) -> None:
     assert isinstance(caught.value.__cause__, OSError)  # h5py's error kept as the cause
 
 
-def test_truncated_npy(tmp_path: Path, hsi: Path) -> None:
-    path = _half_copy(hsi / "indian_pines" / "Indian_pines_corrected.npy", tmp_path / "half.npy")
+def test_truncated_npy(tmp_path: Path) -> None:
+    path = _half_copy(dataset_path("indian_pines"), tmp_path / "half.npy")
     with pytest.raises(FileFormatError, match=r"\(145, 145, 200\).*8410000 bytes.*truncated"):
         read_scene(path)
 

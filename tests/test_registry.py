@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pooch
 import pytest
+from shared_data import dataset_path
 
 from explore.data import registry
 from explore.data.images import ImageSet
@@ -122,6 +123,7 @@ def test_known_hashes_match_the_real_local_copies(data_dir: Path) -> None:
     assert checked == 7
 
 
+@pytest.mark.datasets("salinas_a")
 def test_get_entry_suggests_close_names() -> None:
     with pytest.raises(DatasetNotFoundError, match="did you mean 'indian_pines'"):
         get_entry("indian_pine")
@@ -164,7 +166,8 @@ def test_local_scenes(data_dir: Path, name: str, shape: tuple, counts: list | No
         assert list(scene.class_counts().values()) == counts
 
 
-def test_salinas_a_labels_are_remapped_and_named(data_dir: Path) -> None:
+@pytest.mark.datasets("salinas_a")
+def test_salinas_a_labels_are_remapped_and_named() -> None:
     scene = load_scene("salinas_a", download=False)
     assert scene.label_values == (1, 10, 11, 12, 13, 14)
     assert set(np.unique(scene.labels)) == set(range(7))
@@ -234,14 +237,14 @@ def test_ground_truth_only_scenes_say_where_the_cube_is(data_dir: Path) -> None:
 
 
 def test_search_below_a_data_folder_is_bounded(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shallow = tmp_path / "shallow" / "x" / "y"
     deep = tmp_path / "deep" / "a" / "b" / "c" / "d" / "e"
     for folder in (shallow, deep):
         folder.mkdir(parents=True)
-        for name in ("SalinasA_corrected.mat", "SalinasA_gt.mat"):
-            shutil.copy(data_dir / "hsi" / "salinas_a" / name, folder / name)
+        for role in ("cube", "labels"):
+            shutil.copy(dataset_path("salinas_a", role), folder)
     monkeypatch.setenv("EXPLORE_DATA_DIR", str(tmp_path / "shallow"))
     assert locate("salinas_a")["cube"] == shallow / "SalinasA_corrected.mat"
     monkeypatch.setenv("EXPLORE_DATA_DIR", str(tmp_path / "deep"))
@@ -304,11 +307,11 @@ def test_nothing_local_and_no_download_says_where_it_looked(empty_data_dir: Path
 
 
 # ---------------------------------------------------------------------------------- cache
-def test_files_in_the_cache_are_found(empty_data_dir: Path, data_dir: Path) -> None:
+def test_files_in_the_cache_are_found(empty_data_dir: Path) -> None:
     folder = cache_dir() / "salinas_a"
     folder.mkdir(parents=True)
-    for name in ("SalinasA_corrected.mat", "SalinasA_gt.mat"):
-        shutil.copy(data_dir / "hsi" / "salinas_a" / name, folder / name)
+    for role in ("cube", "labels"):
+        shutil.copy(dataset_path("salinas_a", role), folder)
     assert locate("salinas_a") == {
         "cube": folder / "SalinasA_corrected.mat",
         "labels": folder / "SalinasA_gt.mat",
@@ -317,10 +320,10 @@ def test_files_in_the_cache_are_found(empty_data_dir: Path, data_dir: Path) -> N
     assert load_scene("salinas_a", download=False).n_classes == 6
 
 
-def test_corrupt_cache_file_is_refused(empty_data_dir: Path, data_dir: Path) -> None:
+def test_corrupt_cache_file_is_refused(empty_data_dir: Path) -> None:
     folder = cache_dir() / "samson"
     folder.mkdir(parents=True)
-    damaged = (data_dir / "hsi" / "samson" / "samson_dataset.mat").read_bytes()[:-10]
+    damaged = dataset_path("samson").read_bytes()[:-10]
     (folder / "samson_dataset.mat").write_bytes(damaged)
     with pytest.raises(ChecksumError, match="samson_dataset.mat"):
         locate("samson")
@@ -352,12 +355,12 @@ class _Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Serves real Salinas-A files; downloads time out after 2 s."""
     root = tmp_path / "served"
     root.mkdir()
-    for name in ("SalinasA_corrected.mat", "SalinasA_gt.mat"):
-        shutil.copy(data_dir / "hsi" / "salinas_a" / name, root / name)
+    for role in ("cube", "labels"):
+        shutil.copy(dataset_path("salinas_a", role), root)
     monkeypatch.setenv("EXPLORE_DOWNLOAD_TIMEOUT", "2")
     running = _Server(root)
     yield running
@@ -368,7 +371,7 @@ def _served_entry(base_url: str, **changes: object) -> DatasetEntry:
     """Salinas-A under another name, its files served from `base_url`."""
     entry = REGISTRY["salinas_a"]
     files = tuple(replace(f, url=f"{base_url}/{f.name}") for f in entry.files)
-    return replace(entry, name="salinas_a_served", files=files, **changes)
+    return replace(entry, **{"name": "salinas_a_served", "files": files, **changes})
 
 
 def _cached_files() -> list[Path]:
@@ -502,3 +505,127 @@ def test_archive_download_is_extracted(server: _Server, empty_data_dir: Path) ->
     assert images.images.shape == (6, 3, 8, 8)
     assert images.class_names == ("aGrass", "bField", "cIndustry")
     assert locate(entry)["images"].name == "repo-0123"
+
+
+# ---------------------------------------------------------------------------------- download
+def _register(monkeypatch: pytest.MonkeyPatch, *entries: DatasetEntry) -> None:
+    """Make `entries` the whole registry for one test (what `--all` walks)."""
+    monkeypatch.setattr(registry, "REGISTRY", {entry.name: entry for entry in entries})
+
+
+def test_download_into_a_folder_makes_it_a_data_folder(
+    server: _Server, empty_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from explore.cli import main
+
+    entry = _served_entry(server.url)
+    _register(monkeypatch, entry)
+    target = tmp_path / "my data"
+    assert main(["download", entry.name, "--dir", str(target)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{entry.name}: fetching SalinasA_corrected.mat, 1.5 MB from {server.url}" in printed
+    assert f"{entry.name}: downloaded (in {target / entry.name})" in printed
+    assert f"EXPLORE_DATA_DIR={target.resolve()}" in printed
+    assert _cached_files() == []  # the cache was not used
+    for data_file in entry.files:
+        assert _sha256(target / entry.name / data_file.name) == data_file.known_hash[7:]
+    server.stop()
+    # Run again with no server: nothing to fetch.
+    assert main(["download", entry.name, "--dir", str(target)]) == 0
+    assert "already here" in capsys.readouterr().out
+    # The folder is a data folder: found there with downloads off.
+    monkeypatch.setenv("EXPLORE_DATA_DIR", str(target))
+    assert locate(entry)["cube"] == target / entry.name / "SalinasA_corrected.mat"
+    assert load_scene(entry, download=False).n_classes == 6
+
+
+def test_download_to_the_cache_skips_what_is_already_here(
+    server: _Server, empty_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = _served_entry(server.url)
+    first = registry.download(entry)
+    assert first.status == "downloaded"
+    assert first.paths["cube"] == cache_dir() / entry.name / "SalinasA_corrected.mat"
+    server.stop()
+    again = registry.download(entry)
+    assert again.status == "present" and again.where.startswith("local: ")
+    assert again.paths == first.paths
+
+
+def test_download_all_skips_unverified_and_carries_on_past_failures(
+    server: _Server, empty_data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from explore.cli import main
+
+    good = _served_entry(server.url)
+    unverified = _served_entry(server.url, name="unverified_served")
+    unverified = replace(
+        unverified, files=tuple(replace(f, known_hash=None) for f in unverified.files)
+    )
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    broken = _served_entry(closed, name="broken_served")
+    _register(monkeypatch, broken, unverified, good)
+    assert main(["download", "--all"]) == 2
+    captured = capsys.readouterr()
+    assert "unverified_served: skipped (no published checksum" in captured.out
+    assert f"{good.name}: downloaded" in captured.out
+    assert "cannot download SalinasA_corrected.mat for dataset 'broken_served'" in captured.err
+    assert captured.err.strip().splitlines()[-1] == "explore: error: not downloaded: broken_served"
+    assert not (cache_dir() / "unverified_served").exists()
+    # Named explicitly, an unverified file is an error unless allowed.
+    assert main(["download", "unverified_served"]) == 2
+    assert "--allow-unverified" in capsys.readouterr().err
+    assert main(["download", "unverified_served", "--allow-unverified", "--quiet"]) == 0
+    assert (cache_dir() / "unverified_served" / "SalinasA_gt.mat").is_file()
+
+
+def test_download_needs_names_or_all(capsys) -> None:
+    from explore.cli import main
+
+    assert main(["download"]) == 2
+    assert main(["download", "--all", "salinas_a"]) == 2
+    assert "name the datasets to download, or pass --all" in capsys.readouterr().err
+    assert main(["download", "salinas_aa"]) == 2
+    assert "did you mean 'salinas_a'" in capsys.readouterr().err
+
+
+def test_an_archive_in_a_data_folder_is_unpacked_into_the_cache(
+    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`download --dir` unpacks archives beside them; an archive a user put in a data folder
+    is unpacked into the cache, so the user's folder is never written to."""
+    from PIL import Image
+
+    archive = server.root / "scenes.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for label in ("aGrass", "bField"):
+            for index in range(2):
+                image_path = server.root / f"{label}{index}.png"
+                Image.fromarray(np.full((8, 8, 3), 40 * index, dtype=np.uint8)).save(image_path)
+                zipped.write(image_path, f"repo-0123/{label}/{index:03d}.png")
+    template = REGISTRY["rsscn7_subset"]
+    entry = replace(
+        template,
+        name="scenes_served",
+        shape=(4, 3, 8, 8),
+        n_classes=2,
+        class_names=("aGrass", "bField"),
+        max_per_class=2,
+        files=(replace(template.files[0], name="scenes.zip", url=f"{server.url}/scenes.zip"),),
+    )
+    target = tmp_path / "downloaded"
+    result = registry.download(entry, folder=target, allow_unverified=True)
+    assert result.paths["images"] == target / entry.name / "scenes.unzip" / "repo-0123"
+    monkeypatch.setenv("EXPLORE_DATA_DIR", str(target))
+    assert locate(entry)["images"] == result.paths["images"]
+    assert load_images(entry, download=False).images.shape == (4, 3, 8, 8)
+    # By hand: only the archive, in a folder of the user's.
+    by_hand = tmp_path / "by_hand"
+    by_hand.mkdir()
+    shutil.copy(archive, by_hand / "scenes.zip")
+    monkeypatch.setenv("EXPLORE_DATA_DIR", str(by_hand))
+    found = locate(entry)["images"]
+    assert found.is_relative_to(cache_dir()) and found.name == "repo-0123"
+    assert sorted(path.name for path in by_hand.iterdir()) == ["scenes.zip"]

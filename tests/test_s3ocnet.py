@@ -28,6 +28,7 @@ def small_scene() -> Scene:
         {"similarity": "neg_sq_distance"},
     ],
 )
+@pytest.mark.datasets("salinas_a")
 def test_variants_train_and_assign_every_pixel(options, small_scene: Scene) -> None:
     records = []
     model = S3OCNet(n_clusters=3, **TINY, **options).fit(small_scene, callbacks=[records.append])
@@ -38,11 +39,13 @@ def test_variants_train_and_assign_every_pixel(options, small_scene: Scene) -> N
     assert {f"layer{i}_loss" for i in range(n_layers)} <= set(records[-1].losses)
 
 
+@pytest.mark.datasets("salinas_a")
 def test_sinkhorn_targets_keep_every_cluster_in_use(small_scene: Scene) -> None:
     model = S3OCNet(n_clusters=3, anti_collapse="sinkhorn", **TINY).fit(small_scene)
     assert len(np.unique(model.labels_)) == 3
 
 
+@pytest.mark.datasets("salinas_a")
 def test_bad_options_are_named(small_scene: Scene) -> None:
     with pytest.raises(DataError, match="similarity"):
         S3OCNet(n_clusters=3, similarity="dot", **TINY).fit(small_scene)
@@ -50,6 +53,7 @@ def test_bad_options_are_named(small_scene: Scene) -> None:
         S3OCNet(n_clusters=3, anti_collapse="magic", **TINY).fit(small_scene)
 
 
+@pytest.mark.datasets("salinas_a")
 def test_checkpoint_restores_multilayer_heads(small_scene: Scene, tmp_path) -> None:
     path = tmp_path / "checkpoint.pt"
     model = S3OCNet(n_clusters=3, layers=((32, 6),), **TINY).fit(small_scene, checkpoint_path=path)

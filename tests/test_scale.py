@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from shared_data import dataset_path
 
 from explore.cli import main
 from explore.data.lazy import (
@@ -73,6 +74,7 @@ def _numpy_windowed(cube: np.ndarray, reads: list | None = None) -> WindowedCube
 
 
 # ------------------------------------------------------------------------------ lazy cubes
+@pytest.mark.datasets("salinas_a")
 def test_read_scene_is_lazy_above_the_threshold(
     cube_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -88,9 +90,9 @@ def test_read_scene_is_lazy_above_the_threshold(
         read_scene(cube_file)
 
 
-def test_lazy_reading_of_a_mat_file_is_refused(data_dir: Path) -> None:
+def test_lazy_reading_of_a_mat_file_is_refused() -> None:
     with pytest.raises(FileFormatError, match=r"\.npy, ENVI and GeoTIFF"):
-        read_scene(data_dir / "hsi/salinas_a/SalinasA_corrected.mat", lazy=True)
+        read_scene(dataset_path("salinas_a"), lazy=True)
 
 
 def test_lazy_envi_scene_reads_as_the_array(tmp_path: Path) -> None:
@@ -170,6 +172,7 @@ def test_non_finite_values_are_found_when_read(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ prediction
+@pytest.mark.datasets("salinas_a")
 def test_tiled_prediction_equals_in_memory_prediction(
     trained: SSCC, salinas_a: Scene, cube_file: Path, tmp_path: Path
 ) -> None:
@@ -205,6 +208,7 @@ def test_label_map_file_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         pass
 
 
+@pytest.mark.datasets("salinas_a")
 def test_predict_cli_streams_a_lazy_scene(
     trained: SSCC, salinas_a: Scene, cube_file: Path, tmp_path: Path, monkeypatch
 ) -> None:
@@ -221,6 +225,7 @@ def test_predict_cli_streams_a_lazy_scene(
 
 
 # ------------------------------------------------------------------------------ training
+@pytest.mark.datasets("salinas_a")
 def test_lazy_training_equals_in_memory_training(salinas_a: Scene, cube_file: Path) -> None:
     settings = {**TINY, "samples_per_epoch": 512}
     lazy = read_scene(cube_file, labels_path=cube_file.with_name("labels.npy"), lazy=True)
@@ -240,6 +245,7 @@ def test_lazy_training_equals_in_memory_training(salinas_a: Scene, cube_file: Pa
     np.testing.assert_array_equal(lazy_model.labels_, eager_model.labels_)
 
 
+@pytest.mark.datasets("salinas_a")
 def test_large_sources_are_evaluated_on_a_sample(
     salinas_a: Scene, cube_file: Path, tmp_path: Path
 ) -> None:
@@ -264,6 +270,7 @@ def test_large_sources_are_evaluated_on_a_sample(
     assert os.path.getsize(tmp_path / "checkpoint.pt") > 0
 
 
+@pytest.mark.datasets("salinas_a")
 def test_samples_per_epoch_must_be_sensible(salinas_a: Scene) -> None:
     with pytest.raises(DataError, match="samples_per_epoch"):
         SSCC(n_clusters=3, **{**TINY, "samples_per_epoch": 1}).fit(salinas_a)

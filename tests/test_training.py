@@ -33,6 +33,7 @@ def small_scene() -> Scene:
     return load_scene("salinas_a", download=False).crop(slice(20, 44), slice(30, 54))
 
 
+@pytest.mark.datasets("salinas_a")
 def test_callbacks_get_every_epoch_with_full_maps_losses_and_metrics(small_scene: Scene) -> None:
     records = []
     model = SSCC(n_clusters=3, **TINY).fit(small_scene, callbacks=[records.append])
@@ -53,6 +54,7 @@ def test_callbacks_get_every_epoch_with_full_maps_losses_and_metrics(small_scene
     assert len(model.history_) == 4
 
 
+@pytest.mark.datasets("salinas_a")
 def test_history_round_trips_through_a_file(small_scene: Scene, tmp_path: Path) -> None:
     model = SSCC(n_clusters=3, **{**TINY, "epochs": 2}).fit(small_scene)
     path = model.history_.save(tmp_path / "history.npz")
@@ -69,6 +71,7 @@ def test_history_round_trips_through_a_file(small_scene: Scene, tmp_path: Path) 
         RunHistory.load(tmp_path / "junk.npz")
 
 
+@pytest.mark.datasets("salinas_a")
 def test_resume_continues_exactly(small_scene: Scene, tmp_path: Path) -> None:
     straight = SSCC(n_clusters=3, seed=3, **TINY).fit(small_scene)
 
@@ -88,6 +91,7 @@ def test_resume_continues_exactly(small_scene: Scene, tmp_path: Path) -> None:
         assert torch.allclose(a.float(), b.float(), atol=1e-6), name
 
 
+@pytest.mark.datasets("salinas_a")
 def test_checkpoint_of_another_method_or_k_is_refused(small_scene: Scene, tmp_path: Path) -> None:
     checkpoint = tmp_path / "checkpoint.pt"
     SSCC(n_clusters=3, **{**TINY, "epochs": 1}).fit(small_scene, checkpoint_path=checkpoint)
@@ -116,6 +120,7 @@ def test_hostile_or_corrupt_checkpoints_are_refused(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "cut.pt")
 
 
+@pytest.mark.datasets("salinas_a")
 def test_stop_request_ends_after_the_current_batch(small_scene: Scene) -> None:
     model = SSCC(n_clusters=3, **{**TINY, "epochs": 50})
     trainer = model.make_trainer(small_scene)
@@ -135,6 +140,7 @@ def test_stop_request_ends_after_the_current_batch(small_scene: Scene) -> None:
     assert calls["n"] <= 4
 
 
+@pytest.mark.datasets("salinas_a")
 def test_nan_loss_stops_with_epoch_and_batch_and_keeps_last_checkpoint(
     small_scene: Scene, tmp_path: Path
 ) -> None:
@@ -158,6 +164,7 @@ def test_nan_loss_stops_with_epoch_and_batch_and_keeps_last_checkpoint(
     assert load_checkpoint(checkpoint)["epoch"] == 1
 
 
+@pytest.mark.datasets("salinas_a")
 def test_predict_on_an_unseen_scene_and_band_mismatch(small_scene: Scene) -> None:
     scene = load_scene("salinas_a", download=False)
     model = SSCC(n_clusters=3, **{**TINY, "epochs": 1}).fit(small_scene)
@@ -174,6 +181,7 @@ def test_predict_on_an_unseen_scene_and_band_mismatch(small_scene: Scene) -> Non
         model.predict(unseen.select_bands(band_range=(0, 100)))
 
 
+@pytest.mark.datasets("salinas_a")
 def test_invalid_settings_are_refused(small_scene: Scene) -> None:
     with pytest.raises(DataError, match="n_clusters"):
         SSCC(n_clusters=1, **TINY).fit(small_scene)

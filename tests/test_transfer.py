@@ -20,14 +20,14 @@ from explore.features import DinoV2Extractor, PixelExtractor, RunExtractor, reso
 
 # ---------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def mnist_small(data_dir: Path) -> ImageSet:
+def mnist_small() -> ImageSet:
     from explore.data.registry import load_images
 
     return load_images("mnist_test").per_class(40, seed=0)
 
 
 @pytest.fixture(scope="module")
-def digits(data_dir: Path) -> ImageSet:
+def digits() -> ImageSet:
     from explore.data.registry import load_images
 
     return load_images("digits")
@@ -120,6 +120,7 @@ def test_missing_dinov2_fails_fast_naming_the_fix(tmp_path: Path, monkeypatch) -
 
 
 # ---------------------------------------------------------------------------- run backbones
+@pytest.mark.datasets("mnist_test")
 def test_run_extractor_gives_the_methods_embedding(cc_run: Path, mnist_small: ImageSet) -> None:
     from explore.methods.cc import CC
 
@@ -131,6 +132,7 @@ def test_run_extractor_gives_the_methods_embedding(cc_run: Path, mnist_small: Im
     assert extractor.out_features == 256
 
 
+@pytest.mark.datasets("mnist_test")
 def test_run_extractor_refuses_other_sizes_and_channels_naming_the_fix(
     cc_run: Path, digits: ImageSet
 ) -> None:
@@ -156,6 +158,7 @@ def test_missing_run_and_unknown_specs_raise_typed_errors(tmp_path: Path) -> Non
     assert resolve_extractor("pixels:0").n_components is None
 
 
+@pytest.mark.datasets("mnist_test")
 def test_adapt_batchnorm_takes_the_targets_statistics(
     cc_run: Path, digits: ImageSet, tiny_dinov2
 ) -> None:
@@ -174,6 +177,7 @@ def test_adapt_batchnorm_takes_the_targets_statistics(
 
 
 # ---------------------------------------------------------------------------- fine-tuning
+@pytest.mark.datasets("mnist_test")
 def test_finetuning_raises_heldout_source_accuracy(cc_run: Path, mnist_small: ImageSet) -> None:
     """A linear probe on held-out source images (never trained on) scores higher after
     fine-tuning: the features became more class-separable; the head is dropped after."""
@@ -189,6 +193,7 @@ def test_finetuning_raises_heldout_source_accuracy(cc_run: Path, mnist_small: Im
     assert extractor.features(mnist_small.subset(np.arange(5))).shape == (5, 256)
 
 
+@pytest.mark.datasets("mnist_test")
 def test_finetuning_leaves_the_given_extractor_unchanged(
     cc_run: Path, mnist_small: ImageSet
 ) -> None:
@@ -204,6 +209,7 @@ def test_finetuning_leaves_the_given_extractor_unchanged(
     assert model.labels_.shape == (100,)
 
 
+@pytest.mark.datasets("mnist_test")
 def test_finetuning_needs_weights_and_a_source(mnist_small: ImageSet) -> None:
     from explore.finetune import finetune
     from explore.methods.transfer import TransferClustering

@@ -24,7 +24,7 @@ def assert_one_line_error(status: int, stderr: str, *fragments: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def sets(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Path]:
+def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Small real image sets saved as .npz files: 300 digits (8 x 8) and 100 MNIST (28 x 28)."""
     from explore.data.registry import load_images
 
@@ -46,6 +46,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, sets: dict[str, Path]) -> 
     return run
 
 
+@pytest.mark.datasets("mnist_test")
 def test_transfer_writes_metrics_and_labels(sets: dict[str, Path], tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     args = ["transfer", "--target", str(sets["digits"]), "--max-clusters", "15"]
@@ -63,6 +64,7 @@ def test_transfer_writes_metrics_and_labels(sets: dict[str, Path], tmp_path: Pat
     assert f"inferred K={k}" in capsys.readouterr().out
 
 
+@pytest.mark.datasets("mnist_test")
 def test_transfer_with_a_run_backbone_and_finetuning(
     sets: dict[str, Path], run_dir: Path, tmp_path: Path, capsys
 ) -> None:
@@ -94,6 +96,7 @@ def test_transfer_with_a_run_backbone_and_finetuning(
     assert 1 <= metrics["n_clusters_inferred"] <= 6
 
 
+@pytest.mark.datasets("mnist_test")
 def test_transfer_errors_are_one_line(
     sets: dict[str, Path], run_dir: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
@@ -115,6 +118,7 @@ def test_transfer_errors_are_one_line(
     assert not (tmp_path / "out" / "metrics.json").exists()
 
 
+@pytest.mark.datasets("mnist_test")
 def test_transfer_never_overwrites_without_the_flag(sets: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

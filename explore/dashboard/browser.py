@@ -107,9 +107,9 @@ def chromium_path() -> str:
 
 
 def data_dir() -> str:
-    """The benchmark data folder the server reads: `EXPLORE_DATA_DIR`'s first entry, else the
-    `shared/data` folder beside the repository."""
-    configured = os.environ.get("EXPLORE_DATA_DIR", "").split(os.pathsep)[0]
+    """The data folders the server reads (EXPLORE_DATA_DIR's value): this process's
+    EXPLORE_DATA_DIR, else the `shared/data` folder beside the repository."""
+    configured = os.environ.get("EXPLORE_DATA_DIR", "").strip()
     return configured or str(REPO.parent / "shared" / "data")
 
 
@@ -468,6 +468,16 @@ def run_texts(page: Any) -> tuple[str, str]:
     return deep_text(page, "run-status"), deep_text(page, "epoch-counter")
 
 
+def _settled_counter(page: Any, expected: str, timeout: float = 10.0) -> str:
+    """The epoch counter once it shows `expected`, or as it is after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    counter = run_texts(page)[1]
+    while counter != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        counter = run_texts(page)[1]
+    return counter
+
+
 def shown_epoch(counter: str) -> int:
     """The finished epochs in an epoch counter's text ("epoch 3 / 5" -> 3)."""
     match = re.search(r"epoch (\d+) /", counter)
@@ -545,6 +555,11 @@ def concurrent_sessions(
                 outcome.finished = status.startswith("finished")
                 if not outcome.finished:
                     raise RuntimeError(f"{plan.run_name} failed: {status}")
+                # The status and the counter are two panes, redrawn by separate messages: on a
+                # busy machine the counter may be drawn after the status. Wait for it a while.
+                final = _settled_counter(page, f"epoch {plan.epochs} / {plan.epochs}")
+                if final not in outcome.texts:
+                    outcome.texts.append(final)
                 outcome.table_epochs = _table_epochs(page, plan)
         peak = max(peak, server.rss_mib())
         time.sleep(0.5)

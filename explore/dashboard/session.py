@@ -236,6 +236,7 @@ class TrainingSession(param.Parameterized):
             config=self.config,
             device=self.device,
             seed=self.seed,
+            progress=False,  # the page shows progress; the server's terminal stays quiet
             **options,
         )
         method.settings()  # an unknown config fails here, before the thread

@@ -8,6 +8,8 @@ into files and then into a `Scene` or an `ImageSet`. Lookup order:
 2. the folders named by `EXPLORE_DATA_DIR` (os.pathsep-separated), known sub-paths first
    (e.g. ``hsi/salinas_a/``), then a bounded search (depth <= 4, a few thousand folders);
 3. the download cache (`EXPLORE_CACHE_DIR`, default ``pooch.os_cache("explore")``);
+   a data folder may also hold the cache's layout ``<folder>/<dataset>/<file>``, which
+   `download(name, folder=...)` (``explore download --dir``) fills;
 4. files shipped inside an installed package (Indian Pines in `tensorly`, digits in
    scikit-learn): the offline default scene is `DEFAULT_SCENE`;
 5. a download with pooch from the canonical URL, checksum verified. Files with no published
@@ -52,6 +54,7 @@ __all__ = [
     "availability",
     "cache_dir",
     "data_dirs",
+    "download",
     "get_entry",
     "is_available",
     "list_datasets",
@@ -763,14 +766,18 @@ class _Resolution:
         return {role: path for role, (path, _) in self.found.items()}
 
 
-def _cached_path(entry: DatasetEntry, data_file: DataFile, *, replaceable: bool) -> Path | None:
-    """The file (or, for an archive, its extracted folder) in the cache, if there and sound.
+def _cached_path(
+    entry: DatasetEntry, data_file: DataFile, *, replaceable: bool, root: Path | None = None
+) -> Path | None:
+    """The file (or, for an archive, its extracted folder) in the download layout
+    ``<root>/<dataset>/<file>`` of the cache (`root` None) or of a folder filled by
+    `download(..., folder=root)`, if there and sound.
 
-    A cached file whose checksum does not match was not put there by a verified download: it
-    counts as missing when `replaceable` (a download is about to replace it), else it raises
+    A downloaded file whose checksum does not match was not put there by a verified download:
+    it counts as missing when `replaceable` (a download is about to replace it), else it raises
     ChecksumError.
     """
-    folder = cache_dir() / entry.name
+    folder = (cache_dir() if root is None else root) / entry.name
     if data_file.extract:
         extracted = folder / _extract_dir_name(data_file)
         if extracted.is_dir():
@@ -782,10 +789,15 @@ def _cached_path(entry: DatasetEntry, data_file: DataFile, *, replaceable: bool)
         if replaceable:
             return None
         raise ChecksumError(
-            f"cached file {path} does not match its recorded checksum {data_file.known_hash}: "
-            "delete it, or load with download=True to fetch it again (the download replaces it)"
+            f"downloaded file {path} does not match its recorded checksum "
+            f"{data_file.known_hash}: delete it, or load with download=True to fetch it again "
+            "(the download replaces it)"
         )
-    return _extract(path, data_file) if data_file.extract else path
+    if data_file.extract:
+        # Unpacked beside the archive in the cache; an archive in a data folder that nobody
+        # unpacked is unpacked into the cache, never into the user's folder.
+        return _extract(path, data_file, into=None if root is None else cache_dir() / entry.name)
+    return path
 
 
 def _escapes(path: Path, root: Path) -> Path | None:
@@ -849,8 +861,14 @@ def _resolve(
         path: Path | None = None
         origin: Origin = "local"
         for root, found in hits:
-            path = next((found[name] for name in data_file.names if name in found), None)
-            path = admitted(path, root)
+            # A folder filled by `download(..., folder=root)` first: its archives unpacked.
+            path = _cached_path(entry, data_file, replaceable=replaceable, root=root)
+            if path is None:
+                path = next((found[name] for name in data_file.names if name in found), None)
+                if path is not None and data_file.extract and path.name == data_file.name:
+                    path = _extract(path, data_file, into=cache_dir() / entry.name)
+            unpacked_in_cache = path is not None and not path.is_relative_to(root)
+            path = admitted(path, cache_dir() / entry.name if unpacked_in_cache else root)
             if path is not None:
                 break
         if path is None:
@@ -888,7 +906,8 @@ def _not_found_message(resolution: _Resolution) -> str:
         head = f"dataset {entry.name!r}: {names} not found; fetch {fetch}"
     return (
         f"{head}. Looked in: {'; '.join(resolution.looked_in)}. Put the file(s) in a data "
-        f"folder, or load with download=True to fetch them into the cache"
+        f"folder, run `explore download {entry.name}`, or load with download=True to fetch "
+        "them into the cache"
     )
 
 
@@ -906,13 +925,17 @@ def _archive_root(folder: Path) -> Path:
         folder = children[0]
 
 
-def _extract(archive: Path, data_file: DataFile) -> Path:
-    """Unpack a zip archive next to itself (once) and return its content folder."""
+def _extract(archive: Path, data_file: DataFile, into: Path | None = None) -> Path:
+    """Unpack a zip archive (once) next to itself, or into the folder `into`, and return its
+    content folder."""
     target = archive.parent / _extract_dir_name(data_file)
+    if into is not None and not target.is_dir():
+        target = into / _extract_dir_name(data_file)
+        target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_dir():
         # Unpack into a temporary folder renamed at the end: an interrupted run leaves no
         # half-filled folder that would later pass for the dataset.
-        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=archive.parent))
+        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
             with zipfile.ZipFile(archive) as zipped:
                 zipped.extractall(partial)  # refuses absolute and ".." member paths
@@ -926,15 +949,18 @@ def _extract(archive: Path, data_file: DataFile) -> Path:
     return _archive_root(target)
 
 
-def _download(entry: DatasetEntry, data_file: DataFile) -> Path:
-    """Fetch one file into the cache, checksum verified; the URLs are tried in order while
-    the failure is the network's. Returns the file (or the extracted folder)."""
+def _download(
+    entry: DatasetEntry, data_file: DataFile, *, root: Path | None = None, progress: bool = False
+) -> Path:
+    """Fetch one file into ``<root>/<dataset>/`` (default root: the cache), checksum
+    verified; the URLs are tried in order while the failure is the network's. `progress`
+    shows a bar on stderr. Returns the file (or the extracted folder)."""
     import pooch
     import requests
 
     pooch.get_logger().setLevel("WARNING")
-    folder = cache_dir() / entry.name
-    downloader = pooch.HTTPDownloader(progressbar=False, timeout=_timeout())
+    folder = (cache_dir() if root is None else root) / entry.name
+    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=_timeout())
     failures = []
     for url in data_file.urls:
         try:
@@ -945,7 +971,6 @@ def _download(entry: DatasetEntry, data_file: DataFile) -> Path:
                     fname=data_file.name,
                     path=folder,
                     downloader=downloader,
-                    progressbar=False,
                 )
             )
         except requests.RequestException as error:
@@ -1003,6 +1028,75 @@ def locate(
     for data_file in resolution.missing:
         paths[data_file.role] = _download(entry, data_file)
     return paths
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What `download` did for one dataset: `status` is "present" (nothing fetched; `where`
+    says where it was found) or "downloaded"; `paths` maps each role to its file or folder."""
+
+    name: str
+    status: Literal["present", "downloaded"]
+    where: str
+    paths: dict[Role, Path]
+
+
+def download(
+    name: str | DatasetEntry,
+    *,
+    folder: str | os.PathLike[str] | None = None,
+    allow_unverified: bool = False,
+    progress: bool = False,
+    announce: Callable[[str], None] | None = None,
+) -> DownloadResult:
+    """Fetch every missing file of dataset `name`, checksum verified, and say what was done.
+
+    Without `folder`, files go to the download cache and nothing is fetched when the dataset
+    is already on this machine (data folders, cache or shipping package). With `folder`, the
+    files go to ``<folder>/<name>/`` (archives unpacked beside them) unless already there;
+    such a folder works as a data folder (`EXPLORE_DATA_DIR`). Files without a published
+    checksum are fetched only with `allow_unverified` (or ``EXPLORE_ALLOW_UNVERIFIED=1``):
+    DatasetNotFoundError otherwise, as for an unreachable URL; ChecksumError when a download
+    does not match. `progress` shows a progress bar per file on stderr; `announce` receives a
+    line before each file is fetched ("fetching <file> (<size>) from <url>")."""
+    entry = get_entry(name)
+    root = None if folder is None else Path(folder).expanduser()
+    if root is None:
+        resolution = _resolve(entry, replaceable=True)
+        missing = resolution.missing
+        present = resolution.paths()
+    else:
+        present = {}
+        missing = []
+        for data_file in entry.files:
+            path = _cached_path(entry, data_file, replaceable=True, root=root)
+            if path is None:
+                missing.append(data_file)
+            else:
+                present[data_file.role] = path
+    if not missing:
+        where = availability(entry) if root is None else f"in {root / entry.name}"
+        return DownloadResult(entry.name, "present", where, present)
+    for data_file in missing:
+        if not data_file.urls:
+            raise DatasetNotFoundError(
+                f"dataset {entry.name!r}: {data_file.name} has no download URL; it comes with "
+                f"the {entry.package or 'shipping'} package"
+            )
+        if data_file.known_hash is None and not _unverified_allowed(allow_unverified):
+            raise DatasetNotFoundError(
+                f"dataset {entry.name!r}: {data_file.name} ({data_file.url}) has no published "
+                "checksum, so it is not downloaded by default; allow unverified downloads "
+                f"(--allow-unverified, or {ALLOW_UNVERIFIED_ENV}=1) to fetch it"
+            )
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+    for data_file in missing:
+        if announce is not None:
+            announce(f"fetching {data_file.name}{_size_text(data_file)} from {data_file.url}")
+        present[data_file.role] = _download(entry, data_file, root=root, progress=progress)
+    target = cache_dir() if root is None else root
+    return DownloadResult(entry.name, "downloaded", f"in {target / entry.name}", present)
 
 
 def is_available(name: str | DatasetEntry, *, confined: bool = False) -> bool:

@@ -46,7 +46,7 @@ class DeepClusteringMethod:
     device: str
     seed: int
     train_on: str
-    progress: bool
+    progress: bool | None
 
     # ------------------------------------------------------------------ settings
     def settings(self) -> dict[str, Any]:

@@ -57,7 +57,9 @@ class CC(DeepClusteringMethod):
     is the CPU default. The backbone defaults to `image_small` (images up to 48 px),
     `image_large` (larger images) or `light` (hyperspectral patches); the weak pool to
     `cc_weak` for images and `weak` for scenes. `samples_per_epoch`: items per epoch (default
-    every item, see `Trainer`). After `fit`: `labels_`, `history_`, `model_`.
+    every item, see `Trainer`). `progress`: progress bars while training (default None: in a
+    notebook or on a terminal; `explore.training.progress`). After `fit`: `labels_`,
+    `history_`, `model_`.
     """
 
     name: ClassVar[str] = "cc"
@@ -108,7 +110,7 @@ class CC(DeepClusteringMethod):
         samples_per_epoch: int | None = None,
         device: str = "auto",
         seed: int = 0,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.config = config

@@ -11,59 +11,16 @@ no spatial layout.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
-from collections.abc import Iterator
-
 import numpy as np
-from scipy.ndimage import gaussian_filter
-from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from threadpoolctl import threadpool_limits
 
-from explore.data.images import ImageSet
-from explore.data.scene import Scene
 from explore.errors import DataError
+from explore.methods.shallow import ShallowClustering, check_feature_array
 
-__all__ = ["KMeansClustering", "check_feature_array", "limit_threads"]
-
-
-@contextlib.contextmanager
-def limit_threads() -> Iterator[None]:
-    """One BLAS/OpenMP thread on machines with <= 2 cores.
-
-    Measured on 2 cores (k-means, n_init=10, on 30 PCA components): Salinas-A (7,138 px, K=6)
-    0.07 s limited vs 0.10 s unlimited; Indian Pines (21,025 px, K=16) 0.58 s vs 0.49 s on an
-    idle machine but 0.55 s vs 1.4-1.7 s with one core busy elsewhere (a training thread, another
-    process). The limit costs little when idle and avoids the 3x oversubscription slowdown.
-    """
-    if (os.cpu_count() or 1) <= 2:
-        with threadpool_limits(1):
-            yield
-    else:
-        yield
+__all__ = ["KMeansClustering", "check_feature_array"]
 
 
-def check_feature_array(data: np.ndarray) -> np.ndarray:
-    """(n_samples, n_features) finite float32 matrix, or DataError naming `data`."""
-    array = np.asarray(data)
-    if array.ndim != 2:
-        raise DataError(
-            f"data must be a Scene or a (n_samples, n_features) array; got shape {array.shape}"
-        )
-    if min(array.shape) == 0:
-        raise DataError(f"data is empty: shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
-        raise DataError(f"data must be a real numeric array; got dtype {array.dtype}")
-    array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        raise DataError(f"data holds {int((~np.isfinite(array)).sum())} NaN or Inf values")
-    return array
-
-
-class KMeansClustering(ClusterMixin, BaseEstimator):
+class KMeansClustering(ShallowClustering):
     """K-means on the principal components of a scene's standardised pixels.
 
     Parameters
@@ -108,23 +65,7 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
         self.seed = seed
         self.max_pixels = max_pixels
 
-    # ------------------------------------------------------------------ validation
-    def _check_parameters(self, n_samples: int, kind: str) -> None:
-        if not isinstance(self.n_clusters, int | np.integer) or not (
-            2 <= self.n_clusters <= n_samples
-        ):
-            raise DataError(
-                f"n_clusters (K) must be an integer in [2, {n_samples}] for data with "
-                f"{n_samples} {kind}; got K={self.n_clusters!r}"
-            )
-        if self.n_components is not None and not (
-            isinstance(self.n_components, int | np.integer) and self.n_components >= 1
-        ):
-            raise DataError(
-                f"n_components must be None or an integer >= 1; got {self.n_components!r}"
-            )
-        if self.smoothing_sigma is not None and not self.smoothing_sigma > 0:
-            raise DataError(f"smoothing_sigma must be None or > 0; got {self.smoothing_sigma!r}")
+    def _check_more(self, n_samples: int) -> None:
         if not (isinstance(self.n_init, int | np.integer) and self.n_init >= 1):
             raise DataError(f"n_init must be an integer >= 1; got {self.n_init!r}")
         if self.max_pixels is not None and not (
@@ -135,117 +76,21 @@ class KMeansClustering(ClusterMixin, BaseEstimator):
                 f"got {self.max_pixels!r}"
             )
 
-    @staticmethod
-    def _unpack(data: Scene | ImageSet | np.ndarray) -> tuple[np.ndarray, tuple[int, int] | None]:
-        """(n, F) float32 pixels/samples and the (H, W) layout (None for images and arrays)."""
-        if isinstance(data, Scene):
-            height, width, _ = data.shape
-            return data.pixels().astype(np.float32, copy=False), (height, width)
-        if isinstance(data, ImageSet):
-            return check_feature_array(data.images.reshape(data.n_images, -1)), None
-        return check_feature_array(data), None
-
-    # ------------------------------------------------------------------ features
-    def _embed(self, samples: np.ndarray, layout: tuple[int, int] | None) -> np.ndarray:
-        """(n, F) raw samples -> (n, D) features k-means sees, with the fitted statistics."""
-        features = (samples - self.feature_mean_) / self.feature_scale_
-        if self.pca_ is not None:
-            features = self.pca_.transform(features).astype(np.float32, copy=False)
-        if self.smoothing_sigma is not None:
-            if layout is None:
-                raise DataError(
-                    "smoothing_sigma needs a Scene (pixels with a spatial layout); got a plain "
-                    "array: pass smoothing_sigma=None"
-                )
-            height, width = layout
-            grid = features.reshape(height, width, -1)
-            smoothed = np.stack(
-                [
-                    gaussian_filter(grid[:, :, component], sigma=float(self.smoothing_sigma))
-                    for component in range(grid.shape[2])
-                ],
-                axis=-1,
-            )
-            features = smoothed.reshape(height * width, -1)
-        return features
-
-    def _check_fitted_input(
-        self, data: Scene | ImageSet | np.ndarray
-    ) -> tuple[np.ndarray, tuple | None]:
-        if not hasattr(self, "kmeans_"):
-            raise DataError("this KMeansClustering is not fitted yet: call fit first")
-        samples, layout = self._unpack(data)
-        if samples.shape[1] != self.n_features_in_:
-            raise DataError(
-                f"data has {samples.shape[1]} bands/features but the model was fitted on "
-                f"{self.n_features_in_}"
-            )
-        return samples, layout
-
-    # ------------------------------------------------------------------ estimator API
-    def fit(self, data: Scene | ImageSet | np.ndarray, y: None = None) -> KMeansClustering:
-        """Cluster every pixel of a Scene (labels_ (H, W)), every image of an ImageSet or every
-        row of an (n, F) array (labels_ (n,)). Labels in the data are not used."""
-        start = time.perf_counter()
-        samples, layout = self._unpack(data)
-        n_samples, n_features = samples.shape
-        self._check_parameters(n_samples, "pixels" if layout is not None else "samples")
-        if self.smoothing_sigma is not None and layout is None:
-            raise DataError(
-                "smoothing_sigma needs a Scene (pixels with a spatial layout); got a plain "
-                "array: pass smoothing_sigma=None"
-            )
-        self.n_features_in_ = n_features
-        self.feature_mean_ = samples.mean(axis=0, dtype=np.float64).astype(np.float32)
-        standardize = (
-            not isinstance(data, ImageSet) if self.standardize is None else bool(self.standardize)
+    def _cluster(self, features: np.ndarray) -> np.ndarray:
+        self.kmeans_ = KMeans(
+            n_clusters=int(self.n_clusters), n_init=int(self.n_init), random_state=self.seed
         )
-        if standardize:
-            scale = samples.std(axis=0, dtype=np.float64)
-            scale[scale == 0] = 1.0  # constant bands become zero rather than NaN
-        else:
-            scale = np.ones(n_features)
-        self.feature_scale_ = scale.astype(np.float32)
-        with limit_threads():
-            if self.n_components is None:
-                self.pca_ = None
-            else:
-                n_components = min(int(self.n_components), n_features, n_samples)
-                standardized = (samples - self.feature_mean_) / self.feature_scale_
-                self.pca_ = PCA(n_components=n_components, random_state=self.seed).fit(standardized)
-            features = self._embed(samples, layout)
-            self.kmeans_ = KMeans(
-                n_clusters=int(self.n_clusters), n_init=int(self.n_init), random_state=self.seed
+        if self.max_pixels is not None and len(features) > self.max_pixels:
+            sample = np.random.default_rng(self.seed).choice(
+                len(features), size=int(self.max_pixels), replace=False
             )
-            if self.max_pixels is not None and n_samples > self.max_pixels:
-                sample = np.random.default_rng(self.seed).choice(
-                    n_samples, size=int(self.max_pixels), replace=False
-                )
-                self.kmeans_.fit(features[np.sort(sample)])
-                flat_labels = self.kmeans_.predict(features)
-            else:
-                flat_labels = self.kmeans_.fit(features).labels_
-        flat_labels = flat_labels.astype(np.int64)
-        self.labels_ = flat_labels if layout is None else flat_labels.reshape(layout)
+            self.kmeans_.fit(features[np.sort(sample)])
+            labels = self.kmeans_.predict(features)
+        else:
+            labels = self.kmeans_.fit(features).labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
-        self.seconds_ = time.perf_counter() - start
-        return self
+        return labels
 
-    def fit_predict(self, data: Scene | ImageSet | np.ndarray, y: None = None) -> np.ndarray:
-        """`fit(data).labels_`: (H, W) for a Scene, (n,) for an array."""
-        return self.fit(data).labels_
-
-    def transform(self, data: Scene | ImageSet | np.ndarray) -> np.ndarray:
-        """(n, D) features k-means clusters (standardised with the fitted statistics, projected,
-        smoothed if set), one row per pixel in row-major order or per sample."""
-        samples, layout = self._check_fitted_input(data)
-        with limit_threads():
-            return self._embed(samples, layout)
-
-    def predict(self, data: Scene | ImageSet | np.ndarray) -> np.ndarray:
-        """Nearest fitted centre of each pixel of a Scene (H, W) or row of an array (n,), using
-        the statistics learned in `fit` (so another scene of the same sensor can be mapped)."""
-        samples, layout = self._check_fitted_input(data)
-        with limit_threads():
-            flat_labels = self.kmeans_.predict(self._embed(samples, layout)).astype(np.int64)
-        return flat_labels if layout is None else flat_labels.reshape(layout)
+    def _assign(self, features: np.ndarray) -> np.ndarray:
+        """Nearest fitted centre."""
+        return self.kmeans_.predict(features)

@@ -63,8 +63,9 @@ class SSCC(DeepClusteringMethod):
 
     Training pixels (`train_on`): "all" (default: clustering needs no labels) or "labelled" (the
     reference code); `samples_per_epoch` makes an epoch that many random pixels (large scenes;
-    default: every pixel, see `Trainer`). After `fit`: `labels_` (H, W) in 0..K-1, `history_`,
-    `model_`.
+    default: every pixel, see `Trainer`). `progress`: progress bars while training (default
+    None: in a notebook or on a terminal; `explore.training.progress`). After `fit`: `labels_`
+    (H, W) in 0..K-1, `history_`, `model_`.
     """
 
     name: ClassVar[str] = "sscc"
@@ -121,7 +122,7 @@ class SSCC(DeepClusteringMethod):
         samples_per_epoch: int | None = None,
         device: str = "auto",
         seed: int = 0,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.config = config

@@ -18,6 +18,7 @@ calls the callbacks and writes checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import time
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explore.compute import training_threads
 from explore.data.lazy import release_pages
 from explore.errors import CheckpointError, DataError, OutputError, TrainingDivergedError
 from explore.outputs import check_free_space
@@ -48,6 +50,7 @@ from explore.training.distributed import (
     process_info,
 )
 from explore.training.history import EpochRecord, RunHistory
+from explore.training.progress import TrainingProgress, progress_wanted
 from explore.training.sources import DataSource
 
 Callback = Callable[[EpochRecord], None]
@@ -138,7 +141,7 @@ class Trainer:
         seed: int = 0,
         callbacks: Iterable[Callback] = (),
         checkpoint_path: str | Path | None = None,
-        progress: bool = False,
+        progress: bool | None = None,
         mixed_precision: bool | None = None,
         eval_batch_size: int = 1024,
         metadata: dict[str, Any] | None = None,
@@ -179,6 +182,7 @@ class Trainer:
             self.device.type == "cuda" if mixed_precision is None else mixed_precision
         )
         self._stop = threading.Event()
+        self._progress: TrainingProgress | None = None  # set while `fit` runs
         self.output_reserve_bytes = 0
         self._checkpoint_epoch: int | None = None  # epoch of the last checkpoint written / read
 
@@ -267,9 +271,27 @@ class Trainer:
         self._stop.clear()
         if self.epoch < self.epochs:
             self.check_space()
-        while self.epoch < self.epochs and not self._stop.is_set():
-            self.run_epoch()
+        self._progress = TrainingProgress(
+            self._shows_progress, total_epochs=self.epochs, done_epochs=self.epoch
+        )
+        try:
+            with self._threads():
+                while self.epoch < self.epochs and not self._stop.is_set():
+                    record = self.run_epoch()
+                    if record is not None:
+                        self._progress.epoch_done(record)
+        finally:
+            self._progress.close()
+            self._progress = None
         return self.history
+
+    def _threads(self) -> contextlib.AbstractContextManager:
+        """torch's CPU threads while training on the CPU (`explore.compute.training_threads`)."""
+        return training_threads() if self.device.type == "cpu" else contextlib.nullcontext()
+
+    @property
+    def _shows_progress(self) -> bool:
+        return self.is_main_process and progress_wanted(self.progress)
 
     def _autocast(self):
         if not self.mixed_precision:
@@ -305,11 +327,8 @@ class Trainer:
         n_batches = len(items) // per_process
         totals: dict[str, float] = {}
         self.model.train()
-        batches = range(n_batches)
-        if self.progress and self.is_main_process:
-            from tqdm.auto import tqdm
-
-            batches = tqdm(batches, desc=f"epoch {epoch}/{self.epochs}", leave=False)
+        progress = self._progress or TrainingProgress(self._shows_progress)
+        batches = progress.batches(range(n_batches), epoch=epoch, total_epochs=self.epochs)
         for batch_number in batches:
             batch_indices = items[batch_number * per_process : (batch_number + 1) * per_process]
             inputs = self.source.batch(batch_indices)
