@@ -25,9 +25,12 @@ def _with_peak_memory(function: Callable[..., dict], *args: Any) -> dict:
 
 
 def summarise(runs: Sequence[dict], scores: Sequence[str]) -> list[dict]:
-    """One row per (dataset, method): scores as mean ± std, seconds, epochs, peak memory."""
+    """One row per (dataset, method): scores as mean ± std, seconds, epochs, peak memory, and
+    (when runs report `assign_seconds`: the mean per-epoch assignment of every item) seconds
+    of assignment per epoch."""
     from explore.metrics import format_mean_std, mean_std
 
+    with_assign = any("assign_seconds" in run for run in runs)
     groups: dict[tuple[str, str], list[dict]] = {}
     for run in runs:
         groups.setdefault((run["dataset"], run["method"]), []).append(run)
@@ -42,6 +45,9 @@ def summarise(runs: Sequence[dict], scores: Sequence[str]) -> list[dict]:
         row["epochs"] = str(low) if low == high else f"{low}-{high}"
         per_epoch = [r["seconds"] / r["epochs"] for r in group if r.get("epochs")]
         row["s / epoch"] = f"{sum(per_epoch) / len(per_epoch):.1f}" if per_epoch else "-"
+        if with_assign:
+            assign = [r["assign_seconds"] for r in group if r.get("assign_seconds") is not None]
+            row["assign s / epoch"] = f"{sum(assign) / len(assign):.3f}" if assign else "-"
         row["peak MiB"] = f"{max(r['peak_mib'] for r in group):.0f}"
         rows.append(row)
     return rows

@@ -1,8 +1,14 @@
 """Benchmark: k-means vs SSCC (paper and fast configs) on hyperspectral scenes.
 
 Prints a table of ACC / NMI / ARI / kappa (mean ± std over seeds, labelled pixels only, the
-last epoch's map: no epoch is chosen by ground truth), training seconds, seconds per epoch and
-peak resident memory. Each run is a fresh process, so its peak memory is its own.
+last epoch's map: no epoch is chosen by ground truth), training seconds, seconds per epoch,
+seconds per epoch spent assigning every pixel (dense: one full-image pass per tile, when the
+backbone is dense-capable) and peak resident memory. Each run is a fresh process, so its peak
+memory is its own.
+
+Besides the two configs, `sscc-light7` is the fast config with the backbone it had before dense
+inference (`light`, padded convolutions, 7 x 7 patches, patch path), and `sscc-dense7` /
+`sscc-dense9` the two dense-capable layouts compared for the new default (docs/architecture.md).
 
     python benchmarks/hsi_clustering.py                       # salinas_a, samson, indian_pines
     python benchmarks/hsi_clustering.py --datasets salinas_a path/to/scene.mat --seeds 0 1 2
@@ -20,7 +26,13 @@ import time
 
 from common import run_grid, train_with_budget
 
-METHODS = ("kmeans", "sscc-paper", "sscc-fast")
+METHODS = ("kmeans", "sscc-paper", "sscc-fast", "sscc-light7", "sscc-dense7", "sscc-dense9")
+DEFAULT_METHODS = ("kmeans", "sscc-paper", "sscc-fast")
+VARIANTS = {  # SSCC settings of each method name beyond its config
+    "sscc-light7": {"config": "fast", "backbone": "light", "patch_size": 7},
+    "sscc-dense7": {"config": "fast", "backbone": "dense_light7", "patch_size": 7},
+    "sscc-dense9": {"config": "fast", "backbone": "dense_light9", "patch_size": 9},
+}
 DATASETS = ("salinas_a", "samson", "indian_pines")
 SCORES = ("acc", "nmi", "ari", "kappa")
 
@@ -35,15 +47,19 @@ def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | N
     scene = load_scene(dataset, download=False)
     started = time.perf_counter()
     n_epochs = 0
+    assign_seconds = None
     if method == "kmeans":
         labels = KMeansClustering(n_clusters=scene.n_classes, seed=seed).fit(scene).labels_
     else:
         overrides = {"epochs": epochs} if epochs else {}
-        config = method.split("-", 1)[1]
-        model = SSCC(n_clusters=scene.n_classes, config=config, seed=seed, **overrides)
+        settings = VARIANTS.get(method, {"config": method.split("-", 1)[1]})
+        model = SSCC(n_clusters=scene.n_classes, seed=seed, **settings, **overrides)
         labels, n_epochs = train_with_budget(model, scene, budget)
+        evaluations = model.trainer_.assign_seconds
+        assign_seconds = sum(evaluations) / len(evaluations) if evaluations else None
     scores = score_scene(scene.labels, labels).as_dict()
     return {
+        "assign_seconds": assign_seconds,
         "method": method,
         "dataset": scene.name if dataset in DATASETS else dataset,
         "seed": seed,
@@ -56,7 +72,7 @@ def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=600.0, help="seconds of training per run")
     parser.add_argument("--epochs", type=int, default=None, help="override the configs' epochs")

@@ -10,9 +10,10 @@ durably (`explore.outputs.write_atomic`).
 
 `explore train` of a deep method runs across processes when started by `torchrun` (`torchrun
 --nproc_per_node N -m explore train ...`): every process trains on its share of each batch and
-only rank 0 prints and writes. Scene files larger than `EXPLORE_LAZY_BYTES` (1 GiB) are read
-lazily by `train` and `predict` (memory-mapped or by windows); `predict` always writes its map
-tile by tile.
+only rank 0 prints and writes; `explore predict` under torchrun splits a scene's tiles between
+the processes, which write into the one map. Scene files larger than `EXPLORE_LAZY_BYTES`
+(1 GiB) are read lazily by `train` and `predict` (memory-mapped or by windows); `predict` always
+writes its map tile by tile.
 """
 
 from __future__ import annotations
@@ -87,6 +88,17 @@ def _non_empty(problem: str) -> Callable[[str], str]:
 
 _name_or_path = _non_empty("empty: give a dataset name or a file / folder path")
 _path = _non_empty("empty path")
+
+
+def _positive_int(text: str) -> int:
+    """A whole number >= 1 (e.g. --tile-size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
+    return value
 
 
 def _finite(text: str) -> float:
@@ -419,6 +431,11 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
     overrides: dict[str, Any] = {"epochs": args.epochs} if args.epochs is not None else {}
     if args.samples_per_epoch is not None:
         overrides["samples_per_epoch"] = args.samples_per_epoch
+    if args.resume:  # the backbone and patch size it was trained with (defaults may change)
+        from explore.training.checkpoint import load_checkpoint
+
+        saved = load_checkpoint(checkpoint)
+        overrides.update(method_class.saved_structure(saved, {"config": args.config, **overrides}))
     model = method_class(
         n_clusters=n_clusters,
         config=args.config,
@@ -474,6 +491,19 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from explore.training import distributed
+
+    process = distributed.init_from_environment(args.device)
+    try:
+        return _predict(args, process.is_main)
+    finally:
+        distributed.shutdown()
+
+
+def _predict(args: argparse.Namespace, is_main: bool) -> int:
+    """Write the map of a scene (or the labels of an image set) with a trained run. Under
+    torchrun every process computes its share of the scene's tiles into the one map, which
+    appears when all are written; rank 0 (`is_main`) prints, and predicts image sets alone."""
     from explore.data.registry import load_dataset
     from explore.data.scene import Scene
     from explore.methods import get_method_class
@@ -498,15 +528,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         [out],
     )
     if isinstance(data, Scene):
-        model.predict_to_file(data, out)  # tile by tile, temporary name then rename
+        # Tile by tile (shared by the processes), then renamed into place.
+        model.predict_to_file(data, out, tile_size=args.tile_size)
         shape = " x ".join(str(v) for v in data.shape[:2])
     else:
         if out.suffix.lower() in (".tif", ".tiff"):
             raise UsageError(f"--out {out}: image sets get a .npy file of labels")
+        if not is_main:
+            return 0
         predicted = model.predict(data)
         write_npy(out, predicted.astype(np.int16))
         shape = " x ".join(str(v) for v in predicted.shape)
-    print(f"{method_name} assignments of {data.name} ({shape}) -> {out}")
+    if is_main:
+        print(f"{method_name} assignments of {data.name} ({shape}) -> {out}")
     return 0
 
 
@@ -686,7 +720,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     predict = commands.add_parser("predict", help="cluster a scene with a trained run")
-    predict.add_argument("--run", required=True, metavar="DIR", type=_path)
+    predict.add_argument(
+        "--run",
+        "--run-dir",
+        dest="run",
+        required=True,
+        metavar="DIR",
+        type=_path,
+        help="the --out folder of an explore train run (under torchrun, spell it --run-dir: "
+        "torchrun's own parser reads --run as its --run-path)",
+    )
     predict.add_argument("--dataset", required=True, metavar="NAME|PATH", type=_name_or_path)
     predict.add_argument(
         "--out",
@@ -696,6 +739,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=".npy map, or .tif / .tiff (GeoTIFF)",
     )
     predict.add_argument("--device", default="auto", type=_device)
+    predict.add_argument(
+        "--tile-size",
+        type=_positive_int,
+        default=None,
+        metavar="PX",
+        help="scenes: pixels a side of a tile (default 256 on a CPU, 1024 on a GPU)",
+    )
     predict.add_argument("--overwrite", action="store_true")
     predict.set_defaults(handler=_cmd_predict)
 

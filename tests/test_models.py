@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from explore.errors import DataError
-from explore.models import ClusterHead, ProjectionHead, ResidualPatchNet, build_backbone
+from explore.models import (
+    ClusterHead,
+    ProjectionHead,
+    ResidualPatchNet,
+    build_backbone,
+    is_dense_capable,
+)
+from explore.models.backbones import ValidResidualBlock
 
 
 def test_reference_backbone_matches_the_published_layout() -> None:
@@ -48,3 +55,27 @@ def test_cluster_head_gives_k_probabilities_per_item() -> None:
 
 def test_projection_head_shape() -> None:
     assert ProjectionHead(32, 128)(torch.randn(4, 32)).shape == (4, 128)
+
+
+@pytest.mark.parametrize(
+    ("name", "field"), [("dense_light9", 9), ("dense_light7", 7), ("dense_reference", 11)]
+)
+def test_dense_backbones_have_no_padding_and_take_patches_of_their_receptive_field(
+    name: str, field: int
+) -> None:
+    net = build_backbone(name, 5).eval()
+    assert is_dense_capable(net) and net.receptive_field == field
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.padding == (0, 0) and c.stride == (1, 1) for c in convs)
+    assert net(torch.randn(3, 5, field, field)).shape == (3, net.out_features)
+    assert net(torch.randn(2, 5, field + 4, field + 4)).shape == (2, net.out_features)
+    with pytest.raises(DataError, match=f"receptive field \\({field} x {field}\\)"):
+        net(torch.randn(2, 5, field - 2, field - 2))
+
+
+def test_dense_reference_keeps_the_reference_widths_and_depth() -> None:
+    net = build_backbone("dense_reference", 8)
+    blocks = [m for m in net.modules() if isinstance(m, ValidResidualBlock)]
+    assert [b.convs[0].out_channels for b in blocks] == [64, 64, 128, 128, 256, 256]
+    assert net.out_features == 256
+    assert not is_dense_capable(ResidualPatchNet(8))  # the paper's network: patch path only

@@ -8,12 +8,14 @@ memory bounded by a tile rather than by the scene:
   through rasterio); `lazy_threshold` (the `EXPLORE_LAZY_BYTES` size above which readers return
   one);
 - border arithmetic shared with the in-memory `PatchSampler` (`source_positions`), so a tile
-  read with its halo (`read_halo_block`) or a patch read by index (`read_patches`) holds exactly
-  the values the padded in-memory cube would give (reflect padding at the scene's true border);
+  read with its halo (`read_halo_block`; what dense inference runs on) or a patch read by index
+  (`read_patches`) holds exactly the values the padded in-memory cube would give (reflect
+  padding at the scene's true border);
 - bounded reads: windows (`read_window`), pixel samples in any order (`gather_pixels`), the tile
   grid (`tile_grid`, `default_tile_size`);
 - label maps written tile by tile (`label_map_file`: a memory-mapped `.npy` or a GeoTIFF,
-  renamed into place only once complete).
+  renamed into place only once complete; also filled by several processes at once, each
+  writing its own tiles, for a prediction sharded across a `torchrun` group).
 
 Pages of a memory map that a read touched are handed back to the operating system after the read
 (`release_pages`), so the process's resident memory stays flat however large the file. Values
@@ -236,14 +238,38 @@ def _check_finite(block: np.ndarray, row0: int, col0: int, where: str = "") -> N
     )
 
 
+MAPPED_ROWS_BYTES = 32 << 20
+"""A window of a memory map is copied in strips of rows spanning at most this many bytes of the
+file, each strip's pages released before the next (`read_window`)."""
+
+
 def read_window(cube: Any, rows: slice, cols: slice) -> np.ndarray:
     """A float32 copy of the window `rows` x `cols` (unit-step slices) of a cube of any kind
     (array, memory map, `WindowedCube`); pages of a memory map are released after the read.
-    Raises DataError naming the first NaN / Inf."""
-    block = cube.read(rows, cols) if isinstance(cube, WindowedCube) else cube[rows, cols]
-    block = np.array(block, dtype=np.float32, copy=True)
+    Raises DataError naming the first NaN / Inf.
+
+    A memory map is copied in strips of rows (`MAPPED_ROWS_BYTES` of file each), releasing the
+    pages after each strip: touching a row can map a whole large page-cache folio (measured: a
+    259 x 259 window of a 4096 x 4096 x 100 float32 `.npy` mapped 353 MB at once), so the
+    process's peak resident memory would otherwise grow with the scene's width."""
+    height = cube.shape[0]
+    top, bottom = rows.indices(height)[:2]
+    bottom = max(top, bottom)
+    if isinstance(cube, WindowedCube):
+        block = np.array(cube.read(rows, cols), dtype=np.float32, copy=True)
+    elif getattr(cube, "_mmap", None) is not None and bottom > top:
+        strip = max(1, MAPPED_ROWS_BYTES // max(1, abs(int(cube.strides[0]))))
+        first = np.asarray(cube[top : min(top + strip, bottom), cols])
+        block = np.empty((bottom - top, *first.shape[1:]), dtype=np.float32)
+        block[: len(first)] = first
+        release_pages(cube)
+        for start in range(top + strip, bottom, strip):
+            stop = min(start + strip, bottom)
+            block[start - top : stop - top] = cube[start:stop, cols]
+            release_pages(cube)
+    else:
+        block = np.array(cube[rows, cols], dtype=np.float32, copy=True)
     release_pages(cube)
-    top = rows.indices(cube.shape[0])[0]
     left = cols.indices(cube.shape[1])[0]
     _check_finite(block, top, left, _file_of(cube))
     return block
@@ -331,8 +357,18 @@ def read_patches(
     else:
         rows_index = np.maximum(row_source, 0)[:, :, None]
         cols_index = np.maximum(col_source, 0)[:, None, :]
-        patches = np.asarray(cube[rows_index, cols_index], dtype=np.float32)
-        release_pages(cube)
+        # A memory map is read a few patches at a time, pages released after each group: every
+        # row a patch touches can map a whole page-cache folio (256 random 7 x 7 patches of a
+        # 4096 x 4096 x 100 .npy mapped 1.9 GB at once; in groups of 2, 70 MB, as fast).
+        group = len(rows) or 1
+        if getattr(cube, "_mmap", None) is not None:
+            row_bytes = max(1, abs(int(cube.strides[0])))
+            group = max(1, MAPPED_ROWS_BYTES // (patch_size * row_bytes))
+        patches = np.empty((len(rows), patch_size, patch_size, cube.shape[2]), np.float32)
+        for start in range(0, len(rows), group):
+            stop = start + group
+            patches[start:stop] = cube[rows_index[start:stop], cols_index[start:stop]]
+            release_pages(cube)
         if not np.isfinite(patches).all():
             k = int(np.argwhere(~np.isfinite(patches))[0][0])
             raise DataError(
@@ -349,8 +385,9 @@ def read_patches(
 
 def gather_pixels(cube: Any, flat_indices: np.ndarray, *, chunk: int = 65_536) -> np.ndarray:
     """(n, B) float32 spectra of the pixels with flat row-major indices `flat_indices`, in the
-    order given, read in sorted chunks (a memory map's pages released after each chunk; a
-    `WindowedCube` read by strips of rows), so memory stays bounded by the chunk."""
+    order given, read in sorted chunks (of a memory map: at most `chunk` pixels within a strip of
+    rows, pages released after each; a `WindowedCube` read by strips of rows), so memory stays
+    bounded by the chunk."""
     height, width, bands = cube.shape
     flat = np.asarray(flat_indices, dtype=np.int64).reshape(-1)
     order = np.argsort(flat, kind="stable")
@@ -367,10 +404,20 @@ def gather_pixels(cube: Any, flat_indices: np.ndarray, *, chunk: int = 65_536) -
             out[start:stop] = window[rows[start:stop] - top, ordered[start:stop] % width]
             start = stop
     else:
-        for start in range(0, len(ordered), chunk):
-            part = ordered[start : start + chunk]
-            out[start : start + chunk] = cube[part // width, part % width]
+        # Chunks of at most `chunk` pixels spanning at most a strip of rows (a memory map's
+        # touched rows can each map a whole page-cache folio; see `read_window`).
+        strip = height
+        if getattr(cube, "_mmap", None) is not None:
+            strip = max(1, MAPPED_ROWS_BYTES // max(1, abs(int(cube.strides[0]))))
+        rows = ordered // width
+        start = 0
+        while start < len(ordered):
+            limit = int(np.searchsorted(rows, rows[start] + strip, side="left"))
+            stop = min(start + chunk, limit)
+            part = ordered[start:stop]
+            out[start:stop] = cube[part // width, part % width]
             release_pages(cube)
+            start = stop
     if not np.isfinite(out).all():
         bad = int(ordered[np.argwhere(~np.isfinite(out))[0][0]])
         raise DataError(
@@ -469,6 +516,31 @@ def _write_geotiff(source: np.ndarray, path: Path, like: Scene | None) -> None:
                 release_pages(source)
 
 
+Gather = Callable[[Any], list[Any]]
+"""Every process's value, in rank order (`explore.training.distributed.all_gather_objects`)."""
+
+
+def _agree(gather: Gather | None, failure: BaseException | None, stage: str) -> None:
+    """Across processes: every process learns whether any failed at `stage` and raises (its
+    own error, or the first failed process's, same `explore` error class) if one did."""
+    if gather is None:
+        if failure is not None:
+            raise failure
+        return
+    described = None if failure is None else (type(failure).__name__, str(failure))
+    reports = gather(described)
+    if failure is not None:
+        raise failure
+    for rank, report in enumerate(reports):
+        if report is not None:
+            from explore import errors
+
+            kind = getattr(errors, report[0], None)
+            if not (isinstance(kind, type) and issubclass(kind, errors.ExploreError)):
+                kind = errors.ExploreError
+            raise kind(f"process {rank} failed while {stage}: {report[1]}")
+
+
 @contextlib.contextmanager
 def label_map_file(
     path: str | os.PathLike[str],
@@ -476,6 +548,9 @@ def label_map_file(
     dtype: np.dtype | type = np.int16,
     *,
     like: Scene | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+    gather: Gather | None = None,
 ) -> Iterator[np.memmap]:
     """A writable (H, W) memory-mapped map to fill tile by tile; when the block ends without an
     error the file appears at `path` in one rename (never half-written under its name; fsynced
@@ -484,26 +559,74 @@ def label_map_file(
     `.tif` / `.tiff` paths become a single-band GeoTIFF (rasterio; georeferenced like `like`'s
     cube when it came from a GeoTIFF), written from the filled map strip by strip; any other
     path gets a `.npy` file. On an error the temporary files are removed and `path` is untouched.
-    """
+
+    Across processes (`world_size` > 1, every process calling it with its `rank` and an
+    all-gather `gather`): rank 0 creates the staging file, every process maps it and writes its
+    own tiles, and rank 0 renames (or converts) it into place only once every process finished
+    its block without an error; then all return. If any process fails, the staging file is
+    removed and every process raises. The folder must be shared by the processes (one machine,
+    or a filesystem every node mounts)."""
     path = Path(path)
+    shared = world_size > 1
+    if shared and gather is None:
+        raise DataError("a map written by several processes needs their all-gather (gather=)")
+    exchange = gather if shared else None
     geotiff = path.suffix.lower() in (".tif", ".tiff")
-    if geotiff:
-        _import_rasterio(path)  # fail before any work
-    remove_stale_temporaries(path)  # left by a killed run
-    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}" + (".npy" if geotiff else ""))
-    final_temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    main = rank == 0
+    staging: Path | None = None
+    final_temporary: Path | None = None
+    out: np.memmap | None = None
     try:
-        out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.dtype(dtype), shape=shape)
-        yield out
-        out.flush()
-        release_pages(out)
-        if geotiff:
-            _write_geotiff(out, final_temporary, like)
-        complete = final_temporary if geotiff else staging
-        fsync_file(complete)  # durable before the rename makes it visible
-        os.replace(complete, path)
-        fsync_folder(path.parent)
+        failure: BaseException | None = None
+        try:
+            if geotiff:
+                _import_rasterio(path)  # fail before any work
+            if main:
+                remove_stale_temporaries(path)  # left by a killed run
+                suffix = ".npy" if geotiff else ""
+                staging = path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
+                final_temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+                out = np.lib.format.open_memmap(
+                    staging, mode="w+", dtype=np.dtype(dtype), shape=shape
+                )
+                out.flush()  # the header and size exist before other processes map it
+        except Exception as error:  # noqa: BLE001  (reported to every process, then raised)
+            failure = error
+        _agree(exchange, failure, "creating the map")
+        if shared:
+            staging = Path(exchange(str(staging) if main else None)[0])  # type: ignore[misc]
+            failure = None
+            if not main:
+                try:
+                    out = np.lib.format.open_memmap(staging, mode="r+")
+                except Exception as error:  # noqa: BLE001
+                    failure = error
+            _agree(exchange, failure, "opening the map")
+        assert out is not None and staging is not None
+        failure = None
+        try:
+            yield out
+            out.flush()
+            release_pages(out)
+        except Exception as error:  # noqa: BLE001
+            failure = error
+        _agree(exchange, failure, "filling the map")
+        failure = None
+        if main:
+            try:
+                assert final_temporary is not None
+                if geotiff:
+                    _write_geotiff(out, final_temporary, like)
+                complete = final_temporary if geotiff else staging
+                fsync_file(complete)  # durable before the rename makes it visible
+                os.replace(complete, path)
+                fsync_folder(path.parent)
+            except Exception as error:  # noqa: BLE001
+                failure = error
+        _agree(exchange, failure, "renaming the map into place")
     finally:
-        for temporary in (staging, final_temporary):
-            if temporary.exists():
-                temporary.unlink()
+        del out
+        if main:
+            for temporary in (staging, final_temporary):
+                if temporary is not None and temporary.exists():
+                    temporary.unlink()

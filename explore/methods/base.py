@@ -24,6 +24,7 @@ from explore.data.images import ImageSet
 from explore.data.preprocess import SpectralPreprocessor
 from explore.data.scene import Scene
 from explore.errors import CheckpointError, DataError
+from explore.models import build_backbone
 from explore.training.checkpoint import check_compatible, load_checkpoint
 from explore.training.distributed import gather_rows
 from explore.training.history import RunHistory
@@ -89,6 +90,17 @@ class DeepClusteringMethod:
     # ------------------------------------------------------------------ hooks for subclasses
     def build_model(self, in_channels: int) -> nn.Module:
         raise NotImplementedError
+
+    def _build_backbone(self, name: str, in_channels: int) -> nn.Module:
+        """The named backbone; for a scene, DataError when the patches are smaller than a
+        dense-capable backbone's receptive field (before any training)."""
+        backbone = build_backbone(name, in_channels)
+        check = getattr(backbone, "check_patch_size", None)
+        is_scene = len(getattr(self, "input_shape_", (0,))) == 1
+        patch_size = self.settings().get("patch_size")
+        if callable(check) and is_scene and patch_size is not None:
+            check(int(patch_size))
+        return backbone
 
     def training_loss(
         self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
@@ -277,18 +289,36 @@ class DeepClusteringMethod:
         """Write the cluster of every pixel of `data` to `path` as an (H, W) int16 map, tile by
         tile: a `.npy` file (memory-mapped while it fills) or, for `.tif` / `.tiff`, a GeoTIFF
         (rasterio; georeferenced like `data` when it was read from a GeoTIFF). A lazy scene is
-        read tile by tile with a halo, so neither the scene nor the map need fit in memory. The
-        file appears under its name only once complete (written to a temporary name, then
-        renamed). `tile_size`: pixels a side of a tile (default: about 64 MB of raw cube)."""
+        read tile by tile with a halo, so neither the scene nor the map need fit in memory; a
+        dense-capable model computes each tile in one pass. The file appears under its name
+        only once complete (written to a temporary name, then renamed). `tile_size`: pixels a
+        side of a tile (default: 256 for dense inference on a CPU, 1024 on a GPU, within about
+        64 MB of raw cube).
+
+        Inside a process group (`torchrun ... -m explore predict`), every process must call it:
+        each computes its share of the tiles (tile k goes to rank k % world_size) and writes
+        them into the one staged map, which rank 0 renames into place once every process is
+        done (`explore.data.lazy.label_map_file`)."""
         from explore.data.lazy import label_map_file
+        from explore.training.distributed import all_gather_objects, process_info
 
         if not isinstance(data, Scene):
             raise DataError(f"predict_to_file writes scene maps; got {type(data).__name__}")
         if self.n_clusters > np.iinfo(np.int16).max:
             raise DataError(f"n_clusters={self.n_clusters} does not fit an int16 map")
         source = self._source_for(data, tile_size=tile_size)
-        with label_map_file(path, data.shape[:2], np.int16, like=data) as out:
-            self.trainer_.assign(source, out=out)
+        process = process_info()
+        shard = (process.rank, process.world_size) if process.distributed else None
+        with label_map_file(
+            path,
+            data.shape[:2],
+            np.int16,
+            like=data,
+            rank=process.rank,
+            world_size=process.world_size,
+            gather=all_gather_objects if process.distributed else None,
+        ) as out:
+            self.trainer_.assign(source, out=out, shard=shard)
         return Path(path)
 
     def predict_proba(self, data: Scene | ImageSet) -> np.ndarray:
@@ -300,6 +330,38 @@ class DeepClusteringMethod:
         return self.trainer_.embed(self._source_for(data)).numpy()
 
     # ------------------------------------------------------------------ saved runs
+    STRUCTURE_KEYS: ClassVar[tuple[str, ...]] = ("backbone", "patch_size")
+    """Settings that shape the network and are saved in a checkpoint's architecture."""
+
+    @classmethod
+    def saved_structure(cls, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """The network-shaping settings (`STRUCTURE_KEYS`) a checkpoint was made with where they
+        differ from what its config now says and `params` (constructor arguments) leave them to
+        that same config: a checkpoint loads with the backbone and patch size it was trained with
+        even after the config's defaults changed (SSCC's fast config used `light` before dense
+        inference). Another config gets nothing here (its mismatch is reported on loading)."""
+        import inspect
+
+        accepted: set[str] = set()
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is not None and klass is not object:
+                accepted |= set(inspect.signature(init).parameters)
+        saved_params = (state.get("extra") or {}).get("params") or {}
+        saved_config = saved_params.get("config")
+        if params.get("config", saved_config) != saved_config:
+            return {}
+        defaults = cls.CONFIGS.get(str(saved_config), {})
+        architecture = state.get("architecture") or {}
+        return {
+            key: architecture[key]
+            for key in cls.STRUCTURE_KEYS
+            if key in accepted
+            and params.get(key) is None
+            and defaults.get(key) is not None  # None: resolved by input (CC's backbone)
+            and architecture.get(key) not in (None, defaults[key])
+        }
+
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str = "auto") -> DeepClusteringMethod:
         """A fitted method rebuilt from a checkpoint (weights, preprocessing, settings)."""
@@ -309,6 +371,7 @@ class DeepClusteringMethod:
             raise CheckpointError(f"checkpoint {path} lacks the method's parameters")
         params = dict(extra["params"])
         params["device"] = device
+        params.update(cls.saved_structure(state, params))
         check_compatible(state, cls.name, {"n_clusters": params.get("n_clusters")})
         method = cls(**params)
         input_shape = tuple(int(v) for v in extra["input_shape"])
@@ -336,6 +399,7 @@ class DeepClusteringMethod:
             batch_size=2,
             device=device,
             seed=method.seed,
+            single_process=True,  # inference: each process of a sharded predict has its copy
         )
         try:
             trainer.model.load_state_dict(state["model"])

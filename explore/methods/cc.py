@@ -17,7 +17,8 @@ from torch import nn
 from explore.augment import AugmentationPool, resolve_pool
 from explore.losses import cluster_contrastive_loss_parts, instance_contrastive_loss
 from explore.methods.base import DeepClusteringMethod
-from explore.models import ClusterHead, ProjectionHead, build_backbone, default_backbone
+from explore.models import ClusterHead, ProjectionHead, default_backbone
+from explore.models.dense import BackboneWithHeads
 
 # Augmentation presets used when none is given, by input kind.
 DEFAULT_POOLS = {
@@ -26,11 +27,12 @@ DEFAULT_POOLS = {
 }
 
 
-class ContrastiveClusteringNet(nn.Module):
+class ContrastiveClusteringNet(BackboneWithHeads):
     """Backbone + instance projector + cluster projector, shared by every view.
 
     `forward` gives soft assignments (N, K), `embed` the backbone features (N, d), `project`
-    both heads' outputs (instance vectors (N, instance_dim), soft assignments (N, K))."""
+    both heads' outputs (instance vectors (N, instance_dim), soft assignments (N, K));
+    `dense_forward` every pixel of a tile at once when the backbone is dense-capable."""
 
     def __init__(self, backbone: nn.Module, n_clusters: int, instance_dim: int = 128) -> None:
         super().__init__()
@@ -39,11 +41,8 @@ class ContrastiveClusteringNet(nn.Module):
         self.instance_projector = ProjectionHead(features, instance_dim, hidden=features)
         self.cluster_projector = ClusterHead(features, n_clusters, hidden=features)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.cluster_projector(self.backbone(x))
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.cluster_projector(features)
 
     def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
@@ -151,7 +150,7 @@ class CC(DeepClusteringMethod):
     # ------------------------------------------------------------------ trainer hooks
     def build_model(self, in_channels: int) -> nn.Module:
         self._weak = self._pool("weak")
-        backbone = build_backbone(self._backbone_name(), in_channels)
+        backbone = self._build_backbone(self._backbone_name(), in_channels)
         return ContrastiveClusteringNet(backbone, self.n_clusters, self.instance_dim)
 
     def configure_optimizers(self, model: nn.Module):

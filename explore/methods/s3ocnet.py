@@ -18,29 +18,27 @@ from torch import nn
 from explore.errors import DataError
 from explore.losses import parse_anti_collapse
 from explore.methods.cc import CC
-from explore.models import build_backbone
+from explore.models.dense import BackboneWithHeads
 from explore.models.soch import MultilayerSOCH, multilayer_soch_loss_parts
 
 SIMILARITIES = ("cosine", "neg_sq_distance")
 
 
-class SelfOrganizingNet(nn.Module):
+class SelfOrganizingNet(BackboneWithHeads):
     """Backbone + (multilayer) SOCH. `forward` gives the last head's soft assignments (N, K);
-    `embed` the backbone features; `head_outputs` every head's similarities and soft outputs."""
+    `embed` the backbone features; `head_outputs` every head's similarities and soft outputs;
+    `dense_forward` every pixel of a tile at once when the backbone is dense-capable."""
 
     def __init__(self, backbone: nn.Module, heads: MultilayerSOCH) -> None:
         super().__init__()
         self.backbone = backbone
         self.heads = heads
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)
-
     def head_outputs(self, x: torch.Tensor):
         return self.heads.outputs(self.backbone(x))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.heads(self.backbone(x))[-1]
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.heads(features)[-1]
 
 
 class S3OCNet(CC):
@@ -98,7 +96,7 @@ class S3OCNet(CC):
             raise DataError(f"similarity must be one of {SIMILARITIES}; got {self.similarity!r}")
         parse_anti_collapse(self.anti_collapse)
         self._weak = self._pool("weak")
-        backbone = build_backbone(self._backbone_name(), in_channels)
+        backbone = self._build_backbone(self._backbone_name(), in_channels)
         heads = MultilayerSOCH(
             backbone.out_features,
             self._head_layers(),

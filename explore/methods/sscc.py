@@ -23,25 +23,24 @@ from explore.losses import (
     instance_contrastive_loss,
 )
 from explore.methods.base import DeepClusteringMethod
-from explore.models import ClusterHead, build_backbone
+from explore.models import ClusterHead
+from explore.models.dense import BackboneWithHeads
 
 LOSSES = ("paper", "workshop")
 
 
-class TwinClusterNet(nn.Module):
+class TwinClusterNet(BackboneWithHeads):
     """Backbone + cluster head, shared by every view: `forward` gives soft assignments (N, K),
-    `embed` the backbone features (N, d)."""
+    `embed` the backbone features (N, d); `dense_forward` every pixel of a tile at once when
+    the backbone is dense-capable."""
 
     def __init__(self, backbone: nn.Module, head: ClusterHead) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
 
 
 class SSCC(DeepClusteringMethod):
@@ -50,8 +49,9 @@ class SSCC(DeepClusteringMethod):
     Configurations (`config`): "paper" is the reference code's settings (reference residual
     backbone, 11 x 11 patches of 8 PCA components, batch 512, Adam lr 2e-4, weight decay 5e-3,
     step decay x0.1 every 20 epochs, 40 epochs); "fast" is the CPU default, chosen by measuring
-    quality per CPU-second (docs/architecture.md gives the numbers). Any hyper-parameter passed
-    explicitly overrides the config.
+    quality per CPU-second (docs/architecture.md gives the numbers): the dense-capable
+    `dense_light7` backbone on 7 x 7 patches, so whole scenes are assigned by one pass per tile.
+    Any hyper-parameter passed explicitly overrides the config.
 
     Loss (`loss`): "paper" (default, the reference code) = `instance_weight` (5e-5) x NT-Xent on
     the L2-normalised K outputs + cross-correlation loss on the K outputs; "workshop" = the
@@ -85,7 +85,7 @@ class SSCC(DeepClusteringMethod):
             "augmentation": "sscc_reference",
         },
         "fast": {
-            "backbone": "light",
+            "backbone": "dense_light7",
             "n_components": 8,
             "patch_size": 7,
             "batch_size": 256,
@@ -153,7 +153,7 @@ class SSCC(DeepClusteringMethod):
             raise DataError(f"loss must be one of {LOSSES}; got {self.loss!r}")
         settings = self.settings()
         self._pool = resolve_pool(settings["augmentation"])
-        backbone = build_backbone(settings["backbone"], in_channels)
+        backbone = self._build_backbone(settings["backbone"], in_channels)
         return TwinClusterNet(backbone, ClusterHead(backbone.out_features, self.n_clusters))
 
     def configure_optimizers(self, model: nn.Module):

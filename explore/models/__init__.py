@@ -1,14 +1,21 @@
-"""Networks shared by the methods: backbones for patches and images, and heads."""
+"""Networks shared by the methods: backbones for patches (dense-capable or not) and images,
+heads, and the backbone + heads base class with its dense (full-image) inference."""
 
 from explore.models.backbones import (
     BACKBONES,
+    DenseLightNet7,
+    DenseLightNet9,
+    DenseReferenceNet,
     LargeImageResNet,
     LightPatchNet,
     ResidualPatchNet,
     SmallImageResNet,
+    ValidPatchNet,
     build_backbone,
     default_backbone,
+    is_dense_capable,
 )
+from explore.models.dense import BackboneWithHeads
 from explore.models.heads import ClusterHead, ProjectionHead
 from explore.models.soch import (
     HeadOutput,
@@ -19,7 +26,11 @@ from explore.models.soch import (
 
 __all__ = [
     "BACKBONES",
+    "BackboneWithHeads",
     "ClusterHead",
+    "DenseLightNet7",
+    "DenseLightNet9",
+    "DenseReferenceNet",
     "HeadOutput",
     "LargeImageResNet",
     "LightPatchNet",
@@ -28,7 +39,9 @@ __all__ = [
     "ResidualPatchNet",
     "SelfOrganizingHead",
     "SmallImageResNet",
+    "ValidPatchNet",
     "build_backbone",
     "default_backbone",
+    "is_dense_capable",
     "multilayer_soch_loss_parts",
 ]

@@ -69,5 +69,6 @@ def check_compatible(state: dict[str, Any], method: str, config: dict[str, Any])
     for key, value in config.items():
         if key in saved and saved[key] != value:
             raise CheckpointError(
-                f"checkpoint has {key}={saved[key]!r} but this run has {key}={value!r}"
+                f"checkpoint has {key}={saved[key]!r} but this run has {key}={value!r}: "
+                f"set {key}={saved[key]!r} to use it"
             )

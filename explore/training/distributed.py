@@ -1,5 +1,5 @@
-"""Training across processes and machines: the process group `torchrun` describes, and the
-gather that lets contrastive losses see the global batch.
+"""Training and prediction across processes and machines: the process group `torchrun`
+describes, and the gather that lets contrastive losses see the global batch.
 
 `torchrun` starts one process per device (on one machine or several) and sets `RANK`,
 `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR` and `MASTER_PORT`; `init_from_environment` joins that
@@ -8,13 +8,16 @@ process group, with NCCL on CUDA devices and gloo on CPUs. The `Trainer` then re
 global batch, the model is wrapped in DistributedDataParallel, and only rank 0 evaluates and
 writes. Methods pass their per-view outputs through `gather_rows` before any loss (through
 `DeepClusteringMethod.gather_views`), so negatives, cluster columns and batch statistics span
-every process's samples: METHODS.md, "Known pitfalls". In a single process every function here
-is a no-op.
+every process's samples: METHODS.md, "Known pitfalls". Prediction uses the same group: each
+process computes its share of a scene's tiles (`DeepClusteringMethod.predict_to_file`) and
+`all_gather_objects` lets the processes agree on the one map file they fill. In a single
+process every function here is a no-op.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -99,6 +102,12 @@ def init_from_environment(
                 f"{count} processes per node (torchrun --nproc_per_node {count})"
             )
         torch.cuda.set_device(local_rank)
+    # torch._dynamo's first import (which the first optimizer built in a process triggers)
+    # keeps a reference to the process group active at that moment, so that
+    # destroy_process_group could no longer stop gloo's worker threads; one of them releasing a
+    # collective's tensor during interpreter exit then aborted the process (2 to 4 of 15
+    # `torchrun ... -m explore predict` runs). Imported before the group exists, it holds none.
+    importlib.import_module("torch._dynamo")
     dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_seconds))
     return process_info()
 

@@ -4,10 +4,11 @@ The method supplies the model, the optimiser and schedule, and the loss of a bat
 its own augmented views); the trainer owns the device, seeds, mixed precision on GPU, progress,
 a thread-safe stop request, the items of each epoch (every training item, or `samples_per_epoch`
 random draws on large sources), per-epoch evaluation (every item, or a fixed sample on sources
-above `max_eval_items`), callbacks, NaN handling and checkpoints that resume exactly. Before
-the first epoch it checks that the checkpoint's filesystem has room for the run's checkpoints
-(`OutputError` otherwise); a checkpoint write that fails midway (disk full) raises `OutputError`
-naming the last good checkpoint, which is kept.
+above `max_eval_items`; a scene is assigned tile by tile, one full-image pass per tile, when the
+model's backbone is dense-capable, else batch by batch of patches), callbacks, NaN handling and
+checkpoints that resume exactly. Before the first epoch it checks that the checkpoint's
+filesystem has room for the run's checkpoints (`OutputError` otherwise); a checkpoint write that
+fails midway (disk full) raises `OutputError` naming the last good checkpoint, which is kept.
 
 Across processes (`torchrun`, `explore.training.distributed`), the same loop runs in every
 process: each draws the same shuffled order and takes its share of every global batch of
@@ -42,6 +43,7 @@ from explore.training.checkpoint import (
 )
 from explore.training.distributed import (
     DistributedModel,
+    ProcessInfo,
     all_gather_objects,
     barrier,
     device_for_process,
@@ -118,6 +120,14 @@ class Trainer:
     Across processes, `batch_size` is the global batch (each process takes batch_size /
     world_size items, so the loss sees the same batch whatever the number of processes);
     CUDA runs convert BatchNorm to SyncBatchNorm (`sync_batchnorm`, default on CUDA).
+    `single_process=True` makes a trainer that ignores the process group (inference only: each
+    process of a sharded prediction holds its own copy of the model).
+
+    Whole-source passes (`assign`, `predict_proba`, `embed`, the per-epoch map) run densely
+    when the model is dense-capable and the source is a scene (`uses_dense_inference`;
+    `dense_inference=False` forces the patch path, which gives the same outputs). Training
+    batches are always patches. `assign_seconds` holds each epoch's seconds of assigning every
+    item (or the evaluation sample).
     """
 
     def __init__(
@@ -139,6 +149,8 @@ class Trainer:
         max_eval_items: int = MAX_EVAL_ITEMS,
         eval_sample_size: int = EVAL_SAMPLE_SIZE,
         sync_batchnorm: bool | None = None,
+        dense_inference: bool = True,
+        single_process: bool = False,
     ) -> None:
         if epochs < 1:
             raise DataError(f"epochs must be >= 1; got {epochs}")
@@ -152,7 +164,9 @@ class Trainer:
         self.source = source
         self.epochs = epochs
         self.batch_size = batch_size
-        self.process = process_info()
+        # A trainer for inference only (a checkpoint loaded in each process of a sharded
+        # prediction) acts as one process, even inside a process group.
+        self.process = ProcessInfo() if single_process else process_info()
         self.device = device_for_process(resolve_device(device))
         self.seed = seed
         self.samples_per_epoch = samples_per_epoch
@@ -162,6 +176,8 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress
         self.eval_batch_size = eval_batch_size
+        self.dense_inference = dense_inference
+        self.assign_seconds: list[float] = []
         self.mixed_precision = (
             self.device.type == "cuda" if mixed_precision is None else mixed_precision
         )
@@ -195,7 +211,7 @@ class Trainer:
         if world_size > 1 and use_sync:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model.to(self.device)
-        self.optimizer, self.scheduler = method.configure_optimizers(self.model)
+        self._optimizers: tuple[Any, Any] | None = None  # built on first use (`optimizer`)
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=self.mixed_precision and self.device.type == "cuda"
         )
@@ -213,6 +229,23 @@ class Trainer:
             run_metadata["processes"] = world_size
         self.history = RunHistory(run_metadata)
         self._eval_sample: np.ndarray | None = None
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The method's optimiser, built on first use: a trainer that only predicts (a
+        checkpoint loaded by `from_checkpoint`) never builds one, and building the first
+        optimiser of a process imports torch._dynamo (about 1.2 s of `explore predict`)."""
+        return self._built_optimizers()[0]
+
+    @property
+    def scheduler(self) -> torch.optim.lr_scheduler.LRScheduler | None:
+        """The method's learning-rate schedule (None without one), built with the optimiser."""
+        return self._built_optimizers()[1]
+
+    def _built_optimizers(self) -> tuple[Any, Any]:
+        if self._optimizers is None:
+            self._optimizers = self.method.configure_optimizers(self.model)
+        return self._optimizers
 
     def _augment_seed(self, rank: int) -> int:
         return self.seed + 1 + rank * _AUGMENT_SEED_STRIDE
@@ -350,8 +383,10 @@ class Trainer:
     def _evaluate(self) -> tuple[np.ndarray | None, list[int], dict[str, float]]:
         """(map or None, cluster sizes, metrics) of the model as it is now: every item, or the
         fixed evaluation sample on sources of more than `max_eval_items` items."""
+        started = time.perf_counter()
         if self.source.n_items <= self.max_eval_items:
             assignments = self.assign()
+            self.assign_seconds.append(time.perf_counter() - started)
             counts = np.bincount(assignments.ravel(), minlength=self._n_outputs())
             return assignments, [int(c) for c in counts], self.source.score(assignments)
         if self._eval_sample is None:
@@ -359,6 +394,7 @@ class Trainer:
             rng = np.random.default_rng(self.seed)
             self._eval_sample = np.sort(rng.choice(self.source.n_items, count, replace=False))
         labels = self.assign_items(self._eval_sample)
+        self.assign_seconds.append(time.perf_counter() - started)
         counts = np.bincount(labels, minlength=self._n_outputs())
         metrics = self.source.score(labels, self._eval_sample)
         return None, [int(c) for c in counts], metrics
@@ -367,25 +403,45 @@ class Trainer:
         return int(getattr(self.method, "n_clusters", 0))
 
     # ------------------------------------------------------------------ inference
+    def uses_dense_inference(self, source: DataSource | None = None) -> bool:
+        """Whether whole-source passes (assign, predict_proba, embed) run densely: the model's
+        backbone is dense-capable, the source serves padded tiles (a scene) and
+        `dense_inference` is on. Otherwise they go patch by patch (same results)."""
+        source = source or self.source
+        return (
+            self.dense_inference
+            and bool(getattr(self.model, "dense_capable", False))
+            and bool(getattr(source, "supports_dense", False))
+        )
+
     @torch.no_grad()
     def predict_proba(self, source: DataSource | None = None) -> torch.Tensor:
-        """Soft assignments (n_items, K) of every item, batch by batch, on the CPU."""
-        return self._map(source, lambda model, x: model(x).float())
+        """Soft assignments (n_items, K) of every item, on the CPU."""
+        return self._map(source, "proba")
 
     @torch.no_grad()
     def embed(self, source: DataSource | None = None) -> torch.Tensor:
-        """Backbone features (n_items, d) of every item, batch by batch, on the CPU."""
-        return self._map(source, lambda model, x: model.embed(x).float())
+        """Backbone features (n_items, d) of every item, on the CPU."""
+        return self._map(source, "embed")
 
     def _label_dtype(self) -> type:
         return np.uint8 if self._n_outputs() <= 256 else np.int32
 
-    def assign(self, source: DataSource | None = None, out: np.ndarray | None = None) -> np.ndarray:
-        """Hard cluster of every item, shaped like the source (an (H, W) map for a scene).
+    def assign(
+        self,
+        source: DataSource | None = None,
+        out: np.ndarray | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> np.ndarray:
+        """Hard cluster of every item, shaped like the source (an (H, W) map for a scene): tile
+        by tile in one pass each when the model is dense-capable (`uses_dense_inference`),
+        else batch by batch.
 
         `out` (C-contiguous, of the source's shape; e.g. a memory-mapped file) receives the
-        labels batch by batch instead of a new array, and is returned: with a lazy source the
-        whole map never needs to fit in memory (its pages are released as it fills)."""
+        labels instead of a new array, and is returned: with a lazy source the whole map never
+        needs to fit in memory (its pages are released as it fills). `shard` (rank,
+        world_size) assigns only that process's share of the tiles (batches); the rest of
+        `out` is left as it is (the other processes fill it)."""
         source = source or self.source
         shape = tuple(source.assignment_shape)
         if out is None:
@@ -398,7 +454,7 @@ class Trainer:
                 )
             result = out
         flat = result.reshape(-1)
-        outputs = self._outputs(source, lambda model, x: model(x).argmax(dim=1))
+        outputs = self._outputs(source, "labels", shard)
         for number, (indices, labels) in enumerate(outputs, start=1):
             flat[indices.numpy()] = labels.numpy()
             if out is not None and number % 64 == 0:
@@ -423,27 +479,39 @@ class Trainer:
         return joined.astype(self._label_dtype())
 
     def _outputs(
-        self, source: DataSource, function: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+        self, source: DataSource, what: str, shard: tuple[int, int] | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(item indices, outputs on the CPU) of `function(model, inputs)` over every item of
-        `source`, in eval mode (the training mode is restored afterwards)."""
+        """(item indices, outputs on the CPU) over every item of `source` (this process's
+        share with `shard`), in eval mode (the training mode is restored afterwards). `what`:
+        "labels" (argmax of the outputs), "proba" (the outputs) or "embed" (backbone features).
+
+        Dense path: one `dense_forward` per padded tile (the backbone once over the tile, the
+        heads per pixel); patch path: the model on batches of patches."""
+        embed = what == "embed"
+
+        def finish(outputs: torch.Tensor) -> torch.Tensor:
+            return outputs.argmax(dim=1) if what == "labels" else outputs.float()
+
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.no_grad(), self._autocast():
-                for indices, inputs in source.eval_batches(self.eval_batch_size):
-                    yield indices, function(self.model, inputs).cpu()
+                if self.uses_dense_inference(source):
+                    patch_size = int(source.patch_size)  # type: ignore[attr-defined]
+                    for indices, block in source.dense_tiles(shard):  # type: ignore[attr-defined]
+                        outputs = self.model.dense_forward(block, patch_size, embed=embed)
+                        yield indices, finish(outputs.reshape(len(indices), -1)).cpu()
+                    return
+                for indices, inputs in source.eval_batches(self.eval_batch_size, shard):
+                    outputs = self.model.embed(inputs) if embed else self.model(inputs)
+                    yield indices, finish(outputs).cpu()
         finally:
             self.model.train(was_training)
 
-    def _map(
-        self,
-        source: DataSource | None,
-        function: Callable[[nn.Module, torch.Tensor], torch.Tensor],
-    ) -> torch.Tensor:
+    def _map(self, source: DataSource | None, what: str) -> torch.Tensor:
         source = source or self.source
         result: torch.Tensor | None = None
-        for indices, outputs in self._outputs(source, function):
+        for indices, outputs in self._outputs(source, what):
             if result is None:
                 result = torch.empty((source.n_items, *outputs.shape[1:]), dtype=outputs.dtype)
             result[indices] = outputs
