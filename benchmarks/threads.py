@@ -9,8 +9,9 @@ shows the median epoch after the first.
     python benchmarks/threads.py                      # SSCC on salinas_a, CC on digits
     python benchmarks/threads.py --loads 0 1 --epochs 4
 
-Run it on a machine where nothing else runs: the "load" column is the busy loops this script
-starts, and the load average printed beside each row says what else was going on.
+Run it on a machine where nothing else runs: the "busy loops" column is the CPU-bound processes
+this script starts, and the 1-minute load average printed beside each row says what else was
+going on (it lags: it still counts the previous row's run).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         for process in busy:
             process.start()
         if load:
-            time.sleep(65)  # let the 1-minute load average see them ("auto" reads it)
+            time.sleep(2)
         try:
             for workload in args.workloads:
                 for threads in args.threads:

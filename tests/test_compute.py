@@ -14,14 +14,14 @@ from explore import compute
 
 @pytest.fixture
 def machine(monkeypatch: pytest.MonkeyPatch):
-    """A machine with `cores` cores and a 1-minute load average of `load`, no thread settings."""
+    """A machine with `cores` cores, `load` of them busy elsewhere, no thread settings."""
     for name in ("EXPLORE_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(compute, "_TORCH_THREADS_AT_IMPORT", torch.get_num_threads())
 
     def set_machine(cores: int, load: float) -> None:
         monkeypatch.setattr(compute, "available_cores", lambda: cores)
-        monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+        monkeypatch.setattr(compute, "busy_cores", lambda: load)
 
     return set_machine
 
@@ -81,3 +81,34 @@ def test_the_trainer_trains_with_the_chosen_count_and_restores_it(machine) -> No
     )
     assert seen == [1, 1]
     assert torch.get_num_threads() == previous
+
+
+def test_busy_cores_are_measured_from_the_kernel_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    counters = iter([(1_000, 10_000), (1_150, 10_200)])  # 150 of 200 jiffies busy: 75 %
+    monkeypatch.setattr(compute, "_cpu_counters", lambda: next(counters))
+    monkeypatch.setattr(compute, "_last_busy", None)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert compute.busy_cores() == pytest.approx(1.5)
+    assert compute.busy_cores() == pytest.approx(1.5)  # reused, not measured again
+    monkeypatch.setattr(compute, "_last_busy", None)
+    monkeypatch.setattr(compute, "_cpu_counters", lambda: None)  # no /proc/stat
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.7, 0.5, 0.2))
+    assert compute.busy_cores() == pytest.approx(0.7)
+
+
+def test_a_busy_loop_elsewhere_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real process spinning on one core counts as about one busy core."""
+    import subprocess
+    import sys
+    import time
+
+    if compute._cpu_counters() is None:
+        pytest.skip("no /proc/stat on this system")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        monkeypatch.setattr(compute, "_last_busy", None)
+        assert compute.busy_cores() >= 0.7
+    finally:
+        spinner.kill()
+        spinner.wait()

@@ -434,7 +434,9 @@ class SessionOutcome:
 # Three sessions at once, small enough to finish in about 1.5 minutes on 2 busy cores (about
 # 25 s per epoch each while three train), and a warm-up run before them (`warm_up`).
 CONCURRENT_RUNS = (
-    PlannedRun("sscc", n_clusters=6, epochs=3),
+    # SSCC's epochs are short since dense inference (about 1 s on Salinas-A): 10 of them keep it
+    # training until well after the closed page's session has ended.
+    PlannedRun("sscc", n_clusters=6, epochs=10),
     PlannedRun("cc", n_clusters=7, epochs=200, close_after_epochs=1),
     PlannedRun("s3ocnet", n_clusters=5, epochs=4),
 )
