@@ -57,8 +57,13 @@ def cases() -> Iterator[tuple[str, DeepClusteringMethod, torch.nn.Module]]:
     (BatchNorm uses running statistics, so a sample's outputs do not depend on its batch)."""
     common = {"device": "cpu", "patch_size": 5, "n_components": N_CHANNELS}
     methods: list[tuple[str, DeepClusteringMethod]] = [
-        ("sscc", SSCC(n_clusters=3, backbone="light", **common)),
-        ("sscc-workshop", SSCC(n_clusters=3, backbone="light", loss="workshop", **common)),
+        ("sscc", SSCC(n_clusters=3, backbone="light", neighbour_radius=0, **common)),
+        # a batch of anchors then their spatial neighbours (`SSCC.training_inputs`)
+        ("sscc-neighbours", SSCC(n_clusters=3, backbone="light", neighbour_radius=2, **common)),
+        (
+            "sscc-workshop",
+            SSCC(n_clusters=3, backbone="light", loss="workshop", neighbour_radius=0, **common),
+        ),
         ("cc", CC(n_clusters=3, backbone="light", **common)),
         ("sacc", SACC(n_clusters=3, backbone="light", **common)),
         ("s3ocnet", S3OCNet(n_clusters=3, backbone="light", **common)),
@@ -98,10 +103,16 @@ def main(folder: Path) -> None:
     rank, world_size = info.rank, info.world_size
     rows = GLOBAL_BATCH // world_size
     half = BATCH[rank * rows : (rank + 1) * rows]
+    # Paired inputs (anchors, then neighbours): each process takes its share of both halves.
+    anchors, neighbours = BATCH.chunk(2)
+    pairs = rows // 2
+    paired = torch.cat(
+        [anchors[rank * pairs : (rank + 1) * pairs], neighbours[rank * pairs : (rank + 1) * pairs]]
+    )
     results = {}
     for name, method, model in cases():
         wrapped = distributed.DistributedModel(model, torch.device("cpu"))
-        results[name] = run(method, wrapped, half)
+        results[name] = run(method, wrapped, paired if name == "sscc-neighbours" else half)
     torch.save(results, folder / f"rank{rank}.pt")
     distributed.shutdown()
 

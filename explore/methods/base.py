@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from explore.data.images import ImageSet
@@ -228,13 +229,70 @@ class DeepClusteringMethod:
         return trainer
 
     def checkpoint_extra(self) -> dict[str, Any]:
-        """Saved with every checkpoint: constructor parameters, input shape, preprocessing."""
+        """Saved with every checkpoint: constructor parameters, input shape, preprocessing and
+        the feature clusters (`assign="kmeans"`) of the epoch."""
         params = {k: v for k, v in self.get_params().items() if _is_plain(v)}
-        return {
+        extra: dict[str, Any] = {
             "params": params,
             "input_shape": list(self.input_shape_),
             "preprocessor": None if self.preprocessor_ is None else self.preprocessor_.state_dict(),
         }
+        if getattr(self, "feature_centres_", None) is not None:
+            extra["feature_centres"] = self.feature_centres_.clone()
+            extra["feature_temperature"] = float(self.feature_temperature_)
+        return extra
+
+    def restore_extra(self, extra: dict[str, Any]) -> None:
+        """Take back from a checkpoint what `checkpoint_extra` saved beyond the weights."""
+        centres = extra.get("feature_centres")
+        if centres is not None:
+            self.feature_centres_ = torch.as_tensor(centres, dtype=torch.float32)
+            self.feature_temperature_ = float(extra.get("feature_temperature", 1.0))
+
+    # ------------------------------------------------------------------ feature clusters
+    ASSIGN_CHOICES: ClassVar[tuple[str, ...]] = ("head", "kmeans")
+
+    @property
+    def clusters_features(self) -> bool:
+        """Whether clusters come from k-means on the backbone's features (`assign="kmeans"`)
+        instead of the argmax of the cluster head (`assign="head"`, the published form)."""
+        assign = self.settings().get("assign", "head")
+        if assign not in self.ASSIGN_CHOICES:
+            raise DataError(f"assign must be one of {self.ASSIGN_CHOICES}; got {assign!r}")
+        return assign == "kmeans"
+
+    def fit_feature_clusters(self, features: torch.Tensor) -> None:
+        """K-means (K = n_clusters, 10 restarts, this method's seed) on the L2-normalised
+        features (n, d) of the training items; the centres assign every item afterwards."""
+        from sklearn.cluster import KMeans
+
+        from explore.compute import limit_threads
+
+        rows = F.normalize(features.float(), dim=1).cpu().numpy()
+        if len(rows) < self.n_clusters:
+            raise DataError(f"{len(rows)} items cannot make {self.n_clusters} feature clusters")
+        with limit_threads():
+            kmeans = KMeans(n_clusters=self.n_clusters, n_init=10, random_state=self.seed)
+            kmeans.fit(rows)
+        self.feature_centres_ = torch.from_numpy(kmeans.cluster_centers_.astype(np.float32))
+        nearest = kmeans.transform(rows).min(axis=1) ** 2
+        self.feature_temperature_ = float(max(nearest.mean(), 1e-6))
+
+    def _feature_distances(self, features: torch.Tensor) -> torch.Tensor:
+        if getattr(self, "feature_centres_", None) is None:
+            raise DataError("feature clusters are not fitted yet: train the method first")
+        rows = F.normalize(features.float(), dim=1)
+        centres = self.feature_centres_.to(rows.device)
+        return torch.cdist(rows, centres).pow(2)
+
+    def feature_labels(self, features: torch.Tensor) -> torch.Tensor:
+        """Nearest feature-cluster centre (n,) of backbone features (n, d)."""
+        return self._feature_distances(features).argmin(dim=1)
+
+    def feature_memberships(self, features: torch.Tensor) -> torch.Tensor:
+        """Soft feature-cluster memberships (n, K): softmax of minus the squared distances to
+        the centres over the mean squared distance to the nearest centre at fitting time."""
+        return torch.softmax(-self._feature_distances(features) / self.feature_temperature_, 1)
 
     def fit(
         self,
@@ -371,6 +429,8 @@ class DeepClusteringMethod:
             raise CheckpointError(f"checkpoint {path} lacks the method's parameters")
         params = dict(extra["params"])
         params["device"] = device
+        if "assign" not in params and cls._accepts("assign"):
+            params["assign"] = "head"  # made before feature clusters existed: it used the head
         params.update(cls.saved_structure(state, params))
         check_compatible(state, cls.name, {"n_clusters": params.get("n_clusters")})
         method = cls(**params)
@@ -406,9 +466,23 @@ class DeepClusteringMethod:
         except RuntimeError as error:
             raise CheckpointError(f"checkpoint {path} does not fit the model: {error}") from error
         trainer.epoch = int(state["epoch"])
+        method.restore_extra(extra)
+        if method.clusters_features and getattr(method, "feature_centres_", None) is None:
+            raise CheckpointError(f"checkpoint {path} lacks the feature clusters it assigns by")
         method.trainer_ = trainer
         method.model_ = trainer.model
         return method
+
+    @classmethod
+    def _accepts(cls, name: str) -> bool:
+        """Whether the constructor of this class (or a parent's) takes argument `name`."""
+        import inspect
+
+        return any(
+            name in inspect.signature(klass.__dict__["__init__"]).parameters
+            for klass in cls.__mro__
+            if "__init__" in klass.__dict__ and klass is not object
+        )
 
 
 def _device_of(device: str) -> torch.device:

@@ -206,6 +206,29 @@ class SceneSource:
         positions = torch.randint(self.n_train, (int(count),), generator=generator)
         return positions if self._labelled is None else self._labelled[positions]
 
+    def spatial_neighbours(
+        self, indices: torch.Tensor, radius: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """For each pixel index (flat, row-major), a pixel drawn uniformly from the
+        (2 radius + 1)^2 window around it, the window clipped to the scene (so border pixels
+        draw more often from the edge); (B,) CPU indices. Drawn with `generator` on its
+        device, so the draws follow the augmentation stream (and resume exactly)."""
+        if radius < 0:
+            raise DataError(f"radius must be >= 0; got {radius}")
+        height, width = self.scene.shape[:2]
+        flat = indices.to(generator.device).long()
+        rows, cols = torch.div(flat, width, rounding_mode="floor"), flat % width
+        shape = flat.shape
+        row_step = torch.randint(
+            -radius, radius + 1, shape, generator=generator, device=flat.device
+        )
+        col_step = torch.randint(
+            -radius, radius + 1, shape, generator=generator, device=flat.device
+        )
+        rows = (rows + row_step).clamp(0, height - 1)
+        cols = (cols + col_step).clamp(0, width - 1)
+        return (rows * width + cols).cpu()
+
     def eval_batches(
         self, batch_size: int, shard: Shard | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -62,6 +62,8 @@ MAX_EVAL_ITEMS = 1 << 22
 EVAL_SAMPLE_SIZE = 1 << 16
 """Items of that fixed evaluation sample."""
 _AUGMENT_SEED_STRIDE = 1_000_003  # rank r augments with seed + 1 + r * stride
+FEATURE_FIT_ITEMS = 100_000
+"""Training items whose features fit feature clusters (`assign="kmeans"`); more: a sample."""
 
 
 class TrainableMethod(Protocol):
@@ -229,6 +231,7 @@ class Trainer:
             run_metadata["processes"] = world_size
         self.history = RunHistory(run_metadata)
         self._eval_sample: np.ndarray | None = None
+        self._feature_sample: np.ndarray | None = None
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -331,7 +334,7 @@ class Trainer:
         batches = progress.batches(range(n_batches), epoch=epoch, total_epochs=self.epochs)
         for batch_number in batches:
             batch_indices = items[batch_number * per_process : (batch_number + 1) * per_process]
-            inputs = self.source.batch(batch_indices)
+            inputs = self._training_inputs(batch_indices)
             with self._autocast():
                 parts = self.method.training_loss(
                     self.training_model, inputs, self.augment_generator
@@ -384,6 +387,8 @@ class Trainer:
         """(map or None, cluster sizes, metrics) of the model as it is now: every item, or the
         fixed evaluation sample on sources of more than `max_eval_items` items."""
         started = time.perf_counter()
+        if self.clusters_features:
+            self.fit_feature_clusters()
         if self.source.n_items <= self.max_eval_items:
             assignments = self.assign()
             self.assign_seconds.append(time.perf_counter() - started)
@@ -401,6 +406,54 @@ class Trainer:
 
     def _n_outputs(self) -> int:
         return int(getattr(self.method, "n_clusters", 0))
+
+    # ------------------------------------------------------------------ method hooks
+    def _training_inputs(self, indices: torch.Tensor) -> torch.Tensor:
+        """What `training_loss` gets for a batch of item indices: the method's
+        `training_inputs` (e.g. SSCC's spatial-neighbour views) or the source's items."""
+        hook = getattr(self.method, "training_inputs", None)
+        if callable(hook):
+            return hook(self.source, indices, self.augment_generator)
+        return self.source.batch(indices)
+
+    @property
+    def clusters_features(self) -> bool:
+        """Whether the method's clusters are found in its feature space (k-means on the
+        backbone's features: `assign="kmeans"`) rather than read from its cluster head."""
+        return bool(getattr(self.method, "clusters_features", False))
+
+    def fit_feature_clusters(self) -> None:
+        """Fit the method's feature clusters (`fit_feature_clusters`) on the backbone's
+        features of the training items as the model is now: every one, or a fixed random
+        sample of `FEATURE_FIT_ITEMS` on larger sources (the rest get the nearest centre)."""
+        train = self.source.train_indices()
+        if len(train) > FEATURE_FIT_ITEMS:
+            if self._feature_sample is None:
+                rng = np.random.default_rng(self.seed)
+                chosen = rng.choice(len(train), FEATURE_FIT_ITEMS, replace=False)
+                self._feature_sample = np.sort(train.numpy()[chosen])
+            features = self.embed_items(self._feature_sample)
+        elif self.source.n_items <= self.max_eval_items:
+            features = self.embed()[train]
+        else:
+            features = self.embed_items(train.numpy())
+        self.method.fit_feature_clusters(features)
+
+    @torch.no_grad()
+    def embed_items(self, indices: np.ndarray, source: DataSource | None = None) -> torch.Tensor:
+        """Backbone features (n, d) of the items `indices` only, patch by patch, on the CPU."""
+        source = source or self.source
+        was_training = self.model.training
+        self.model.eval()
+        chunks = []
+        try:
+            with self._autocast():
+                for start in range(0, len(indices), self.eval_batch_size):
+                    chunk = torch.as_tensor(indices[start : start + self.eval_batch_size]).long()
+                    chunks.append(self.model.embed(source.batch(chunk)).float().cpu())
+        finally:
+            self.model.train(was_training)
+        return torch.cat(chunks)
 
     # ------------------------------------------------------------------ inference
     def uses_dense_inference(self, source: DataSource | None = None) -> bool:
@@ -472,7 +525,11 @@ class Trainer:
                 for start in range(0, len(indices), self.eval_batch_size):
                     chunk = torch.as_tensor(indices[start : start + self.eval_batch_size])
                     inputs = source.batch(chunk.long())
-                    labels.append(self.model(inputs).argmax(dim=1).cpu().numpy())
+                    if self.clusters_features:
+                        found = self.method.feature_labels(self.model.embed(inputs).float())
+                    else:
+                        found = self.model(inputs).argmax(dim=1)
+                    labels.append(found.cpu().numpy())
         finally:
             self.model.train(was_training)
         joined = np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
@@ -487,9 +544,15 @@ class Trainer:
 
         Dense path: one `dense_forward` per padded tile (the backbone once over the tile, the
         heads per pixel); patch path: the model on batches of patches."""
-        embed = what == "embed"
+        by_features = self.clusters_features and what in ("labels", "proba")
+        embed = what == "embed" or by_features
 
         def finish(outputs: torch.Tensor) -> torch.Tensor:
+            if by_features:
+                features = outputs.float()
+                if what == "labels":
+                    return self.method.feature_labels(features)
+                return self.method.feature_memberships(features)
             return outputs.argmax(dim=1) if what == "labels" else outputs.float()
 
         was_training = self.model.training
@@ -641,6 +704,9 @@ class Trainer:
             self._checkpoint_epoch = self.epoch
         self.history = history_from_state(state["history"])
         self.history.truncate(self.epoch)
+        restore = getattr(self.method, "restore_extra", None)
+        if callable(restore):
+            restore(state.get("extra") or {})
 
     def _restore_augment_state(self, rng: dict[str, Any], epoch: int) -> None:
         """This process's augmentation stream: exact when the checkpoint was written by as many
