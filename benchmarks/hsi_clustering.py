@@ -1,4 +1,5 @@
-"""Benchmark: k-means vs SSCC (paper and fast configs) on hyperspectral scenes.
+"""Benchmark: the anchors (k-means, spectral clustering) vs SSCC (paper and fast configs) on
+hyperspectral scenes.
 
 Prints a table of ACC / NMI / ARI / kappa (mean ± std over seeds, labelled pixels only, the
 last epoch's map: no epoch is chosen by ground truth), training seconds, seconds per epoch,
@@ -6,9 +7,10 @@ seconds per epoch spent assigning every pixel (dense: one full-image pass per ti
 backbone is dense-capable) and peak resident memory. Each run is a fresh process, so its peak
 memory is its own.
 
-Besides the two configs, `sscc-light7` is the fast config with the backbone it had before dense
-inference (`light`, padded convolutions, 7 x 7 patches, patch path), and `sscc-dense7` /
-`sscc-dense9` the two dense-capable layouts compared for the new default (docs/architecture.md).
+Besides the two configs: `sscc-head` is the fast config as it was before its spatial views and
+feature clusters (clusters from the head, both views of the pixel itself); `sscc-light7` that
+with the backbone it had before dense inference (`light`, padded convolutions, patch path) and
+`sscc-dense9` with 9 x 9 patches (docs/architecture.md and docs/hsi-quality.md).
 
     python benchmarks/hsi_clustering.py                       # salinas_a, samson, indian_pines
     python benchmarks/hsi_clustering.py --datasets salinas_a path/to/scene.mat --seeds 0 1 2
@@ -26,12 +28,16 @@ import time
 
 from common import run_grid, train_with_budget
 
-METHODS = ("kmeans", "sscc-paper", "sscc-fast", "sscc-light7", "sscc-dense7", "sscc-dense9")
-DEFAULT_METHODS = ("kmeans", "sscc-paper", "sscc-fast")
+ANCHORS = ("kmeans", "spectral")
+METHODS = (*ANCHORS, "sscc-paper", "sscc-fast", "sscc-head", "sscc-light7", "sscc-dense9")
+DEFAULT_METHODS = (*ANCHORS, "sscc-paper", "sscc-fast")
+_HEAD = {"config": "fast", "assign": "head", "neighbour_radius": 0}
 VARIANTS = {  # SSCC settings of each method name beyond its config
-    "sscc-light7": {"config": "fast", "backbone": "light", "patch_size": 7},
-    "sscc-dense7": {"config": "fast", "backbone": "dense_light7", "patch_size": 7},
-    "sscc-dense9": {"config": "fast", "backbone": "dense_light9", "patch_size": 9},
+    # the fast config before issue 17: clusters from the head, views of the pixel itself
+    "sscc-head": _HEAD,
+    # the same with the former light backbone (patch path), and with 9 x 9 patches
+    "sscc-light7": {**_HEAD, "backbone": "light", "patch_size": 7},
+    "sscc-dense9": {**_HEAD, "backbone": "dense_light9", "patch_size": 9},
 }
 DATASETS = ("salinas_a", "samson", "indian_pines")
 SCORES = ("acc", "nmi", "ari", "kappa")
@@ -41,6 +47,7 @@ def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | N
     """One run: scores, seconds and epochs (peak memory is added by `in_fresh_process`)."""
     from explore.data.registry import load_scene
     from explore.methods.kmeans import KMeansClustering
+    from explore.methods.spectral import SpectralClustering
     from explore.methods.sscc import SSCC
     from explore.metrics import score_scene
 
@@ -48,8 +55,9 @@ def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | N
     started = time.perf_counter()
     n_epochs = 0
     assign_seconds = None
-    if method == "kmeans":
-        labels = KMeansClustering(n_clusters=scene.n_classes, seed=seed).fit(scene).labels_
+    if method in ANCHORS:
+        anchor = KMeansClustering if method == "kmeans" else SpectralClustering
+        labels = anchor(n_clusters=scene.n_classes, seed=seed).fit(scene).labels_
     else:
         overrides = {"epochs": epochs} if epochs else {}
         settings = VARIANTS.get(method, {"config": method.split("-", 1)[1]})

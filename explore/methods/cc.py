@@ -75,6 +75,7 @@ class CC(DeepClusteringMethod):
             "strong_augmentation": None,
             "n_components": 8,
             "patch_size": 11,
+            "assign": "head",
         },
         "fast": {
             "backbone": None,
@@ -86,6 +87,7 @@ class CC(DeepClusteringMethod):
             "strong_augmentation": None,
             "n_components": 8,
             "patch_size": 7,
+            "assign": "head",
         },
     }
 
@@ -106,6 +108,7 @@ class CC(DeepClusteringMethod):
         instance_dim: int = 128,
         instance_temperature: float = 0.5,
         cluster_temperature: float = 1.0,
+        assign: str | None = None,
         train_on: str = "all",
         samples_per_epoch: int | None = None,
         device: str = "auto",
@@ -113,6 +116,7 @@ class CC(DeepClusteringMethod):
         progress: bool | None = None,
     ) -> None:
         self.n_clusters = n_clusters
+        self.assign = assign
         self.config = config
         self.backbone = backbone
         self.batch_size = batch_size
