@@ -1,5 +1,6 @@
-"""SSCC's defaults beyond the paper: spatial-neighbour views (`neighbour_radius`) and clusters
-found by k-means in the learnt feature space (`assign="kmeans"`), checkpointed with the run."""
+"""Beyond the papers: spatial-neighbour views (`neighbour_radius`, shared by every deep method on
+scenes) and clusters found by k-means in the learnt feature space (`assign="kmeans"`),
+checkpointed with the run."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from explore.data.images import ImageSet
 from explore.data.registry import load_scene
 from explore.data.scene import Scene
 from explore.errors import DataError
+from explore.methods.cc import CC
+from explore.methods.s3ocnet import S3OCNet
+from explore.methods.sacc import SACC
 from explore.methods.sscc import SSCC
 from explore.training.sources import SceneSource
 
@@ -53,6 +58,34 @@ def test_neighbour_views_double_the_inputs(small_scene: Scene) -> None:
     paper_trainer = plain.make_trainer(small_scene)
     batch = plain.training_inputs(paper_trainer.source, torch.arange(8), torch.Generator())
     assert batch.shape[0] == 8  # the paper's views are of the pixel itself
+
+
+@pytest.mark.parametrize("method", [CC, SACC, S3OCNet])
+def test_every_method_takes_neighbour_views(method, small_scene: Scene, monkeypatch) -> None:
+    """The contrastive family pairs a pixel's view with a view of its spatial neighbour: the
+    second view is cut from the neighbours' half of the inputs, not from the pixel itself."""
+    options = {"assign": "kmeans", "backbone": "dense_light7", "patch_size": 7, "n_components": 4}
+    model = method(n_clusters=3, neighbour_radius=2, **options, **TINY)
+    trainer = model.make_trainer(small_scene)
+    inputs = model.training_inputs(trainer.source, torch.arange(16), trainer.augment_generator)
+    assert inputs.shape[0] == 32
+    seen = []
+    pool = model._weak
+    monkeypatch.setattr(model, "_weak", lambda batch, gen: seen.append(batch) or pool(batch, gen))
+    parts = model.training_loss(trainer.model, inputs, trainer.augment_generator)
+    assert torch.isfinite(parts["loss"])
+    assert torch.equal(seen[0], inputs[:16]) and torch.equal(seen[1], inputs[16:])
+    monkeypatch.undo()
+    model.fit(small_scene)
+    assert model.labels_.shape == small_scene.shape[:2] and model.feature_centres_ is not None
+
+
+def test_neighbour_views_need_a_scene() -> None:
+    rng = np.random.default_rng(0)
+    pixels = rng.random((40, 1, 8, 8), dtype=np.float32)
+    images = ImageSet(pixels, rng.integers(0, 2, 40), class_names=["a", "b"])
+    with pytest.raises(DataError, match="neighbour_radius=2 needs a scene"):
+        CC(n_clusters=2, neighbour_radius=2, **TINY).fit(images)
 
 
 def test_feature_clusters_assign_every_pixel_and_survive_a_checkpoint(

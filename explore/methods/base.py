@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
 from explore.data.images import ImageSet
@@ -33,9 +34,12 @@ from explore.training.sources import DataSource, ImageSource, SceneSource
 from explore.training.trainer import Callback, Trainer
 
 
-class DeepClusteringMethod:
-    """Shared machinery of the deep methods. Hyper-parameters come from a named configuration
-    (`CONFIGS[config]`) overridden by any keyword given explicitly (None = take the config's)."""
+class DeepClusteringMethod(ClusterMixin, BaseEstimator):
+    """Shared machinery of the deep methods, a scikit-learn estimator (`get_params`,
+    `set_params` and `sklearn.base.clone` work; constructor arguments are stored untouched).
+    Hyper-parameters come from a named configuration (`CONFIGS[config]`) overridden by any
+    keyword given explicitly (None = take the config's); `settings()` resolves them, and
+    `settings_` holds what the last `fit` trained with."""
 
     name: ClassVar[str] = "deep"
     CONFIGS: ClassVar[dict[str, dict[str, Any]]] = {}
@@ -64,21 +68,22 @@ class DeepClusteringMethod:
                 resolved[key] = value
         return resolved
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments, as scikit-learn's `get_params` (for cloning and records);
-        a subclass passing `**kwargs` to its parent gets the parent's arguments too."""
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Constructor arguments for scikit-learn's `get_params` / `set_params` / `clone`: a
+        subclass passing `**kwargs` to its parent (SACC, S3OCNet) gets the parent's too."""
         import inspect
 
         names: list[str] = []
-        for cls in type(self).__mro__:
-            init = cls.__dict__.get("__init__")
-            if init is None or cls is object:
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None or klass is object or klass is BaseEstimator:
                 continue
             for parameter in inspect.signature(init).parameters.values():
                 variadic = parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
                 if parameter.name != "self" and not variadic and parameter.name not in names:
                     names.append(parameter.name)
-        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+        return sorted(names)
 
     def _validate(self, n_items: int) -> None:
         if not isinstance(self.n_clusters, int) or self.n_clusters < 2:
@@ -205,7 +210,7 @@ class DeepClusteringMethod:
         self._check_supports(data)
         self._validate(data.n_pixels if isinstance(data, Scene) else data.n_images)
         source = self._fit_source(data)
-        settings = self.settings()
+        settings = self.settings_ = self.settings()
         trainer = Trainer(
             self,
             source,
@@ -248,6 +253,43 @@ class DeepClusteringMethod:
         if centres is not None:
             self.feature_centres_ = torch.as_tensor(centres, dtype=torch.float32)
             self.feature_temperature_ = float(extra.get("feature_temperature", 1.0))
+
+    # ------------------------------------------------------------------ spatial views
+    def _neighbour_radius(self) -> int:
+        """The radius r of the spatial views (setting `neighbour_radius`; 0 = none): the
+        partner view of a pixel is cut from a pixel drawn from the (2r + 1)^2 window around
+        it, so neighbouring pixels (mostly of one material) are pulled together."""
+        radius = self.settings().get("neighbour_radius", 0)
+        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
+            raise DataError(f"neighbour_radius must be an integer >= 0; got {radius!r}")
+        if radius and len(getattr(self, "input_shape_", (0,))) != 1:
+            raise DataError(
+                f"neighbour_radius={radius} needs a scene (pixels have spatial neighbours); "
+                "an image set has none: use neighbour_radius=0"
+            )
+        return radius
+
+    def training_inputs(
+        self, source: DataSource, indices: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        """What `training_loss` gets for a batch of item indices: the items; with spatial views
+        (`neighbour_radius` r > 0), followed by the patches of one pixel drawn from each one's
+        (2r + 1)^2 window, (2B, C, P, P). Split again by `view_sources`."""
+        radius = self._neighbour_radius()
+        if radius == 0:
+            return source.batch(indices)
+        if not isinstance(source, SceneSource):
+            raise DataError("spatial views (neighbour_radius > 0) need a scene source")
+        neighbours = source.spatial_neighbours(indices, radius, generator)
+        return torch.cat([source.batch(indices), source.batch(neighbours)])
+
+    def view_sources(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The items the first view is drawn from and those its partner view is drawn from:
+        the batch itself twice, or with spatial views the pixels and their neighbours."""
+        if self._neighbour_radius() > 0:
+            anchors, partners = batch.chunk(2)
+            return anchors, partners
+        return batch, batch
 
     # ------------------------------------------------------------------ feature clusters
     ASSIGN_CHOICES: ClassVar[tuple[str, ...]] = ("head", "kmeans")
@@ -398,13 +440,7 @@ class DeepClusteringMethod:
         that same config: a checkpoint loads with the backbone and patch size it was trained with
         even after the config's defaults changed (SSCC's fast config used `light` before dense
         inference). Another config gets nothing here (its mismatch is reported on loading)."""
-        import inspect
-
-        accepted: set[str] = set()
-        for klass in cls.__mro__:
-            init = klass.__dict__.get("__init__")
-            if init is not None and klass is not object:
-                accepted |= set(inspect.signature(init).parameters)
+        accepted = set(cls._get_param_names())
         saved_params = (state.get("extra") or {}).get("params") or {}
         saved_config = saved_params.get("config")
         if params.get("config", saved_config) != saved_config:
@@ -476,13 +512,7 @@ class DeepClusteringMethod:
     @classmethod
     def _accepts(cls, name: str) -> bool:
         """Whether the constructor of this class (or a parent's) takes argument `name`."""
-        import inspect
-
-        return any(
-            name in inspect.signature(klass.__dict__["__init__"]).parameters
-            for klass in cls.__mro__
-            if "__init__" in klass.__dict__ and klass is not object
-        )
+        return name in cls._get_param_names()
 
 
 def _device_of(device: str) -> torch.device:

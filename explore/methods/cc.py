@@ -76,6 +76,7 @@ class CC(DeepClusteringMethod):
             "n_components": 8,
             "patch_size": 11,
             "assign": "head",
+            "neighbour_radius": 0,
         },
         "fast": {
             "backbone": None,
@@ -88,6 +89,7 @@ class CC(DeepClusteringMethod):
             "n_components": 8,
             "patch_size": 7,
             "assign": "head",
+            "neighbour_radius": 0,
         },
     }
 
@@ -109,6 +111,7 @@ class CC(DeepClusteringMethod):
         instance_temperature: float = 0.5,
         cluster_temperature: float = 1.0,
         assign: str | None = None,
+        neighbour_radius: int | None = None,
         train_on: str = "all",
         samples_per_epoch: int | None = None,
         device: str = "auto",
@@ -117,6 +120,7 @@ class CC(DeepClusteringMethod):
     ) -> None:
         self.n_clusters = n_clusters
         self.assign = assign
+        self.neighbour_radius = neighbour_radius
         self.config = config
         self.backbone = backbone
         self.batch_size = batch_size
@@ -215,6 +219,7 @@ class CC(DeepClusteringMethod):
     def training_loss(
         self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        views = {"w1": self._weak(batch, generator), "w2": self._weak(batch, generator)}
+        anchors, partners = self.view_sources(batch)
+        views = {"w1": self._weak(anchors, generator), "w2": self._weak(partners, generator)}
         instances, assignments = self._project_views(model, views)
         return self._pair_losses(instances, assignments, (("w1", "w2"),), (("w1", "w2"),))

@@ -120,8 +120,9 @@ class S3OCNet(CC):
     def training_loss(
         self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
-        view_a = self._weak(batch, generator)
-        view_b = self._weak(batch, generator)
+        anchors, partners = self.view_sources(batch)
+        view_a = self._weak(anchors, generator)
+        view_b = self._weak(partners, generator)
         outputs = model.head_outputs(torch.cat([view_a, view_b]))
         # Every head's tensors, per view, gathered across processes before the loss.
         outputs_a = [type(o)(*self.gather_views(*(t.chunk(2)[0] for t in o))) for o in outputs]

@@ -67,10 +67,11 @@ class SACC(CC):
     def training_loss(
         self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
+        anchors, partners = self.view_sources(batch)
         views = {
-            "w1": self._weak(batch, generator),
-            "w2": self._weak(batch, generator),
-            "s": self._strong(batch, generator),
+            "w1": self._weak(anchors, generator),
+            "w2": self._weak(partners, generator),
+            "s": self._strong(anchors, generator),
         }
         instances, assignments = self._project_views(model, views)
         return self._pair_losses(

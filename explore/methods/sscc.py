@@ -10,7 +10,7 @@ See ../shared/docs/METHODS.md, section 1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -25,9 +25,6 @@ from explore.losses import (
 from explore.methods.base import DeepClusteringMethod
 from explore.models import ClusterHead
 from explore.models.dense import BackboneWithHeads
-
-if TYPE_CHECKING:
-    from explore.training.sources import SceneSource
 
 LOSSES = ("paper", "workshop")
 
@@ -187,32 +184,12 @@ class SSCC(DeepClusteringMethod):
         )
         return optimizer, scheduler
 
-    def _radius(self) -> int:
-        radius = self.settings()["neighbour_radius"]
-        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
-            raise DataError(f"neighbour_radius must be an integer >= 0; got {radius!r}")
-        return radius
-
-    def training_inputs(
-        self, source: SceneSource, indices: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
-        """The batch's patches; with `neighbour_radius` r > 0, followed by the patches of one
-        pixel drawn from each one's (2r + 1)^2 window: (2B, C, P, P)."""
-        radius = self._radius()
-        if radius == 0:
-            return source.batch(indices)
-        neighbours = source.spatial_neighbours(indices, radius, generator)
-        return torch.cat([source.batch(indices), source.batch(neighbours)])
-
     def training_loss(
         self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
         """Two views of the batch (one pool call each), one forward pass over both. With
         `neighbour_radius`, the second view is of a spatial neighbour (`training_inputs`)."""
-        if self._radius() > 0:
-            anchors, neighbours = batch.chunk(2)
-        else:
-            anchors = neighbours = batch
+        anchors, neighbours = self.view_sources(batch)
         view_a = self._pool(anchors, generator)
         view_b = self._pool(neighbours, generator)
         outputs = model(torch.cat([view_a, view_b]))
