@@ -1,7 +1,7 @@
 """Low-dimensional embeddings of feature vectors (UMAP), for plots and for clustering in the
 embedding (e.g. UMAP followed by a Dirichlet-process mixture).
 
-Measured on this 2-core machine (docs: ``shared/docs/STACK_NOTES.md``): most of UMAP's first
+Measured on this 2-core machine (``docs/stack-notes.md``, section 3): most of UMAP's first
 fit in a process is pynndescent compiling its nearest-neighbour search, so the k-nearest-neighbour
 graph is computed exactly with scikit-learn and handed to UMAP as ``precomputed_knn`` (about
 40 s -> 13 s for the first fit, 0.2 s for the graph itself). The price: the fitted model has no

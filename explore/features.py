@@ -1,5 +1,5 @@
 """Feature extractors: one interface that turns an `ImageSet` into (N, d) feature vectors, for
-UMAP and the Dirichlet-process mixture of transfer clustering (METHODS.md section 4).
+UMAP and the Dirichlet-process mixture of transfer clustering (docs/methods.md, section 4).
 
 - `DinoV2Extractor`: a DINOv2 vision transformer through `transformers`
   (`Dinov2Model.from_pretrained`), from a local folder written by `save_pretrained` or a model

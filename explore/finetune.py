@@ -1,7 +1,7 @@
-"""Supervised fine-tuning of a feature extractor on a labelled *source* set (METHODS.md section 4,
-step 1): a classification head (linear or a small MLP) on the extractor's features, a few epochs
-of Adam (light augmentation optional), then the head is dropped and the extractor is used on the
-target. Source and target classes may differ: only the features are transferred.
+"""Supervised fine-tuning of a feature extractor on a labelled *source* set (docs/methods.md,
+section 4, step 1): a classification head (linear or a small MLP) on the extractor's features, a
+few epochs of Adam (light augmentation optional), then the head is dropped and the extractor is
+used on the target. Source and target classes may differ: only the features are transferred.
 
 Its effect is measured, not assumed: a held-out part of the source (never trained on) is scored
 by a linear probe (logistic regression on the features) before and after fine-tuning.

@@ -1,6 +1,6 @@
 """Loss functions shared by the clustering methods, as pure torch functions (no module state).
 
-This module owns the "Shared building blocks" of docs METHODS.md:
+This module owns the "Shared building blocks" of docs/methods.md (section 6):
 
 - `instance_contrastive_loss`: NT-Xent between two views' vectors, (B, d) each.
 - `cluster_contrastive_loss`: CC's cluster loss, NT-Xent between the two views' assignment
@@ -8,8 +8,8 @@ This module owns the "Shared building blocks" of docs METHODS.md:
 - `cross_correlation_loss`: between-cluster redundancy (Barlow-Twins style) on (B, K) outputs.
 - `entropy_balance`: log K - H(mean assignment), the anti-collapse term.
 - `self_organizing_loss`, `sinkhorn_targets`, `soch_loss_parts`: S3OCNet's self-labelling
-  loss (hard one-hot target vs soft assignment) and its anti-collapse choices (METHODS.md
-  section 3).
+  loss (hard one-hot target vs soft assignment) and its anti-collapse choices (docs/methods.md,
+  sections 3 and 6.4).
 - `scan_loss_parts`, `confident_targets`, `self_labelling_loss`: SCAN's neighbour consistency
   (a sample and its mined neighbour agree, the batch stays spread) and its self-labelling step
   (confident predictions become class-balanced pseudo-labels), usable by every method.
@@ -358,7 +358,7 @@ def cross_correlation_loss(
 
 
 # ----------------------------------------------------------------------------- self-organizing
-# S3OCNet's self-labelling loss (METHODS.md section 3) and its anti-collapse choices.
+# S3OCNet's self-labelling loss (docs/methods.md, sections 3 and 6.4) and its anti-collapse choices.
 
 ANTI_COLLAPSE_CHOICES = ("cross_view", "balance", "sinkhorn")
 

@@ -3,13 +3,13 @@ scikit-learn's `BayesianGaussianMixture`) that infers the number of clusters, an
 `infer_clusters`, which runs it on any features (optionally through UMAP first) or on the
 embedding of any fitted deep method.
 
-Step 3 of transfer clustering (METHODS.md section 4), offered to every method: the mixture is given
-an upper bound `max_clusters` on components; the inferred K is the number of components that own at
-least one sample, and labels are renumbered 0..K-1 (largest cluster first).
+Step 3 of transfer clustering (docs/methods.md, section 4), offered to every method: the mixture is
+given an upper bound `max_clusters` on components; the inferred K is the number of components that
+own at least one sample, and labels are renumbered 0..K-1 (largest cluster first).
 
-Measured on this 2-core machine (shared/docs/STACK_NOTES.md): `init_params="kmeans"` finds the
-components that `"k-means++"` misses, and BLAS / OpenMP threads oversubscribe (5.2 s instead of
-0.45 s), so fits run with one thread on machines with <= 2 cores.
+Measured on this 2-core machine (docs/stack-notes.md, sections 4 and 5): `init_params="kmeans"`
+finds the components that `"k-means++"` misses, and BLAS / OpenMP threads oversubscribe (5.2 s
+instead of 0.45 s), so fits run with one thread on machines with <= 2 cores.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class DirichletProcessMixture(ClusterMixin, BaseEstimator):
     max_clusters: upper bound on components (the truncation of the process); K is at most this.
     weight_concentration_prior: the process's concentration (None: 1 / max_clusters, scikit-learn's
         default); larger values favour more clusters, although with thousands of points the
-        initialisation matters far more (STACK_NOTES.md).
+        initialisation matters far more (docs/stack-notes.md, section 5).
     covariance_type: "full", "tied", "diag" or "spherical" (scikit-learn's meaning).
     init_params: "kmeans" (the default, see the module docstring), "k-means++", "random", ...
     max_iter, tol, n_init: variational EM settings (the best of `n_init` runs is kept).

@@ -37,7 +37,7 @@ def _soft_assignments(batch: int, clusters: int, seed: int, dtype=torch.float64)
 
 
 # ----------------------------------------------------------------------------- references
-# Straightforward transcriptions of METHODS.md "Shared building blocks", one Python loop per sum,
+# Straightforward transcriptions of docs/methods.md, section 6, one Python loop per sum,
 # in Python floats (double precision). They share no code with explore.losses.
 
 

@@ -12,7 +12,8 @@ Randomness: every per-image parameter is drawn here with torch on the batch's de
 optional `generator`, see `explore.augment.base`), then applied by the deterministic functional
 forms: plain torch, or kornia's functional ops (`kornia.enhance.adjust_hue`, `sharpness`,
 `equalize`, `kornia.geometry.transform.warp_affine`). kornia's augmentation *modules* are not
-used: they draw from torch's global generator and some fail on 1-channel images (STACK_NOTES).
+used: they draw from torch's global generator and some fail on 1-channel images
+(docs/stack-notes.md, section 6).
 
 Grayscale images: operations that need colour (saturation and hue in `ColorJitter`,
 `RandomGrayscale`, `Color`, RandAugment's colour op) leave 1-channel images unchanged, so one

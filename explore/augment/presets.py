@@ -2,9 +2,9 @@
 CC / SACC image pools.
 
 Each preset is a factory returning a fresh `AugmentationPool`, so callers can edit theirs
-without changing anyone else's. `"sscc_reference"` is the pool of METHODS.md section 1;
+without changing anyone else's. `"sscc_reference"` is the pool of docs/methods.md, section 1;
 `"weak"` and `"strong"` are the weak / strong split on hyperspectral patches (CC and S3OCNet take
-two weak views, SACC adds a strong one; METHODS.md section 2: the strong view draws more and
+two weak views, SACC adds a strong one; docs/methods.md, section 2.3: the strong view draws more and
 harsher operations). `"cc_weak"` and `"sacc_strong"` are CC's and SACC's views of images
 (N, C, H, W) in [0, 1], C = 1 or 3.
 Factories may take keyword options (all with defaults), passed through `get_preset`.

@@ -3,7 +3,7 @@ selection in it selects the pixels behind the points, and pixels chosen elsewher
 
 UMAP takes seconds (about 13 s for the first fit in a process on this machine), so `compute()`
 runs it in a daemon thread and returns at once; the result arrives as plain param updates, which
-Panel forwards to the page from any thread (shared/docs/STACK_NOTES.md). Failures, in the thread
+Panel forwards to the page from any thread (docs/stack-notes.md, section 1). Failures, in the thread
 or before it, land in the `error` param and an alert on the page: the server never sees them.
 """
 

@@ -2,8 +2,8 @@
 
 One backbone with two heads: an instance projector (d -> d -> 128, contrasted with NT-Xent at
 tau_I) and a cluster projector (d -> d -> K, softmax; its columns contrasted at tau_C, plus the
-balance term). The parent of SACC (explore/methods/sacc.py); see METHODS.md sections 2 and
-"Shared building blocks". Runs on image sets and, with the spectral-spatial pools, on
+balance term). The parent of SACC (explore/methods/sacc.py); see docs/methods.md, sections 2
+and 6 (shared building blocks). Runs on image sets and, with the spectral-spatial pools, on
 hyperspectral scenes.
 """
 

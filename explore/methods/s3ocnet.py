@@ -5,7 +5,7 @@ head's weights are cluster centres, its outputs the similarities of a feature to
 softmax at temperature tau gives the soft assignment, and the hard (one-hot argmax, no gradient)
 assignment is the self-supervised target. Backbone and heads train jointly on two weak views.
 Several heads in cascade cluster in several spaces; the last head's K is the number of
-clusters predicted. See METHODS.md section 3.
+clusters predicted. See docs/methods.md, section 3.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """SACC: strongly augmented contrastive clustering.
 
 One backbone and both CC heads shared by three views of each batch: two weak (w1, w2) and one
-strong (s). The reference loss (METHODS.md section 2):
+strong (s). The reference loss (docs/methods.md, section 2.2):
 L = L_ins(w1, w2) + L_ins(w2, s) + sigma * [L_clu(w1, w2) + L_clu(w1, s) + L_clu(w2, s)].
 """
 

@@ -5,7 +5,7 @@ has one output per cluster. Each batch of pixel-centred patches is augmented twi
 spectral-spatial pool; the loss pulls a pixel's two views together (within-cluster similarity)
 and decorrelates the clusters (between-cluster redundancy reduction). Trained batch by batch,
 it clusters pixels it never saw: `predict` works on any scene with the same bands.
-See ../shared/docs/METHODS.md, section 1.
+See docs/methods.md, section 1.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Transfer clustering (METHODS.md section 4): a pretrained extractor, optionally fine-tuned on a
-labelled source set, gives one feature vector per target image; UMAP projects the features to a
+"""Transfer clustering (docs/methods.md, section 4): a pretrained extractor, optionally fine-tuned
+on a labelled source set, gives one feature vector per target image; UMAP projects the features to a
 few dimensions; a Dirichlet-process Gaussian mixture infers the number of clusters and the
 memberships at once. Nobody tells it K.
 

@@ -1,6 +1,6 @@
 """Self-organizing clustering heads (SOCH) of S3OCNet: layers whose weights are cluster centres.
 
-This module owns the network side of METHODS.md section 3:
+This module owns the network side of docs/methods.md, section 3:
 
 - `SelfOrganizingHead`: optional Linear projection, then K centres W (K, d); the outputs are the
   similarities of each feature to each centre (cosine, or negative squared distance), turned

@@ -8,7 +8,7 @@ process group, with NCCL on CUDA devices and gloo on CPUs. The `Trainer` then re
 global batch, the model is wrapped in DistributedDataParallel, and only rank 0 evaluates and
 writes. Methods pass their per-view outputs through `gather_rows` before any loss (through
 `DeepClusteringMethod.gather_views`), so negatives, cluster columns and batch statistics span
-every process's samples: METHODS.md, "Known pitfalls". Prediction uses the same group: each
+every process's samples: docs/methods.md, section 7. Prediction uses the same group: each
 process computes its share of a scene's tiles (`DeepClusteringMethod.predict_to_file`) and
 `all_gather_objects` lets the processes agree on the one map file they fill. In a single
 process every function here is a no-op.
