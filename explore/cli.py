@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -32,8 +30,18 @@ from typing import Any, NoReturn
 import numpy as np
 
 from explore.errors import DataError, ExploreError, OutputError
-from explore.methods import DEEP_METHODS
-from explore.outputs import check_free_space, write_atomic
+from explore.methods import DEEP_METHODS, SHALLOW_METHODS
+from explore.runs import (
+    DEEP_RUN_FILES,
+    METRICS_BYTES,
+    RUN_FILES,
+    SHALLOW_COMPONENTS,
+    build_method,
+    check_output_space,
+    fit_run,
+    labels_bytes,
+    write_npy,
+)
 
 EXIT_USAGE = 2
 
@@ -139,31 +147,6 @@ def prepare_output_dir(path: Path, files: Sequence[str], *, overwrite: bool) -> 
         with contextlib.suppress(OSError):
             probe.unlink(missing_ok=True)
     return path
-
-
-METRICS_BYTES = 64 << 10
-"""Room kept for a metrics.json (a few KiB) in the free-space checks."""
-
-
-def check_output_space(folder: Path, needed: int, what: str, replaces: Sequence[Path] = ()) -> None:
-    """OutputError when `folder`'s filesystem has less than `needed` bytes free, counting the
-    files in `replaces` (which the outputs overwrite) as free."""
-    reclaimable = sum(path.stat().st_size for path in replaces if path.is_file())
-    check_free_space(folder, needed, what=what, reclaimable=reclaimable)
-
-
-def labels_bytes(shape: Sequence[int]) -> int:
-    """Bytes of an int16 labels .npy of `shape` (header included)."""
-    return int(np.prod(shape)) * 2 + 128
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    text = (json.dumps(payload, indent=2) + "\n").encode()
-    write_atomic(path, lambda handle: handle.write(text))
-
-
-def write_npy(path: Path, array: np.ndarray) -> None:
-    write_atomic(path, lambda handle: np.save(handle, array, allow_pickle=False))
 
 
 # ---------------------------------------------------------------------------- commands
@@ -275,10 +258,6 @@ def _describe_georeference(georeference: Any) -> str:
     return f"{name.group(1) if name else crs[:60]}, {pixel}, origin ({c:.12g}, {f:.12g})"
 
 
-RUN_FILES = ["metrics.json", "labels.npy"]
-DEEP_RUN_FILES = [*RUN_FILES, "history.npz", "checkpoint.pt"]
-
-
 def _cluster_count(args: argparse.Namespace, n_classes: int) -> int:
     if args.clusters is not None and args.clusters < 2:
         raise UsageError(f"--clusters must be at least 2; got {args.clusters}")
@@ -288,35 +267,13 @@ def _cluster_count(args: argparse.Namespace, n_classes: int) -> int:
     return n_clusters
 
 
-def _run_metrics(
-    args: argparse.Namespace,
-    n_clusters: int,
-    predicted: np.ndarray,
-    scores: Any,
-    seconds: float,
-    settings: dict[str, Any],
-) -> dict[str, Any]:
-    metrics: dict[str, Any] = {
-        "method": args.method,
-        "dataset": args.dataset,
-        "n_clusters": int(len(np.unique(predicted))),
-        "seconds": round(seconds, 3),
-        "settings": {"clusters": n_clusters, "seed": args.seed, **settings},
-    }
-    if scores is not None:
-        metrics.update({k: v for k, v in scores.as_dict().items() if k != "n_clusters"})
-    return metrics
-
-
-def _report(args: argparse.Namespace, n_clusters: int, seconds: float, scores: Any, out: Path):
-    summary = f"{args.method} on {args.dataset}: K={n_clusters}, {seconds:.1f} s"
-    if scores is not None:
+def _report(run: Any, out: Path) -> None:
+    """One line: what ran, K, seconds, the scores and where the run was written."""
+    summary = f"{run.name} on {run.dataset}: K={run.method.n_clusters}, {run.seconds:.1f} s"
+    if run.scores is not None:
+        scores = run.scores
         summary += f", ACC {scores.acc:.3f}, NMI {scores.nmi:.3f}, ARI {scores.ari:.3f}"
     print(f"{summary} -> {out}")
-
-
-SHALLOW_METHODS = {"kmeans": 30, "spectral": 10}
-"""The shallow anchors `explore train` runs, with their default PCA components."""
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -329,24 +286,9 @@ def _default_out(args: argparse.Namespace) -> Path:
     return Path(args.out or f"runs/{Path(args.dataset).stem}_{args.method}_seed{args.seed}")
 
 
-def _score(data: Any, predicted: np.ndarray) -> Any:
-    """Scores on labelled items only (pixels with label > 0, images with label >= 0)."""
-    from explore.data.scene import Scene
-    from explore.metrics import evaluate, score_scene
-
-    if data.labels is None:
-        return None
-    if isinstance(data, Scene):
-        return score_scene(data.labels, predicted)
-    return evaluate(data.labels, predicted, ignore_label=-1)
-
-
 def _train_shallow(args: argparse.Namespace) -> int:
-    """k-means or spectral clustering: one fit, metrics and labels written."""
+    """k-means or spectral clustering: one fit, metrics and labels written (`explore.runs`)."""
     from explore.data.registry import load_dataset
-    from explore.data.scene import Scene
-    from explore.methods.kmeans import KMeansClustering
-    from explore.methods.spectral import SpectralClustering
 
     if args.resume:
         raise UsageError(f"--resume applies to deep methods; {args.method} has nothing to resume")
@@ -362,34 +304,19 @@ def _train_shallow(args: argparse.Namespace) -> int:
             f"{', '.join(given)} applies to deep methods, not to --method {args.method}"
         )
     if args.components is None:
-        args.components = SHALLOW_METHODS[args.method]
+        args.components = SHALLOW_COMPONENTS[args.method]
     out = prepare_output_dir(_default_out(args), RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
-    n_clusters = _cluster_count(args, data.n_classes)
-    shape = data.shape[:2] if isinstance(data, Scene) else (data.n_images,)
-    check_output_space(
-        out,
-        labels_bytes(shape) + METRICS_BYTES,
-        "labels.npy and metrics.json",
-        [out / name for name in RUN_FILES],
-    )
-    started = time.perf_counter()
-    estimator = KMeansClustering if args.method == "kmeans" else SpectralClustering
-    model = estimator(
-        n_clusters=n_clusters,
-        n_components=args.components,
-        smoothing_sigma=args.smoothing if isinstance(data, Scene) else None,
+    model = build_method(
+        args.method,
+        data,
+        n_clusters=_cluster_count(args, data.n_classes),
         seed=args.seed,
+        components=args.components,
+        smoothing=args.smoothing,
     )
-    predicted = model.fit(data).labels_
-    scores = _score(data, predicted)
-    seconds = time.perf_counter() - started
-    settings = {"components": args.components, "smoothing": args.smoothing}
-    write_npy(out / "labels.npy", predicted.astype(np.int16))
-    write_json(
-        out / "metrics.json", _run_metrics(args, n_clusters, predicted, scores, seconds, settings)
-    )
-    _report(args, n_clusters, seconds, scores, out)
+    run = fit_run(args.method, model, data, dataset=args.dataset, out=out)
+    _report(run, out)
     return 0
 
 
@@ -412,8 +339,9 @@ def _train_deep(args: argparse.Namespace) -> int:
 
 
 def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
-    """Train a deep method; across processes every process trains and only rank 0 (`is_main`)
-    prints and writes metrics, labels and history (the trainer writes the checkpoint)."""
+    """Train a deep method (`explore.runs`); across processes every process trains and only
+    rank 0 (`is_main`) prints and writes metrics, labels and history (the trainer writes the
+    checkpoint)."""
     from explore.data.registry import load_dataset
     from explore.methods import get_method_class
 
@@ -426,18 +354,21 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
     else:
         out = prepare_output_dir(out, DEEP_RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
-    n_clusters = _cluster_count(args, data.n_classes)
-    method_class = get_method_class(args.method)
-    overrides: dict[str, Any] = {"epochs": args.epochs} if args.epochs is not None else {}
-    if args.samples_per_epoch is not None:
-        overrides["samples_per_epoch"] = args.samples_per_epoch
+    overrides: dict[str, Any] = {
+        "epochs": args.epochs,
+        "samples_per_epoch": args.samples_per_epoch,
+    }
     if args.resume:  # the backbone and patch size it was trained with (defaults may change)
         from explore.training.checkpoint import load_checkpoint
 
         saved = load_checkpoint(checkpoint)
-        overrides.update(method_class.saved_structure(saved, {"config": args.config, **overrides}))
-    model = method_class(
-        n_clusters=n_clusters,
+        method_class = get_method_class(args.method)
+        chosen = {key: value for key, value in overrides.items() if value is not None}
+        overrides.update(method_class.saved_structure(saved, {"config": args.config, **chosen}))
+    model = build_method(
+        args.method,
+        data,
+        n_clusters=_cluster_count(args, data.n_classes),
         config=args.config,
         device=args.device,
         seed=args.seed,
@@ -455,38 +386,25 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
             flush=True,
         )
 
-    started = time.perf_counter()
-    trainer = model.make_trainer(data, callbacks=[announce], checkpoint_path=checkpoint)
-    if args.resume:
-        trainer.load_checkpoint(checkpoint)
-        if is_main:
+    def announce_resume(trainer: Any) -> None:
+        if args.resume and is_main:
             print(
                 f"resuming from {checkpoint}: epoch {trainer.epoch} of {trainer.epochs} done",
                 flush=True,
             )
-    # The trainer checks the space of its checkpoints plus what is written here at the end.
-    trainer.output_reserve_bytes = (
-        trainer.estimated_history_bytes()
-        + labels_bytes(trainer.source.assignment_shape)
-        + METRICS_BYTES
+
+    run = fit_run(
+        args.method,
+        model,
+        data,
+        dataset=args.dataset,
+        out=out,
+        resume=args.resume,
+        callbacks=[announce],
+        on_ready=announce_resume,
     )
-    trainer.fit()
-    model.adopt_trainer(trainer)
-    seconds = time.perf_counter() - started
-    if not is_main:
-        return 0
-    predicted = model.labels_
-    scores = _score(data, predicted)
-    model.history_.save(out / "history.npz")
-    write_npy(out / "labels.npy", predicted.astype(np.int16))
-    settings = {"config": args.config, "device": str(model.trainer_.device), **model.settings()}
-    settings["processes"] = model.trainer_.process.world_size
-    if args.samples_per_epoch is not None:
-        settings["samples_per_epoch"] = args.samples_per_epoch
-    write_json(
-        out / "metrics.json", _run_metrics(args, n_clusters, predicted, scores, seconds, settings)
-    )
-    _report(args, n_clusters, seconds, scores, out)
+    if is_main:
+        _report(run, out)
     return 0
 
 
@@ -585,12 +503,6 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
     )
     source = load_images(args.source, size=args.image_size) if args.finetune_epochs else None
     target = load_images(args.target, size=args.image_size)
-    check_output_space(
-        out,
-        labels_bytes((target.n_images,)) + METRICS_BYTES,
-        "labels.npy and metrics.json",
-        [out / name for name in RUN_FILES],
-    )
     given = {
         "n_components": args.umap_components,
         "n_neighbors": args.neighbors,
@@ -609,35 +521,26 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
         umap=umap,
         seed=args.seed,
     )
-    started = time.perf_counter()
-    model.fit(target, source=source)
-    seconds = time.perf_counter() - started
-    predicted = model.labels_
-    scores = _score(target, predicted)
-    metrics: dict[str, Any] = {
-        "method": "transfer",
-        "source": args.source if args.finetune_epochs else None,
-        "target": args.target,
-        "n_clusters_inferred": int(model.n_clusters_),
-        "seconds": round(seconds, 3),
-        "timings": {key: round(value, 3) for key, value in model.timings_.items()},
-        "adaptations": model.adaptations_,
-        "finetune": None if model.finetune_ is None else model.finetune_.as_dict(),
-        "settings": {"image_size": args.image_size, **model.settings()},
-    }
-    if scores is not None:
-        metrics.update({k: v for k, v in scores.as_dict().items() if k != "n_clusters"})
-    write_npy(out / "labels.npy", predicted.astype(np.int16))
-    write_json(out / "metrics.json", metrics)
+    run = fit_run(
+        "transfer",
+        model,
+        target,
+        dataset=args.target,
+        out=out,
+        source=source,
+        source_name=args.source if args.finetune_epochs else None,
+        settings={"image_size": args.image_size},
+    )
     if args.source and not args.finetune_epochs:
         print("note: --source is only used for fine-tuning (--finetune-epochs N)")
     for note in model.adaptations_:
         print(f"note: {note}")
     summary = (
         f"transfer {args.extractor} on {args.target}: inferred K={model.n_clusters_}, "
-        f"{seconds:.1f} s"
+        f"{run.seconds:.1f} s"
     )
-    if scores is not None:
+    if run.scores is not None:
+        scores = run.scores
         summary += f", ACC {scores.acc:.3f}, NMI {scores.nmi:.3f}, ARI {scores.ari:.3f}"
     print(f"{summary} -> {out}")
     return 0

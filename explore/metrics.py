@@ -14,12 +14,17 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from explore.errors import DataError
+
+if TYPE_CHECKING:
+    from explore.data.images import ImageSet
+    from explore.data.scene import Scene
 
 __all__ = [
     "ClusteringScores",
@@ -291,6 +296,22 @@ def score_scene(labels_map: np.ndarray, predicted_map: np.ndarray) -> Clustering
         raise DataError("labels_map has no labelled pixel (all 0): nothing to score")
     predicted = _as_labels(predicted_map.ravel(), "predicted_map")
     return evaluate(truth, predicted, ignore_label=0)
+
+
+def score_dataset(data: Scene | ImageSet, predicted: np.ndarray) -> ClusteringScores | None:
+    """Scores of a clustering of a whole dataset on its labelled items only: a scene's pixels
+    with label > 0 (`predicted` an (H, W) map), an image set's images with label >= 0
+    (`predicted` (n,)). None when nothing is labelled. The one place runs are scored."""
+    from explore.data.scene import Scene
+
+    labels = data.labels
+    if labels is None:
+        return None
+    if isinstance(data, Scene):
+        return score_scene(labels, predicted) if np.asarray(labels).any() else None
+    if not (np.asarray(labels) >= 0).any():
+        return None
+    return evaluate(labels, predicted, ignore_label=-1)
 
 
 # ---------------------------------------------------------------------------------- over seeds
