@@ -31,7 +31,7 @@ from explore.training.checkpoint import check_compatible, load_checkpoint
 from explore.training.distributed import gather_rows
 from explore.training.history import RunHistory
 from explore.training.sources import DataSource, ImageSource, SceneSource
-from explore.training.trainer import Callback, Trainer
+from explore.training.trainer import CallbackLike, Trainer
 
 
 class DeepClusteringMethod(ClusterMixin, BaseEstimator):
@@ -53,7 +53,18 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
     train_on: str
     progress: bool | None
 
+    INPUT_DEFAULTS: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
+    """Per config, per input kind ("scene" or "images"): settings that differ by input, laid over
+    the config once the input is known (in `fit`, or from a checkpoint)."""
+
     # ------------------------------------------------------------------ settings
+    def _input_kind(self) -> str | None:
+        """ "scene" or "images" once the input is known (`fit`, a checkpoint), else None."""
+        kind = getattr(self, "input_kind_", None)
+        if kind is None and getattr(self, "input_shape_", None) is not None:
+            kind = "scene" if len(self.input_shape_) == 1 else "images"
+        return kind
+
     def settings(self) -> dict[str, Any]:
         """The effective hyper-parameters: the named config with explicit overrides applied."""
         if self.config not in self.CONFIGS:
@@ -62,6 +73,9 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
                 f"choose one of {sorted(self.CONFIGS)}"
             )
         resolved = dict(self.CONFIGS[self.config])
+        kind = self._input_kind()
+        if kind is not None:
+            resolved.update(self.INPUT_DEFAULTS.get(self.config, {}).get(kind, {}))
         for key in resolved:
             value = getattr(self, key, None)
             if value is not None:
@@ -154,7 +168,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
 
     def _fit_source(self, data: Scene | ImageSet) -> DataSource:
         """Fit the input preprocessing on `data` and wrap it as the trainer's source."""
-        kind = self._check_supports(data)
+        kind = self.input_kind_ = self._check_supports(data)
         device = _device_of(self.device)
         if kind == "images":
             self.preprocessor_ = None
@@ -202,7 +216,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         self,
         data: Scene | ImageSet,
         *,
-        callbacks: Iterable[Callback] = (),
+        callbacks: Iterable[CallbackLike] = (),
         checkpoint_path: str | Path | None = None,
     ) -> Trainer:
         """Fit the input preprocessing on `data` and return a ready `Trainer` (not yet run):
@@ -340,7 +354,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         self,
         data: Scene | ImageSet,
         *,
-        callbacks: Iterable[Callback] = (),
+        callbacks: Iterable[CallbackLike] = (),
         checkpoint_path: str | Path | None = None,
         resume: bool = False,
     ) -> DeepClusteringMethod:
@@ -445,7 +459,10 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         saved_config = saved_params.get("config")
         if params.get("config", saved_config) != saved_config:
             return {}
-        defaults = cls.CONFIGS.get(str(saved_config), {})
+        defaults = dict(cls.CONFIGS.get(str(saved_config), {}))
+        input_shape = (state.get("extra") or {}).get("input_shape") or ()
+        kind = "scene" if len(input_shape) == 1 else "images"
+        defaults.update(cls.INPUT_DEFAULTS.get(str(saved_config), {}).get(kind, {}))
         architecture = state.get("architecture") or {}
         return {
             key: architecture[key]
@@ -467,6 +484,8 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         params["device"] = device
         if "assign" not in params and cls._accepts("assign"):
             params["assign"] = "head"  # made before feature clusters existed: it used the head
+        if "neighbour_radius" not in params and cls._accepts("neighbour_radius"):
+            params["neighbour_radius"] = 0  # made before spatial views: views of the pixel
         params.update(cls.saved_structure(state, params))
         check_compatible(state, cls.name, {"n_clusters": params.get("n_clusters")})
         method = cls(**params)

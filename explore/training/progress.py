@@ -10,7 +10,6 @@ a terminal, and not in logs, pipes or CI; `progress=True` always, `False` never.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from explore.training.history import EpochRecord
@@ -33,8 +32,9 @@ def progress_wanted(progress: bool | None) -> bool:
 
 
 class TrainingProgress:
-    """The batch bar of each epoch and, given `total_epochs` (a whole `Trainer.fit`), the epoch
-    bar; nothing is drawn when `enabled` is False."""
+    """The epoch bar of a whole `Trainer.fit` (`total_epochs`); nothing is drawn when `enabled`
+    is False. The `ProgressBars` callback (`explore.training.callbacks`) draws it and the batch
+    bar of each epoch."""
 
     def __init__(
         self, enabled: bool, *, total_epochs: int | None = None, done_epochs: int = 0
@@ -47,19 +47,6 @@ class TrainingProgress:
             self._epochs = tqdm(
                 total=total_epochs, initial=done_epochs, desc="training", unit="epoch"
             )
-
-    def batches(self, batches: Iterable[int], *, epoch: int, total_epochs: int) -> Iterator[int]:
-        """`batches`, drawn as a bar that disappears when the epoch ends."""
-        if not self.enabled:
-            yield from batches
-            return
-        from tqdm.auto import tqdm
-
-        bar = tqdm(batches, desc=f"epoch {epoch}/{total_epochs}", unit="batch", leave=False)
-        try:
-            yield from bar
-        finally:
-            bar.close()
 
     def epoch_done(self, record: EpochRecord) -> None:
         if self._epochs is None:

@@ -33,7 +33,7 @@ from torch import nn
 from explore.compute import training_threads
 from explore.data.lazy import release_pages
 from explore.errors import CheckpointError, DataError, OutputError, TrainingDivergedError
-from explore.outputs import check_free_space
+from explore.training.callbacks import Callback, Checkpointing, ProgressBars, as_callbacks
 from explore.training.checkpoint import (
     check_compatible,
     history_from_state,
@@ -50,10 +50,10 @@ from explore.training.distributed import (
     process_info,
 )
 from explore.training.history import EpochRecord, RunHistory
-from explore.training.progress import TrainingProgress, progress_wanted
 from explore.training.sources import DataSource
 
-Callback = Callable[[EpochRecord], None]
+CallbackLike = Callback | Callable[[EpochRecord], None]
+"""A `Callback`, or a function of each epoch's record (wrapped in a `FunctionCallback`)."""
 
 MAX_EPOCH_ITEMS = 1 << 20
 """Sources with more training items draw this many per epoch unless `samples_per_epoch` says."""
@@ -141,7 +141,7 @@ class Trainer:
         batch_size: int,
         device: str | torch.device = "auto",
         seed: int = 0,
-        callbacks: Iterable[Callback] = (),
+        callbacks: Iterable[CallbackLike] = (),
         checkpoint_path: str | Path | None = None,
         progress: bool | None = None,
         mixed_precision: bool | None = None,
@@ -174,7 +174,12 @@ class Trainer:
         self.samples_per_epoch = samples_per_epoch
         self.max_eval_items = max_eval_items
         self.eval_sample_size = eval_sample_size
-        self.callbacks: list[Callback] = list(callbacks)
+        # The caller's callbacks (functions allowed), then the trainer's own: the checkpoint
+        # after them (so it keeps their state with the epoch they saw), then the bars.
+        self.callbacks: list[CallbackLike] = list(callbacks)
+        as_callbacks(self.callbacks)  # a non-callable fails here, not after an epoch
+        self._checkpointing = Checkpointing()
+        self._progress_bars = ProgressBars()
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress
         self.eval_batch_size = eval_batch_size
@@ -184,7 +189,6 @@ class Trainer:
             self.device.type == "cuda" if mixed_precision is None else mixed_precision
         )
         self._stop = threading.Event()
-        self._progress: TrainingProgress | None = None  # set while `fit` runs
         self.output_reserve_bytes = 0
         self._checkpoint_epoch: int | None = None  # epoch of the last checkpoint written / read
 
@@ -269,32 +273,31 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def fit(self) -> RunHistory:
-        """Train until `epochs` epochs are done or a stop is requested (first checking the
-        space the checkpoints need: `check_space`)."""
+        """Train until `epochs` epochs are done or a stop is requested. Callbacks see the fit
+        start (`Checkpointing` checks the space its checkpoints need there) and end."""
         self._stop.clear()
-        if self.epoch < self.epochs:
-            self.check_space()
-        self._progress = TrainingProgress(
-            self._shows_progress, total_epochs=self.epochs, done_epochs=self.epoch
-        )
+        self._dispatch("on_fit_start")
         try:
             with self._threads():
                 while self.epoch < self.epochs and not self._stop.is_set():
-                    record = self.run_epoch()
-                    if record is not None:
-                        self._progress.epoch_done(record)
+                    self.run_epoch()
         finally:
-            self._progress.close()
-            self._progress = None
+            self._dispatch("on_fit_end")
         return self.history
+
+    def _all_callbacks(self) -> list[Callback]:
+        return [*as_callbacks(self.callbacks), self._checkpointing, self._progress_bars]
+
+    def _dispatch(self, hook: str, *args: Any) -> None:
+        """Call `hook` of every callback, in order; on rank 0 only unless the callback asks
+        for every process."""
+        for callback in self._all_callbacks():
+            if callback.every_process or self.is_main_process:
+                getattr(callback, hook)(self, *args)
 
     def _threads(self) -> contextlib.AbstractContextManager:
         """torch's CPU threads while training on the CPU (`explore.compute.training_threads`)."""
         return training_threads() if self.device.type == "cpu" else contextlib.nullcontext()
-
-    @property
-    def _shows_progress(self) -> bool:
-        return self.is_main_process and progress_wanted(self.progress)
 
     def _autocast(self):
         if not self.mixed_precision:
@@ -330,9 +333,8 @@ class Trainer:
         n_batches = len(items) // per_process
         totals: dict[str, float] = {}
         self.model.train()
-        progress = self._progress or TrainingProgress(self._shows_progress)
-        batches = progress.batches(range(n_batches), epoch=epoch, total_epochs=self.epochs)
-        for batch_number in batches:
+        self._dispatch("on_epoch_start", epoch, n_batches)
+        for batch_number in range(n_batches):
             batch_indices = items[batch_number * per_process : (batch_number + 1) * per_process]
             inputs = self._training_inputs(batch_indices)
             with self._autocast():
@@ -356,6 +358,7 @@ class Trainer:
             self.scaler.update()
             for key, value in parts.items():
                 totals[key] = totals.get(key, 0.0) + value.detach().item()
+            self._dispatch("on_batch_end", batch_number)
             if self._stop.is_set():
                 return None
         if self.scheduler is not None:
@@ -375,11 +378,7 @@ class Trainer:
             seconds=time.perf_counter() - started,
         )
         self.history.append(record)
-        if self.checkpoint_path is not None:
-            self.save_checkpoint(self.checkpoint_path)
-        if self.is_main_process:
-            for callback in self.callbacks:
-                callback(record)
+        self._dispatch("on_epoch_end", record)  # the caller's callbacks, then the checkpoint
         barrier()
         return record
 
@@ -614,23 +613,6 @@ class Trainer:
             + (64 << 10)
         )
 
-    def check_space(self) -> None:
-        """OutputError, before any epoch runs, when the checkpoint's folder is missing or its
-        filesystem lacks room for two checkpoints (old + new during a save) plus
-        `output_reserve_bytes`. Rank 0 only (it writes); nothing to check without a path."""
-        if self.checkpoint_path is None or not self.is_main_process:
-            return
-        folder = self.checkpoint_path.parent
-        if not folder.is_dir():
-            raise OutputError(f"checkpoint folder {folder} does not exist")
-        existing = self.checkpoint_path.stat().st_size if self.checkpoint_path.is_file() else 0
-        check_free_space(
-            folder,
-            2 * self.estimated_checkpoint_bytes() + self.output_reserve_bytes,
-            what=f"{self.epochs} epochs of checkpoints and outputs",
-            reclaimable=existing,
-        )
-
     def state_dict(self) -> dict[str, Any]:
         state = {
             "method": self.method.name,
@@ -650,6 +632,10 @@ class Trainer:
             },
             "history": history_to_state(self.history),
         }
+        kept = {c.state_key: c.state_dict() for c in self._all_callbacks()}
+        kept = {key: value for key, value in kept.items() if value}
+        if kept:
+            state["callbacks"] = kept
         if self.process.distributed:  # a collective: every process gives its own stream
             state["rng"]["augment_ranks"] = all_gather_objects(self.augment_generator.get_state())
         extra = getattr(self.method, "checkpoint_extra", None)
@@ -704,6 +690,10 @@ class Trainer:
             self._checkpoint_epoch = self.epoch
         self.history = history_from_state(state["history"])
         self.history.truncate(self.epoch)
+        kept = state.get("callbacks") or {}
+        for callback in self._all_callbacks():
+            if callback.state_key in kept:
+                callback.load_state_dict(kept[callback.state_key])
         restore = getattr(self.method, "restore_extra", None)
         if callable(restore):
             restore(state.get("extra") or {})

@@ -1,0 +1,173 @@
+"""What happens around the training loop, as callbacks: the `Trainer` keeps the loop (batches,
+losses, the per-epoch assignment) and calls each callback's hooks in order.
+
+- `Checkpointing`: the free-space check before the first epoch and a checkpoint after every
+  epoch (in every process: writing one gathers each process's random streams; rank 0 writes).
+- `ProgressBars`: tqdm bars where a person watches (`explore.training.progress`).
+- `FunctionCallback`: a plain function of each epoch's `EpochRecord` (the CLI's epoch lines,
+  the dashboard's updates, a notebook's list of records); any callable passed as a callback is
+  wrapped in one.
+
+The trainer calls the caller's callbacks in the order given, then `Checkpointing`, then
+`ProgressBars`: an epoch's checkpoint is written after the callbacks have seen the epoch, so a
+callback may keep state across a resume (`state_dict`, saved in the checkpoint under its
+`state_key` and given back to `load_state_dict` when the checkpoint is loaded) and that state
+always matches the epochs the checkpoint holds. A run killed between a callback's
+`on_epoch_end` and the checkpoint redoes that epoch on resume, so callbacks see it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from explore.errors import OutputError
+from explore.outputs import check_free_space
+from explore.training.history import EpochRecord
+from explore.training.progress import TrainingProgress, progress_wanted
+
+if TYPE_CHECKING:
+    from explore.training.trainer import Trainer
+
+__all__ = ["Callback", "Checkpointing", "FunctionCallback", "ProgressBars", "as_callbacks"]
+
+
+class Callback:
+    """Hooks the `Trainer` calls; each does nothing unless overridden. By default only the main
+    process (rank 0) calls them; `every_process = True` makes every process of a distributed
+    run call them (needed where the hook joins a collective)."""
+
+    every_process: ClassVar[bool] = False
+
+    @property
+    def state_key(self) -> str:
+        """Where `state_dict` is kept in a checkpoint (the class name)."""
+        return type(self).__name__
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """`Trainer.fit` begins (before the first epoch it will run)."""
+
+    def on_epoch_start(self, trainer: Trainer, epoch: int, n_batches: int) -> None:
+        """An epoch of `n_batches` batches begins."""
+
+    def on_batch_end(self, trainer: Trainer, batch_number: int) -> None:
+        """A batch (0-based `batch_number`) was trained on."""
+
+    def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
+        """An epoch ended: its record is in `trainer.history`."""
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """`Trainer.fit` ended: all epochs done, a stop request, or an error."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback needs to continue exactly after a resume (default: nothing)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what `state_dict` gave."""
+
+
+class FunctionCallback(Callback):
+    """A function called with each epoch's record (on the main process)."""
+
+    def __init__(self, function: Callable[[EpochRecord], None]) -> None:
+        self.function = function
+
+    def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
+        self.function(record)
+
+    def __repr__(self) -> str:
+        return f"FunctionCallback({self.function!r})"
+
+
+def as_callbacks(callbacks: Iterable[Callback | Callable[[EpochRecord], None]]) -> list[Callback]:
+    """Callbacks as `Callback` objects: functions are wrapped in `FunctionCallback`."""
+    wrapped: list[Callback] = []
+    for callback in callbacks:
+        if isinstance(callback, Callback):
+            wrapped.append(callback)
+        elif callable(callback):
+            wrapped.append(FunctionCallback(callback))
+        else:
+            raise TypeError(f"a callback must be a Callback or a function; got {callback!r}")
+    return wrapped
+
+
+class Checkpointing(Callback):
+    """A checkpoint at `trainer.checkpoint_path` after every epoch (atomic, fsynced: a resume
+    continues exactly), after checking before the first epoch that the folder exists and has
+    room for two checkpoints (old and new during a save) plus `trainer.output_reserve_bytes`."""
+
+    every_process = True
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        path = trainer.checkpoint_path
+        if path is None or not trainer.is_main_process or trainer.epoch >= trainer.epochs:
+            return
+        check_checkpoint_space(trainer, Path(path))
+
+    def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
+        if trainer.checkpoint_path is not None:
+            trainer.save_checkpoint(trainer.checkpoint_path)
+
+
+def check_checkpoint_space(trainer: Trainer, path: Path) -> None:
+    """OutputError when `path`'s folder is missing or its filesystem lacks room for two
+    checkpoints plus `trainer.output_reserve_bytes` (the file already there counts as free)."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"checkpoint folder {folder} does not exist")
+    existing = path.stat().st_size if path.is_file() else 0
+    check_free_space(
+        folder,
+        2 * trainer.estimated_checkpoint_bytes() + trainer.output_reserve_bytes,
+        what=f"{trainer.epochs} epochs of checkpoints and outputs",
+        reclaimable=existing,
+    )
+
+
+class ProgressBars(Callback):
+    """An epoch bar over a whole `fit` (the last loss and scores beside it) and a batch bar per
+    epoch, where `progress_wanted(trainer.progress)` (a notebook, a terminal, or asked)."""
+
+    def __init__(self) -> None:
+        self._bars: TrainingProgress | None = None
+        self._batches: Any = None
+
+    def _enabled(self, trainer: Trainer) -> bool:
+        return progress_wanted(trainer.progress)
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._bars = TrainingProgress(
+            self._enabled(trainer), total_epochs=trainer.epochs, done_epochs=trainer.epoch
+        )
+
+    def on_epoch_start(self, trainer: Trainer, epoch: int, n_batches: int) -> None:
+        self._close_batches()
+        if self._enabled(trainer):
+            from tqdm.auto import tqdm
+
+            self._batches = tqdm(
+                total=n_batches, desc=f"epoch {epoch}/{trainer.epochs}", unit="batch", leave=False
+            )
+
+    def on_batch_end(self, trainer: Trainer, batch_number: int) -> None:
+        if self._batches is not None:
+            self._batches.update(1)
+
+    def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
+        self._close_batches()
+        if self._bars is not None:
+            self._bars.epoch_done(record)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self._close_batches()
+        if self._bars is not None:
+            self._bars.close()
+            self._bars = None
+
+    def _close_batches(self) -> None:
+        if self._batches is not None:
+            self._batches.close()
+            self._batches = None

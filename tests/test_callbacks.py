@@ -1,0 +1,90 @@
+"""Callbacks around the training loop: hooks in order, the checkpoint written after the callbacks
+saw the epoch (with their state), state kept across a resume, plain functions still accepted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from explore.data.registry import load_scene
+from explore.data.scene import Scene
+from explore.methods.sscc import SSCC
+from explore.training.callbacks import Callback, FunctionCallback, as_callbacks
+from explore.training.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.datasets("salinas_a")
+TINY = {"batch_size": 64, "device": "cpu", "progress": False, "samples_per_epoch": 256}
+
+
+@pytest.fixture(scope="module")
+def small_scene() -> Scene:
+    return load_scene("salinas_a", download=False).crop(slice(20, 44), slice(30, 54))
+
+
+class Recorder(Callback):
+    """Logs every hook, checks the checkpoint on disk is still the previous epoch's when it sees
+    an epoch, counts epochs across a resume through its state."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.epochs_seen = 0
+
+    def on_fit_start(self, trainer) -> None:
+        self.calls.append(("fit_start", trainer.epoch))
+
+    def on_epoch_start(self, trainer, epoch: int, n_batches: int) -> None:
+        self.calls.append(("epoch_start", (epoch, n_batches)))
+
+    def on_batch_end(self, trainer, batch_number: int) -> None:
+        self.calls.append(("batch", batch_number))
+
+    def on_epoch_end(self, trainer, record) -> None:
+        path = trainer.checkpoint_path
+        saved = load_checkpoint(path)["epoch"] if path.is_file() else 0
+        assert saved == record.epoch - 1  # this epoch's is written after the callbacks
+        self.epochs_seen += 1
+        self.calls.append(("epoch_end", record.epoch))
+
+    def on_fit_end(self, trainer) -> None:
+        self.calls.append(("fit_end", trainer.epoch))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs_seen": self.epochs_seen}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epochs_seen = int(state["epochs_seen"])
+
+
+def test_hooks_run_in_order_and_state_survives_a_resume(small_scene: Scene, tmp_path: Path):
+    path = tmp_path / "checkpoint.pt"
+    recorder, records = Recorder(), []
+    model = SSCC(n_clusters=3, epochs=2, **TINY)
+    model.fit(small_scene, checkpoint_path=path, callbacks=[recorder, records.append])
+    assert [record.epoch for record in records] == [1, 2]  # a plain function, wrapped
+    names = [name for name, _ in recorder.calls]
+    assert names == ["fit_start", "epoch_start", *["batch"] * 4, "epoch_end"] * 1 + [
+        "epoch_start",
+        *["batch"] * 4,
+        "epoch_end",
+        "fit_end",
+    ]
+    assert recorder.calls[1] == ("epoch_start", (1, 4))
+    assert load_checkpoint(path)["callbacks"] == {"Recorder": {"epochs_seen": 2}}
+
+    resumed = Recorder()
+    again = SSCC(n_clusters=3, epochs=3, **TINY)
+    again.fit(small_scene, checkpoint_path=path, resume=True, callbacks=[resumed])
+    assert resumed.epochs_seen == 3  # 2 from the checkpoint, then epoch 3
+    assert resumed.calls[0] == ("fit_start", 2)
+
+
+def test_functions_are_wrapped_and_anything_else_is_refused() -> None:
+    def show(record) -> None:
+        pass
+
+    wrapped = as_callbacks([show])
+    assert isinstance(wrapped[0], FunctionCallback) and wrapped[0].function is show
+    with pytest.raises(TypeError, match="a callback must be a Callback or a function"):
+        as_callbacks([42])
