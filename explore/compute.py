@@ -1,4 +1,5 @@
-"""How many CPU threads the numeric libraries use, decided in one place.
+"""Where and how the numeric work runs, decided in one place: the device (`resolve_device`),
+the CPU threads, and the check every feature matrix passes (`check_feature_array`).
 
 Two decisions, both measured on this project's 2-core machines (`benchmarks/threads.py`):
 
@@ -27,8 +28,11 @@ import os
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
+
+from explore.errors import DataError
 
 __all__ = [
     "available_cores",
@@ -140,3 +144,36 @@ def training_threads(threads: int | None = None) -> Iterator[int]:
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
+
+
+# ---------------------------------------------------------------------------- devices, arrays
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """`auto` -> CUDA when present, else CPU; anything else as torch understands it."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise DataError(f"unknown device {device!r}: {error}") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise DataError(f"device {device!r} asked for, but no CUDA GPU is available")
+    return resolved
+
+
+def check_feature_array(data: np.ndarray) -> np.ndarray:
+    """(n_samples, n_features) finite float32 matrix, or DataError naming `data`."""
+    array = np.asarray(data)
+    if array.ndim != 2:
+        raise DataError(
+            f"data must be a Scene or a (n_samples, n_features) array; got shape {array.shape}"
+        )
+    if min(array.shape) == 0:
+        raise DataError(f"data is empty: shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
+        raise DataError(f"data must be a real numeric array; got dtype {array.dtype}")
+    array = array.astype(np.float32, copy=False)
+    if not np.isfinite(array).all():
+        raise DataError(f"data holds {int((~np.isfinite(array)).sum())} NaN or Inf values")
+    return array

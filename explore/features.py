@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explore.compute import limit_threads, resolve_device
 from explore.data.images import ImageSet
 from explore.errors import DataError, IncompatibleImagesError, ModelNotFoundError
 
@@ -174,8 +175,6 @@ class PixelExtractor(Extractor):
             return flat.astype(np.float32, copy=True)
         from sklearn.decomposition import PCA
 
-        from explore.compute import limit_threads
-
         n_components = int(min(self.n_components, *flat.shape))
         with limit_threads():
             projected = PCA(n_components, random_state=self.seed).fit_transform(flat)
@@ -200,8 +199,6 @@ class TorchExtractor(Extractor):
         batch_size: int = 256,
     ) -> None:
         super().__init__(resize=resize, channels=channels)
-        from explore.training.trainer import resolve_device
-
         if int(batch_size) < 1:
             raise DataError(f"batch_size must be >= 1; got {batch_size}")
         self.device = resolve_device(device)

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from explore.compute import limit_threads
+from explore.compute import check_feature_array, limit_threads
 from explore.errors import DataError
-from explore.methods.shallow import check_feature_array
 
 if TYPE_CHECKING:
     from explore.data.images import ImageSet

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
+from explore.compute import limit_threads, resolve_device
 from explore.data.images import ImageSet
 from explore.data.preprocess import SpectralPreprocessor
 from explore.data.scene import Scene
@@ -169,7 +170,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
     def _fit_source(self, data: Scene | ImageSet) -> DataSource:
         """Fit the input preprocessing on `data` and wrap it as the trainer's source."""
         kind = self.input_kind_ = self._check_supports(data)
-        device = _device_of(self.device)
+        device = resolve_device(self.device)
         if kind == "images":
             self.preprocessor_ = None
             self.input_shape_ = tuple(data.image_shape)
@@ -321,8 +322,6 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         """K-means (K = n_clusters, 10 restarts, this method's seed) on the L2-normalised
         features (n, d) of the training items; the centres assign every item afterwards."""
         from sklearn.cluster import KMeans
-
-        from explore.compute import limit_threads
 
         rows = F.normalize(features.float(), dim=1).cpu().numpy()
         if len(rows) < self.n_clusters:
@@ -490,7 +489,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         check_compatible(state, cls.name, {"n_clusters": params.get("n_clusters")})
         method = cls(**params)
         input_shape = tuple(int(v) for v in extra["input_shape"])
-        torch_device = _device_of(device)
+        torch_device = resolve_device(device)
         if extra.get("preprocessor") is None:
             placeholder = ImageSet(
                 np.zeros((2, *input_shape), dtype=np.float32), name="placeholder"
@@ -532,12 +531,6 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
     def _accepts(cls, name: str) -> bool:
         """Whether the constructor of this class (or a parent's) takes argument `name`."""
         return name in cls._get_param_names()
-
-
-def _device_of(device: str) -> torch.device:
-    from explore.training.trainer import resolve_device
-
-    return resolve_device(device)
 
 
 def _is_plain(value: Any) -> bool:

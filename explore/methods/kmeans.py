@@ -15,9 +15,9 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from explore.errors import DataError
-from explore.methods.shallow import ShallowClustering, check_feature_array
+from explore.methods.shallow import ShallowClustering
 
-__all__ = ["KMeansClustering", "check_feature_array"]
+__all__ = ["KMeansClustering"]
 
 
 class KMeansClustering(ShallowClustering):

@@ -16,29 +16,12 @@ from scipy.ndimage import gaussian_filter
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.decomposition import PCA
 
-from explore.compute import limit_threads
+from explore.compute import check_feature_array, limit_threads
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
 from explore.errors import DataError
 
-__all__ = ["ShallowClustering", "check_feature_array"]
-
-
-def check_feature_array(data: np.ndarray) -> np.ndarray:
-    """(n_samples, n_features) finite float32 matrix, or DataError naming `data`."""
-    array = np.asarray(data)
-    if array.ndim != 2:
-        raise DataError(
-            f"data must be a Scene or a (n_samples, n_features) array; got shape {array.shape}"
-        )
-    if min(array.shape) == 0:
-        raise DataError(f"data is empty: shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
-        raise DataError(f"data must be a real numeric array; got dtype {array.dtype}")
-    array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        raise DataError(f"data holds {int((~np.isfinite(array)).sum())} NaN or Inf values")
-    return array
+__all__ = ["ShallowClustering"]
 
 
 class ShallowClustering(ClusterMixin, BaseEstimator):

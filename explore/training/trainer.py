@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explore.compute import training_threads
+from explore.compute import resolve_device, training_threads
 from explore.data.lazy import release_pages
 from explore.errors import CheckpointError, DataError, OutputError, TrainingDivergedError
 from explore.training.callbacks import Callback, Checkpointing, ProgressBars, as_callbacks
@@ -82,21 +82,6 @@ class TrainableMethod(Protocol):
     ) -> dict[str, torch.Tensor]: ...
 
     def architecture(self, in_channels: int) -> dict[str, Any]: ...
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """`auto` -> CUDA when present, else CPU; anything else as torch understands it."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise DataError(f"unknown device {device!r}: {error}") from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise DataError(f"device {device!r} asked for, but no CUDA GPU is available")
-    return resolved
 
 
 class Trainer:
