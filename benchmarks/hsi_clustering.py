@@ -1,5 +1,5 @@
-"""Benchmark: the anchors (k-means, spectral clustering) vs SSCC (paper and fast configs) on
-hyperspectral scenes.
+"""Benchmark: the anchors (k-means, spectral clustering) vs SSCC (paper and fast configs), CC,
+SACC and S3OCNet on hyperspectral scenes.
 
 Prints a table of ACC / NMI / ARI / kappa (mean ± std over seeds, labelled pixels only, the
 last epoch's map: no epoch is chosen by ground truth), training seconds, seconds per epoch,
@@ -10,7 +10,8 @@ memory is its own.
 Besides the two configs: `sscc-head` is the fast config as it was before its spatial views and
 feature clusters (clusters from the head, both views of the pixel itself); `sscc-light7` that
 with the backbone it had before dense inference (`light`, padded convolutions, patch path) and
-`sscc-dense9` with 9 x 9 patches (docs/architecture.md and docs/hsi-quality.md).
+`sscc-dense9` with 9 x 9 patches (docs/architecture.md and docs/hsi-quality.md). `cc`, `sacc`
+and `s3ocnet` run their default config on the scenes' patches.
 
     python benchmarks/hsi_clustering.py                       # salinas_a, samson, indian_pines
     python benchmarks/hsi_clustering.py --datasets salinas_a path/to/scene.mat --seeds 0 1 2
@@ -29,7 +30,16 @@ import time
 from common import run_grid, train_with_budget
 
 ANCHORS = ("kmeans", "spectral")
-METHODS = (*ANCHORS, "sscc-paper", "sscc-fast", "sscc-head", "sscc-light7", "sscc-dense9")
+CONTRASTIVE = ("cc", "sacc", "s3ocnet")  # their default (fast) config
+METHODS = (
+    *ANCHORS,
+    "sscc-paper",
+    "sscc-fast",
+    "sscc-head",
+    "sscc-light7",
+    "sscc-dense9",
+    *CONTRASTIVE,
+)
 DEFAULT_METHODS = (*ANCHORS, "sscc-paper", "sscc-fast")
 _HEAD = {"config": "fast", "assign": "head", "neighbour_radius": 0}
 VARIANTS = {  # SSCC settings of each method name beyond its config
@@ -46,6 +56,7 @@ SCORES = ("acc", "nmi", "ari", "kappa")
 def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | None) -> dict:
     """One run: scores, seconds and epochs (peak memory is added by `in_fresh_process`)."""
     from explore.data.registry import load_scene
+    from explore.methods import get_method_class
     from explore.methods.kmeans import KMeansClustering
     from explore.methods.spectral import SpectralClustering
     from explore.methods.sscc import SSCC
@@ -60,8 +71,12 @@ def run_one(method: str, dataset: str, seed: int, budget: float, epochs: int | N
         labels = anchor(n_clusters=scene.n_classes, seed=seed).fit(scene).labels_
     else:
         overrides = {"epochs": epochs} if epochs else {}
-        settings = VARIANTS.get(method, {"config": method.split("-", 1)[1]})
-        model = SSCC(n_clusters=scene.n_classes, seed=seed, **settings, **overrides)
+        if method in CONTRASTIVE:
+            method_class, settings = get_method_class(method), {}
+        else:
+            method_class = SSCC
+            settings = VARIANTS.get(method, {"config": method.split("-", 1)[1]})
+        model = method_class(n_clusters=scene.n_classes, seed=seed, **settings, **overrides)
         labels, n_epochs = train_with_budget(model, scene, budget)
         evaluations = model.trainer_.assign_seconds
         assign_seconds = sum(evaluations) / len(evaluations) if evaluations else None

@@ -295,6 +295,7 @@ def _train_shallow(args: argparse.Namespace) -> int:
     deep_only = {
         "--epochs": args.epochs,
         "--samples-per-epoch": args.samples_per_epoch,
+        "--budget": args.budget,
         "--config": args.config,
         "--device": args.device,
     }
@@ -331,6 +332,8 @@ def _train_deep(args: argparse.Namespace) -> int:
     args.device = args.device or "auto"
     if args.samples_per_epoch is not None and args.samples_per_epoch < 2:
         raise UsageError(f"--samples-per-epoch must be at least 2; got {args.samples_per_epoch}")
+    if args.budget is not None and args.budget <= 0:
+        raise UsageError(f"--budget must be a positive number of seconds; got {args.budget}")
     process = distributed.init_from_environment(args.device)
     try:
         return _train_deep_in_process(args, process.is_main)
@@ -357,6 +360,7 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
     overrides: dict[str, Any] = {
         "epochs": args.epochs,
         "samples_per_epoch": args.samples_per_epoch,
+        "budget": args.budget,
     }
     if args.resume:  # the backbone and patch size it was trained with (defaults may change)
         from explore.training.checkpoint import load_checkpoint
@@ -611,6 +615,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="deep methods: an epoch is N random items (large scenes; default every item, "
         "at most 1,048,576)",
+    )
+    train.add_argument(
+        "--budget",
+        type=_finite,
+        default=None,
+        metavar="SECONDS",
+        help="deep methods: train at most this long; the epochs (and the schedule) are fitted "
+        "to it after the first epoch",
     )
     train.add_argument("--out", default=None, metavar="DIR", type=_path)
     train.add_argument("--overwrite", action="store_true", help="replace results in --out")

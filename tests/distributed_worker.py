@@ -64,9 +64,9 @@ def cases() -> Iterator[tuple[str, DeepClusteringMethod, torch.nn.Module]]:
             "sscc-workshop",
             SSCC(n_clusters=3, backbone="light", loss="workshop", neighbour_radius=0, **common),
         ),
-        ("cc", CC(n_clusters=3, backbone="light", **common)),
-        ("sacc", SACC(n_clusters=3, backbone="light", **common)),
-        ("s3ocnet", S3OCNet(n_clusters=3, backbone="light", **common)),
+        ("cc", CC(n_clusters=3, backbone="light", neighbour_radius=0, **common)),
+        ("sacc", SACC(n_clusters=3, backbone="light", neighbour_radius=0, **common)),
+        ("s3ocnet", S3OCNet(n_clusters=3, backbone="light", neighbour_radius=0, **common)),
     ]
     for name, method in methods:
         method.input_shape_ = (N_CHANNELS,)

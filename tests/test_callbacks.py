@@ -10,8 +10,9 @@ import pytest
 
 from explore.data.registry import load_scene
 from explore.data.scene import Scene
+from explore.errors import DataError
 from explore.methods.sscc import SSCC
-from explore.training.callbacks import Callback, FunctionCallback, as_callbacks
+from explore.training.callbacks import Callback, FunctionCallback, TrainingBudget, as_callbacks
 from explore.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.datasets("salinas_a")
@@ -88,3 +89,79 @@ def test_functions_are_wrapped_and_anything_else_is_refused() -> None:
     assert isinstance(wrapped[0], FunctionCallback) and wrapped[0].function is show
     with pytest.raises(TypeError, match="a callback must be a Callback or a function"):
         as_callbacks([42])
+
+
+class Clock:
+    """A clock the test moves: each epoch end adds `per_epoch` seconds (a callback placed
+    before the budget)."""
+
+    def __init__(self, per_epoch: float) -> None:
+        self.now = 0.0
+        self.per_epoch = per_epoch
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Tick(Callback):
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def on_epoch_end(self, trainer, record) -> None:
+        self.clock.now += self.clock.per_epoch
+
+
+def test_a_budget_fits_the_epochs_and_the_schedule(small_scene: Scene, tmp_path: Path) -> None:
+    clock = Clock(per_epoch=3.0)
+    model = SSCC(n_clusters=3, epochs=8, step_size=4, **TINY)
+    path = tmp_path / "checkpoint.pt"
+    stop_at_two = FunctionCallback(lambda record: record.epoch == 2 and trainer.request_stop())
+    budget = TrainingBudget(10, clock=clock)
+    trainer = model.make_trainer(
+        small_scene, callbacks=[Tick(clock), budget, stop_at_two], checkpoint_path=path
+    )
+    trainer.fit()
+    # 3 s per epoch in 10 s: 3 of the 8 planned epochs, the decay every 4 epochs now every 2.
+    assert trainer.epochs == 3 and trainer.scheduler.step_size == 2
+    assert trainer.history.metadata["budget"]["epochs"] == 3
+    assert trainer.epoch == 2  # stopped by the test after epoch 2
+    assert load_checkpoint(path)["callbacks"]["TrainingBudget"] == {
+        "planned_epochs": 3,
+        "spent": 6.0,
+    }
+    # A resume keeps the plan and the time spent: one more epoch, not eight.
+    clock_again = Clock(per_epoch=3.0)
+    resumed_budget = TrainingBudget(10, clock=clock_again)
+    again = SSCC(n_clusters=3, epochs=8, step_size=4, **TINY)
+    trainer = again.make_trainer(
+        small_scene, callbacks=[Tick(clock_again), resumed_budget], checkpoint_path=path
+    )
+    trainer.load_checkpoint(path)
+    trainer.fit()
+    assert trainer.epoch == 3 and trainer.epochs == 3 and resumed_budget.spent == 9.0
+
+
+def test_a_slower_machine_stops_at_the_first_epoch_end_past_the_budget(
+    small_scene: Scene,
+) -> None:
+    clock = Clock(per_epoch=2.0)
+    budget = TrainingBudget(9, clock=clock)
+
+    class SlowDown(Callback):
+        def on_epoch_end(self, trainer, record) -> None:
+            if record.epoch == 2:
+                clock.per_epoch = 6.0  # epoch 3 takes 6 s: past the budget at its end
+
+    model = SSCC(n_clusters=3, epochs=10, **TINY)
+    trainer = model.make_trainer(small_scene, callbacks=[Tick(clock), SlowDown(), budget])
+    trainer.fit()
+    assert budget.planned_epochs == 4 and trainer.epoch == 3  # 2 + 2 + 6 = 10 s > 9 s
+
+
+def test_the_budget_option_reaches_the_trainer(small_scene: Scene) -> None:
+    model = SSCC(n_clusters=3, epochs=2, budget=3600, **TINY).fit(small_scene)
+    assert model.history_.metadata["budget"]["epochs"] == 2  # an hour is plenty
+    with pytest.raises(DataError, match="budget must be a positive number of seconds"):
+        SSCC(n_clusters=3, budget=0, **TINY).fit(small_scene)
+    with pytest.raises(DataError, match="budget must be a number of seconds; got 'soon'"):
+        TrainingBudget("soon")

@@ -12,7 +12,7 @@ from explore.errors import DataError
 from explore.methods.cc import CC
 from explore.methods.sacc import SACC
 
-TINY = {"epochs": 2, "batch_size": 64, "device": "cpu", "patch_size": 5, "n_components": 4}
+TINY = {"epochs": 2, "batch_size": 64, "device": "cpu", "patch_size": 7, "n_components": 4}
 
 
 @pytest.fixture(scope="module")

@@ -256,3 +256,23 @@ def test_image_method_errors(tmp_path: Path) -> None:
     assert_one_line_error(run_cli(*base, "--clusters", "5000"), "larger than the number")
     assert_one_line_error(run_cli(*base, "--smoothing", "1.0"), "--smoothing")
     assert_one_line_error(run_cli(*base, "--config", "turbo"), "invalid choice")
+
+
+@pytest.mark.datasets("salinas_a")
+def test_train_budget_fits_a_deep_run_and_is_refused_elsewhere(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "budgeted"
+    options = ["--dataset", "salinas_a", "--epochs", "2", "--device", "cpu", "--quiet"]
+    assert main(["train", "--method", "sscc", *options, "--budget", "3600", "--out", str(out)]) == 0
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["budget"] == {"seconds": 3600.0, "epochs": 2}
+    capsys.readouterr()
+    for method, budget, fragment in [
+        ("kmeans", "60", "--budget applies to deep methods"),
+        ("sscc", "0", "--budget must be a positive number of seconds"),
+        ("sscc", "inf", "must be a finite number"),
+    ]:
+        try:
+            code = main(["train", "--method", method, "--dataset", "salinas_a", "--budget", budget])
+        except SystemExit as exit_:  # argparse's own refusals
+            code = exit_.code
+        assert code == 2 and fragment in capsys.readouterr().err

@@ -10,7 +10,7 @@ from explore.data.scene import Scene
 from explore.errors import CheckpointError, DataError
 from explore.methods.s3ocnet import S3OCNet
 
-TINY = {"epochs": 2, "batch_size": 64, "device": "cpu", "patch_size": 5, "n_components": 4}
+TINY = {"epochs": 2, "batch_size": 64, "device": "cpu", "patch_size": 7, "n_components": 4}
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from explore.data.preprocess import SpectralPreprocessor
 from explore.data.scene import Scene
 from explore.errors import CheckpointError, DataError
 from explore.models import build_backbone
+from explore.training.callbacks import TrainingBudget
 from explore.training.checkpoint import check_compatible, load_checkpoint
 from explore.training.distributed import gather_rows
 from explore.training.history import RunHistory
@@ -226,6 +227,9 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         self._validate(data.n_pixels if isinstance(data, Scene) else data.n_images)
         source = self._fit_source(data)
         settings = self.settings_ = self.settings()
+        budget = getattr(self, "budget", None)
+        if budget is not None:
+            callbacks = [*callbacks, TrainingBudget(budget)]
         trainer = Trainer(
             self,
             source,

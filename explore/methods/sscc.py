@@ -73,7 +73,9 @@ class SSCC(DeepClusteringMethod):
 
     Training pixels (`train_on`): "all" (default: clustering needs no labels) or "labelled" (the
     reference code); `samples_per_epoch` makes an epoch that many random pixels (large scenes;
-    default: every pixel, see `Trainer`). `progress`: progress bars while training (default
+    default: every pixel, see `Trainer`). `budget`: seconds of training at most; the epochs
+    are fitted to it after the first one, the schedule with them (`TrainingBudget` in
+    `explore.training.callbacks`). `progress`: progress bars while training (default
     None: in a notebook or on a terminal; `explore.training.progress`). After `fit`: `labels_`
     (H, W) in 0..K-1, `history_`, `model_`.
     """
@@ -136,6 +138,7 @@ class SSCC(DeepClusteringMethod):
         neighbour_radius: int | None = None,
         train_on: str = "all",
         samples_per_epoch: int | None = None,
+        budget: float | None = None,
         device: str = "auto",
         seed: int = 0,
         progress: bool | None = None,
@@ -161,6 +164,7 @@ class SSCC(DeepClusteringMethod):
         self.neighbour_radius = neighbour_radius
         self.train_on = train_on
         self.samples_per_epoch = samples_per_epoch
+        self.budget = budget
         self.device = device
         self.seed = seed
         self.progress = progress

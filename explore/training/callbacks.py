@@ -4,6 +4,8 @@ losses, the per-epoch assignment) and calls each callback's hooks in order.
 - `Checkpointing`: the free-space check before the first epoch and a checkpoint after every
   epoch (in every process: writing one gathers each process's random streams; rank 0 writes).
 - `ProgressBars`: tqdm bars where a person watches (`explore.training.progress`).
+- `TrainingBudget`: fits the number of epochs to a budget of seconds after timing the first
+  epoch, scaling the learning-rate schedule with it, so the run ends its schedule in time.
 - `FunctionCallback`: a plain function of each epoch's `EpochRecord` (the CLI's epoch lines,
   the dashboard's updates, a notebook's list of records); any callable passed as a callback is
   wrapped in one.
@@ -18,11 +20,13 @@ always matches the epochs the checkpoint holds. A run killed between a callback'
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from explore.errors import OutputError
+from explore.errors import DataError, OutputError
 from explore.outputs import check_free_space
 from explore.training.history import EpochRecord
 from explore.training.progress import TrainingProgress, progress_wanted
@@ -30,7 +34,14 @@ from explore.training.progress import TrainingProgress, progress_wanted
 if TYPE_CHECKING:
     from explore.training.trainer import Trainer
 
-__all__ = ["Callback", "Checkpointing", "FunctionCallback", "ProgressBars", "as_callbacks"]
+__all__ = [
+    "Callback",
+    "Checkpointing",
+    "FunctionCallback",
+    "ProgressBars",
+    "TrainingBudget",
+    "as_callbacks",
+]
 
 
 class Callback:
@@ -171,3 +182,87 @@ class ProgressBars(Callback):
         if self._batches is not None:
             self._batches.close()
             self._batches = None
+
+
+class TrainingBudget(Callback):
+    """Train for at most `seconds`: after the first epoch (timed from the start of `fit`,
+    its assignment included), the run's epochs become the whole epochs that fit the budget at
+    that pace (never more than planned, at least one), and a step schedule (`step_size`, e.g.
+    SSCC's decay every 20 of 40 epochs) is shortened in proportion, so the run ends its
+    schedule instead of being cut in the middle of it. Should the machine slow down later, the
+    run still stops at the first epoch end past the budget. The epochs chosen and the seconds
+    spent are kept in the checkpoint, so a resumed run keeps its plan and its remaining time.
+
+    Epoch counts then depend on the machine's speed: runs with a budget are comparable in
+    time, not bitwise across machines. Every process of a distributed run decides alike (it
+    runs everywhere, on rank 0's clock)."""
+
+    every_process = True
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.perf_counter) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise DataError(f"budget must be a number of seconds; got {seconds!r}")
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise DataError(f"budget must be a positive number of seconds; got {seconds!r}")
+        self.seconds = float(seconds)
+        self.clock = clock
+        self.planned_epochs: int | None = None  # the epochs fitted to the budget
+        self.spent = 0.0  # seconds of earlier fits (before a resume)
+        self._started: float | None = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._started = self.clock()
+        if self.planned_epochs is not None:  # resumed: keep the plan
+            trainer.epochs = min(trainer.epochs, self.planned_epochs)
+
+    def elapsed(self) -> float:
+        """Seconds of training so far, earlier fits included."""
+        return self.spent + (0.0 if self._started is None else self.clock() - self._started)
+
+    def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
+        elapsed = self.elapsed()
+        if self.planned_epochs is None:
+            per_epoch = elapsed / max(trainer.epoch, 1)
+            fitted = int(self.seconds // per_epoch) if per_epoch > 0 else trainer.epochs
+            fitted = max(trainer.epoch, 1, min(trainer.epochs, fitted))
+            fitted = _as_rank_zero(trainer, fitted)
+            if fitted < trainer.epochs:
+                _shorten_schedule(trainer, fitted / trainer.epochs)
+                trainer.epochs = fitted
+            self.planned_epochs = trainer.epochs
+            trainer.history.metadata["budget"] = {
+                "seconds": self.seconds,
+                "first_epoch_seconds": round(per_epoch, 3),
+                "epochs": trainer.epochs,
+            }
+        elif _as_rank_zero(trainer, elapsed > self.seconds) and trainer.epoch < trainer.epochs:
+            trainer.request_stop()
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self.spent = self.elapsed()
+        self._started = None
+
+    def state_dict(self) -> dict[str, Any]:
+        # Written at an epoch end, so the seconds of this fit so far count.
+        return {"planned_epochs": self.planned_epochs, "spent": self.elapsed()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        planned = state.get("planned_epochs")
+        self.planned_epochs = None if planned is None else int(planned)
+        self.spent = float(state.get("spent", 0.0))
+
+
+def _as_rank_zero(trainer: Trainer, value: Any) -> Any:
+    """Rank 0's `value` in every process (a collective), so processes decide alike."""
+    if not trainer.process.distributed:
+        return value
+    from explore.training.distributed import all_gather_objects
+
+    return all_gather_objects(value)[0]
+
+
+def _shorten_schedule(trainer: Trainer, fraction: float) -> None:
+    """Scale a step schedule's period (`step_size`) by `fraction`, at least one epoch."""
+    scheduler = trainer.scheduler
+    if scheduler is not None and hasattr(scheduler, "step_size"):
+        scheduler.step_size = max(1, round(scheduler.step_size * fraction))
