@@ -123,7 +123,7 @@ def build_method(
             raise DataError(f"{', '.join(given)} applies to deep methods, not to {name}")
         return method_class(name)(
             n_clusters=n_clusters,
-            n_components=components or SHALLOW_COMPONENTS[name],
+            n_components=SHALLOW_COMPONENTS[name] if components is None else components,
             smoothing_sigma=smoothing if isinstance(data, Scene) else None,
             seed=seed,
         )
