@@ -509,8 +509,13 @@ def test_archive_download_is_extracted(server: _Server, empty_data_dir: Path) ->
 
 # ---------------------------------------------------------------------------------- download
 def _register(monkeypatch: pytest.MonkeyPatch, *entries: DatasetEntry) -> None:
-    """Make `entries` the whole registry for one test (what `--all` walks)."""
-    monkeypatch.setattr(registry, "REGISTRY", {entry.name: entry for entry in entries})
+    """Make `entries` the whole registry for one test (what `--all` walks). The one registry
+    dict is emptied and filled in place, so every module sharing it (`explore.data.catalogue`,
+    where it lives, and the modules that re-export it) sees the same entries."""
+    for name in list(registry.REGISTRY):
+        monkeypatch.delitem(registry.REGISTRY, name)
+    for entry in entries:
+        monkeypatch.setitem(registry.REGISTRY, entry.name, entry)
 
 
 def test_download_into_a_folder_makes_it_a_data_folder(
