@@ -44,6 +44,8 @@ from explore.errors import DataError
 
 __all__ = [
     "ANTI_COLLAPSE_CHOICES",
+    "LOSS_TERMS",
+    "describe_loss_term",
     "cluster_contrastive_loss",
     "cluster_contrastive_loss_parts",
     "confident_targets",
@@ -59,6 +61,38 @@ __all__ = [
     "sinkhorn_targets",
     "soch_loss_parts",
 ]
+
+LOSS_TERMS: dict[str, str] = {
+    "loss": "The total the optimiser minimises: the sum of the terms beside it.",
+    "instance": "Instance contrast: each item's two views are pulled together and pushed away "
+    "from every other item's views (NT-Xent).",
+    "cluster": "Cluster contrast: each cluster's column of assignments in one view is pulled "
+    "towards the same cluster's column in the other view and away from the other clusters'.",
+    "balance": "Balance: the mean assignment over the batch is kept spread over the clusters, "
+    "so that no cluster takes everything (collapse).",
+    "on_diagonal": "Agreement: each cluster output of one view correlates with the same output "
+    "of the other view (the diagonal of the cross-correlation pulled to 1).",
+    "off_diagonal": "Redundancy: different cluster outputs stay uncorrelated across the views "
+    "(the off-diagonal of the cross-correlation pushed to 0), so clusters differ.",
+    "self_label": "Self-labelling: each view's soft assignment is pulled towards the other "
+    "view's hard (balanced) cluster choice.",
+    "consistency": "Neighbour consistency: an item and one of its nearest neighbours in feature "
+    "space get the same assignment.",
+    "entropy": "Spread: minus the entropy of the mean assignment, so the batch uses every cluster.",
+}
+"""One or two sentences on each loss term a method logs (the keys of its `training_loss`), written
+once here for the dashboard, the notebooks and the docs."""
+
+
+def describe_loss_term(name: str) -> str:
+    """What the logged loss term `name` does (`LOSS_TERMS`); per-layer terms of S3OCNet
+    ("layer1_loss") and unknown names get a plain fallback."""
+    if name in LOSS_TERMS:
+        return LOSS_TERMS[name]
+    if name.startswith("layer") and name.endswith("_loss"):
+        return f"The loss of self-organizing head {name[5:-5]} (logged apart, part of the total)."
+    return f"A loss term logged as {name!r}."
+
 
 # Lower bound on the mean assignment P_k before its log: keeps 0 * log 0 at 0 and its gradient
 # finite when a cluster is empty.

@@ -12,7 +12,13 @@ A new operation goes in `spectral_spatial.py` (or a sibling module imported here
 `_apply`.
 """
 
-from explore.augment.base import Augmentation, build, from_dict, registered_names
+from explore.augment.base import (
+    Augmentation,
+    build,
+    describe_operation,
+    from_dict,
+    registered_names,
+)
 from explore.augment.images import (
     AutoContrast,
     Brightness,
@@ -49,6 +55,7 @@ from explore.augment.spectral_spatial import (
 
 __all__ = [
     "PRESETS",
+    "describe_operation",
     "Augmentation",
     "AugmentationPool",
     "AutoContrast",

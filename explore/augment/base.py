@@ -296,6 +296,15 @@ def registered_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
+def describe_operation(name: str) -> str:
+    """What the registered operation `name` does, in a sentence or two: the first paragraph of
+    its class docstring (written once there, shown by the dashboard and the notebooks)."""
+    if name not in _REGISTRY:
+        raise DataError(f"unknown augmentation {name!r}; known: {', '.join(registered_names())}")
+    doc = inspect.getdoc(_REGISTRY[name]) or name
+    return " ".join(doc.split("\n\n")[0].split())
+
+
 def build(name: str, **params: Any) -> Augmentation:
     """The operation registered under `name`, built with `params`: `build("band_mask", p=0.3)`."""
     if name not in _REGISTRY:
