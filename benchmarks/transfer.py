@@ -62,9 +62,9 @@ def run_one(
 
     from explore.compute import limit_threads
     from explore.data.registry import load_images
-    from explore.features import PixelExtractor, RunExtractor
     from explore.methods.transfer import TransferClustering
     from explore.metrics import evaluate
+    from explore.transfer.extractors import PixelExtractor, RunExtractor
 
     source_name, size = PAIRS[target]
     data = load_images(target, download=False, size=size)

@@ -14,8 +14,8 @@ from sklearn.datasets import make_blobs
 
 import explore.dashboard.embedding_view as embedding_view
 from explore.dashboard.embedding_view import EmbeddingView
-from explore.embedding import subsample_indices
 from explore.errors import DataError
+from explore.transfer.embedding import subsample_indices
 from explore.viz import category_colour, embedding_plot, label_palette, selected_points
 
 N_ITEMS = 300

@@ -11,8 +11,8 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from explore.embedding import knn_graph, subsample_indices, umap_embedding
 from explore.errors import DataError
+from explore.transfer.embedding import knn_graph, subsample_indices, umap_embedding
 
 
 @pytest.fixture(scope="module")

@@ -418,13 +418,13 @@ def _refuse_work(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("work started before the --out folder was checked")
 
     import explore.data.registry
-    import explore.features
     import explore.training.checkpoint
+    import explore.transfer.extractors
 
     for module, name in [
         (explore.data.registry, "load_dataset"),
         (explore.data.registry, "load_images"),
-        (explore.features, "resolve_extractor"),
+        (explore.transfer.extractors, "resolve_extractor"),
         (explore.training.checkpoint, "load_checkpoint"),
     ]:
         monkeypatch.setattr(module, name, refuse)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from explore.errors import DataError
-from explore.mixture import DirichletProcessMixture, infer_clusters
+from explore.transfer.mixture import DirichletProcessMixture, infer_clusters
 
 
 def separated_blobs(k: int, seed: int, per_cluster: int = 80) -> tuple[np.ndarray, np.ndarray]:

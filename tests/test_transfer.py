@@ -15,7 +15,12 @@ import torch
 
 from explore.data.images import ImageSet
 from explore.errors import DataError, IncompatibleImagesError, ModelNotFoundError
-from explore.features import DinoV2Extractor, PixelExtractor, RunExtractor, resolve_extractor
+from explore.transfer.extractors import (
+    DinoV2Extractor,
+    PixelExtractor,
+    RunExtractor,
+    resolve_extractor,
+)
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -162,7 +167,7 @@ def test_missing_run_and_unknown_specs_raise_typed_errors(tmp_path: Path) -> Non
 def test_adapt_batchnorm_takes_the_targets_statistics(
     cc_run: Path, digits: ImageSet, tiny_dinov2
 ) -> None:
-    from explore.features import adapt_batchnorm
+    from explore.transfer.extractors import adapt_batchnorm
 
     extractor = RunExtractor(cc_run, resize=True, device="cpu")
     sample = digits.subset(np.arange(200))
@@ -181,7 +186,7 @@ def test_adapt_batchnorm_takes_the_targets_statistics(
 def test_finetuning_raises_heldout_source_accuracy(cc_run: Path, mnist_small: ImageSet) -> None:
     """A linear probe on held-out source images (never trained on) scores higher after
     fine-tuning: the features became more class-separable; the head is dropped after."""
-    from explore.finetune import finetune
+    from explore.transfer.finetune import finetune
 
     extractor = RunExtractor(cc_run, device="cpu")
     report = finetune(
@@ -211,8 +216,8 @@ def test_finetuning_leaves_the_given_extractor_unchanged(
 
 @pytest.mark.datasets("mnist_test")
 def test_finetuning_needs_weights_and_a_source(mnist_small: ImageSet) -> None:
-    from explore.finetune import finetune
     from explore.methods.transfer import TransferClustering
+    from explore.transfer.finetune import finetune
 
     with pytest.raises(DataError, match="no weights to fine-tune"):
         finetune(PixelExtractor(), mnist_small)

@@ -260,8 +260,8 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
             raise UsageError(f"{', '.join(given)} set UMAP, which --umap-components 0 turns off")
     out = prepare_output_dir(_default_transfer_out(args), RUN_FILES, overwrite=args.overwrite)
     from explore.data.registry import load_images
-    from explore.features import resolve_extractor
     from explore.methods.transfer import TransferClustering
+    from explore.transfer.extractors import resolve_extractor
 
     # The extractor first: a missing model or run fails before any data is read.
     extractor = resolve_extractor(

@@ -38,7 +38,7 @@ from explore.dashboard.scene_view import SceneView, available_scenes
 from explore.dashboard.session import TrainingSession
 from explore.dashboard.training_view import TrainingControls, TrainingView, _truth_of
 from explore.data.scene import Scene
-from explore.embedding import subsample_indices
+from explore.transfer.embedding import subsample_indices
 
 TITLE = "explore: deep clustering of hyperspectral images"
 MAX_EMBEDDED = 5000

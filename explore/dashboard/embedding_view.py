@@ -19,8 +19,8 @@ import numpy as np
 import panel as pn
 import param
 
-from explore.embedding import subsample_indices, umap_embedding
 from explore.errors import DataError, ExploreError
+from explore.transfer.embedding import subsample_indices, umap_embedding
 from explore.viz.embedding import (
     embedding_points,
     highlight_layer,

@@ -3,10 +3,9 @@ on a labelled source set, gives one feature vector per target image; UMAP projec
 few dimensions; a Dirichlet-process Gaussian mixture infers the number of clusters and the
 memberships at once. Nobody tells it K.
 
-The pieces live where they belong: extractors in `explore.features`, fine-tuning in
-`explore.finetune`, UMAP in `explore.embedding`, the mixture and `infer_clusters` (the same last
-two steps on any method's embedding) in `explore.mixture`. This module chains them as one
-scikit-learn style estimator.
+The pieces live in the `explore.transfer` package: extractors in `extractors`, fine-tuning in
+`finetune`, UMAP in `embedding`, the mixture and `infer_clusters` (the same last two steps on
+any method's embedding) in `mixture`. This module chains them as one scikit-learn estimator.
 """
 
 from __future__ import annotations
@@ -21,14 +20,14 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from explore.data.images import ImageSet
 from explore.errors import DataError
-from explore.features import (
+from explore.transfer.extractors import (
     ChannelMode,
     Extractor,
     TorchExtractor,
     adapt_batchnorm,
     resolve_extractor,
 )
-from explore.mixture import DEFAULT_UMAP, infer_clusters
+from explore.transfer.mixture import DEFAULT_UMAP, infer_clusters
 
 __all__ = ["TransferClustering"]
 
@@ -39,15 +38,15 @@ class TransferClustering(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     extractor: a spec (`pixels`, `pixels:N`, `run:DIR`, `dinov2:NAME_OR_PATH`; see
-        `explore.features.resolve_extractor`) or an `Extractor`. An extractor object is copied
-        before fine-tuning, so the one passed in is never changed.
+        `explore.transfer.extractors.resolve_extractor`) or an `Extractor`. An extractor
+        object is copied before fine-tuning, so the one passed in is never changed.
     finetune_epochs: epochs of supervised fine-tuning on `source` (0: the extractor as is).
     finetune_lr, finetune_backbone_lr, head, augmentation: fine-tuning settings (the head's and
-        the extractor's learning rates, ...; see `explore.finetune.finetune`).
+        the extractor's learning rates, ...; see `explore.transfer.finetune.finetune`).
     adapt_batchnorm: re-estimate the extractor's BatchNorm statistics on the target before
-        extracting (AdaBN, label-free; `explore.features.adapt_batchnorm`).
+        extracting (AdaBN, label-free; `explore.transfer.extractors.adapt_batchnorm`).
     max_clusters: upper bound on the number of clusters the mixture may use.
-    umap: True (`explore.mixture.DEFAULT_UMAP`), False (mixture on the features) or a dict
+    umap: True (`explore.transfer.mixture.DEFAULT_UMAP`), False (mixture on the features) or a dict
         overriding `n_components`, `n_neighbors`, `min_dist`, `max_points`.
     resize, channels, device, download: how a spec's extractor adapts images, where it runs,
         and whether a DINOv2 name may be downloaded (None keeps each extractor's default;
@@ -115,7 +114,7 @@ class TransferClustering(ClusterMixin, BaseEstimator):
     ) -> TransferClustering:
         """Cluster the target images `data` (labels, if any, are not used); with
         `finetune_epochs` > 0, first fine-tune the extractor on the labelled `source`."""
-        from explore.finetune import finetune
+        from explore.transfer.finetune import finetune
 
         if not isinstance(data, ImageSet):
             raise DataError(f"transfer clustering takes an ImageSet target; got {type(data)}")

@@ -201,7 +201,7 @@ def _umap_options(umap: bool | Mapping[str, Any]) -> dict[str, Any] | None:
     if unknown:
         raise DataError(
             f"unknown UMAP settings {unknown}; known: {sorted(DEFAULT_UMAP)} "
-            "(see explore.embedding.umap_embedding)"
+            "(see explore.transfer.embedding.umap_embedding)"
         )
     return {**DEFAULT_UMAP, **umap}
 
@@ -245,7 +245,7 @@ def infer_clusters(
     embedding = None
     clustered = features
     if options is not None:
-        from explore.embedding import umap_embedding
+        from explore.transfer.embedding import umap_embedding
 
         embedding = umap_embedding(features, seed=seed, **options)
         clustered = embedding

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from explore.compute import limit_threads
 from explore.data.images import ImageSet
 from explore.errors import DataError
-from explore.features import Extractor, TorchExtractor
+from explore.transfer.extractors import Extractor, TorchExtractor
 
 __all__ = ["FinetuneReport", "finetune", "linear_probe_accuracy"]
 
@@ -78,8 +79,6 @@ def linear_probe_accuracy(
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from explore.compute import limit_threads
 
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
     with limit_threads():
