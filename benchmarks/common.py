@@ -86,10 +86,18 @@ def train_with_budget(model: Any, data: Any, budget: float) -> tuple[Any, int]:
 
 def run_grid(run_one: Callable[..., dict], args: Any, scores: Sequence[str]) -> list[dict]:
     """Every (dataset, method, seed) of `args` in a fresh process, a line per run on stderr,
-    then the machine line and the table on stdout; `args.json` also gets every run."""
+    then the machine line and the table on stdout; `args.json` also gets every run.
+
+    `args.threads` (when given) fixes torch's training threads of every run (`EXPLORE_THREADS`):
+    seeded results change with the thread count, so a table is reproducible only with it fixed
+    (without it, `explore.compute.training_threads` picks 1 or 2 by the load at each start)."""
     import json
+    import os
     import sys
 
+    threads = getattr(args, "threads", None)
+    if threads:
+        os.environ["EXPLORE_THREADS"] = str(threads)  # inherited by every run's process
     runs = []
     for dataset in args.datasets:
         for method in args.methods:
@@ -103,7 +111,7 @@ def run_grid(run_one: Callable[..., dict], args: Any, scores: Sequence[str]) -> 
                     file=sys.stderr,
                     flush=True,
                 )
-    print(machine_line())
+    print(machine_line() + (f", {threads} training thread(s) per run" if threads else ""))
     print(markdown_table(summarise(runs, scores)))
     if args.json:
         with open(args.json, "w") as handle:

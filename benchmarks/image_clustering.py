@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=900.0, help="seconds of training per run")
     parser.add_argument("--epochs", type=int, default=None, help="override the fast config")
     parser.add_argument("--json", default=None, help="also write every run to this file")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads per run (0: chosen by the load)"
+    )
     args = parser.parse_args(argv)
 
     run_grid(run_one, args, SCORES)
