@@ -61,7 +61,7 @@ class SSCC(DeepClusteringMethod):
     each pixel (and unseen pixels, in `predict`) to the nearest centre, which the checkpoint
     keeps. Measured (30 epochs, seeds 0-2, one thread; docs/hsi-quality.md has the ablation):
     the head gave ACC 0.821 +- 0.157 on Salinas-A, 0.840 +- 0.058 on Samson and 0.423 +- 0.011 on
-    Indian Pines; the fast config gives 0.864 +- 0.021, 0.906 +- 0.003 and 0.440 +- 0.013.
+    Indian Pines; the fast config gives 0.862 +- 0.025, 0.906 +- 0.003 and 0.440 +- 0.013.
 
     Loss (`loss`): "paper" (default, the reference code) = `instance_weight` (5e-5) x NT-Xent on
     the L2-normalised K outputs + cross-correlation loss on the K outputs; "workshop" = the
