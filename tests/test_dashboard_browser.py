@@ -15,7 +15,9 @@ the playwright package) the tests skip, unless `EXPLORE_REQUIRE_BROWSER=1` (CI),
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from explore.dashboard.browser import (
     canvas_signature,
     launch_chromium,
     open_tab,
+    plot_frame,
     require_browser,
     server_env,
     set_number,
@@ -69,20 +72,44 @@ def server(
 
 
 @pytest.fixture(scope="module")
-def page(server: DashboardServer) -> Iterator:
-    """One Chromium page (one dashboard session) shared by the tests of this module."""
+def browser(server: DashboardServer) -> Iterator:
+    """Headless Chromium for this module's pages."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=60_000)  # a busy 2-core server answers in seconds, not ms
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+        chromium = launch_chromium(playwright)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(60_000)
-            page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
-            yield page
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: DashboardServer, browser) -> Iterator:
+    """One Chromium page (one dashboard session) shared by the step-by-step tests above the
+    defect tests."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(60_000)
+    page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
+    yield page
+    page.close()
+
+
+SHOT_VIEWPORT = {"width": 1600, "height": 1000}
+
+
+@pytest.fixture
+def fresh_page(server: DashboardServer, browser) -> Iterator:
+    """A page of its own (own browser context: own dashboard session) at 1600 x 1000, loaded
+    with its composite drawn; closed after the test."""
+    context = browser.new_context(viewport=SHOT_VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
+    wait_for(lambda: canvas_signature(page, "composite-plot") != "", 180, "the composite")
+    yield page
+    context.close()
 
 
 def _expect():
@@ -91,8 +118,32 @@ def _expect():
     return expect
 
 
-def _snap(page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+def _snap(page, tmp_path: Path, name: str, full_page: bool = True) -> None:
+    """A screenshot in the test's tmp_path, copied to `EXPLORE_SCREENSHOTS` when set."""
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    folder = os.environ.get("EXPLORE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(folder) / path.name)
+
+
+def _choose_dataset(page, name: str) -> None:
+    """Pick a dataset in the sidebar and wait until the scene view shows it."""
+    page.locator(".dataset-select select").select_option(name)
+    if name != "digits":
+        plot_frame(page, f"{name}: R/G/B")
+
+
+def _train(page, method: str, k: int, epochs: int = 1, timeout: float = TRAIN_TIMEOUT_MS) -> None:
+    """Set method, K and epochs in the sidebar, press Start and wait until the run finished."""
+    page.locator(".method-select select").select_option(method)
+    page.locator(".config-select select").select_option("fast")
+    set_number(page, "k-input", k)
+    set_number(page, "epochs-input", epochs)
+    page.wait_for_timeout(500)  # the inputs reach the server before the click
+    page.locator(".start-button button").click()
+    _expect()(page.locator(".run-status")).to_contain_text("finished", timeout=timeout)
 
 
 def _colours(png: bytes) -> int:
@@ -235,3 +286,69 @@ def test_box_on_the_cluster_map_highlights_points_in_the_embedding(page, tmp_pat
     )
     page.wait_for_timeout(1000)
     _snap(page, tmp_path, "07_highlighted_in_embedding")
+
+
+# ---------------------------------------------------------------------- defects (own pages)
+ASPECT_TOLERANCE = 0.02
+
+
+def test_maps_keep_the_scene_aspect_after_a_band_change(fresh_page, tmp_path: Path) -> None:
+    """Salinas-A is 83 x 86 pixels: every map of it is drawn with square pixels, also after a
+    band change redraws the composite (it was squashed to 575 x 400)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    page.wait_for_timeout(1000)
+    before = plot_frame(page, "salinas_a: R/G/B")
+    truth = plot_frame(page, "salinas_a: ground truth")
+    band = plot_frame(page, re.compile(r"^band \d+"))
+    for frame in (before, truth, band):
+        assert frame.aspect_error < ASPECT_TOLERANCE, frame
+    title = before.title
+    page.locator(".red-band .noUi-handle").press("ArrowRight")
+    wait_for(lambda: plot_frame(page, "salinas_a: R/G/B").title != title, 60, "a new composite")
+    page.wait_for_timeout(1000)
+    after = plot_frame(page, "salinas_a: R/G/B")
+    assert after.aspect_error < ASPECT_TOLERANCE, after
+    assert (after.width, after.height) == (before.width, before.height)
+    _snap(page, tmp_path, "defect1_band_change", full_page=False)
+
+
+def test_overlay_ground_truth_draws_over_the_composite(
+    fresh_page, server: DashboardServer, tmp_path: Path
+) -> None:
+    """The overlay switch redraws the composite with the ground truth on it (it blanked the
+    composite: the DynamicMap got an Overlay after an RGB and raised twice in the server)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    page.wait_for_timeout(1000)
+    plain = canvas_signature(page, "composite-plot")
+    page.locator(".overlay-truth input").check()
+    wait_for(lambda: canvas_signature(page, "composite-plot") not in ("", plain), 60, "the overlay")
+    page.wait_for_timeout(1000)
+    assert canvas_signature(page, "composite-plot") != ""
+    assert _colours(page.locator(".composite-plot").screenshot()) > 500
+    assert plot_frame(page, "salinas_a: R/G/B").aspect_error < ASPECT_TOLERANCE
+    log = server.log_text()
+    assert "AssertionError" not in log and "must only contain one type" not in log, log[-3000:]
+    _snap(page, tmp_path, "defect2_overlay", full_page=False)
+    page.locator(".overlay-truth input").uncheck()
+    wait_for(lambda: canvas_signature(page, "composite-plot") == plain, 60, "the plain composite")
+
+
+def test_cluster_and_compare_maps_keep_the_scene_aspect(fresh_page, tmp_path: Path) -> None:
+    """The Training tab's map and the Compare tab's two maps of the 83 x 86 Salinas-A are drawn
+    with square pixels (Compare's were about 420 x 270)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 6)
+    _train(page, "kmeans", 4)
+    cluster_map = plot_frame(page, "epoch 1: clusters")
+    assert cluster_map.aspect_error < ASPECT_TOLERANCE, cluster_map
+    assert plot_frame(page, "salinas_a: ground truth").aspect_error < ASPECT_TOLERANCE
+    open_tab(page, "Compare")
+    for name in ("1. kmeans on salinas_a (K=6)", "2. kmeans on salinas_a (K=4)"):
+        frame = plot_frame(page, name)
+        assert frame.aspect_error < ASPECT_TOLERANCE, frame
+        assert frame.width > 300 and frame.height > 300, frame  # not a thumbnail either
+    _snap(page, tmp_path, "defect1_compare", full_page=False)

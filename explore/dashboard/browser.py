@@ -93,6 +93,34 @@ DEEP_TEXT_JS = """
 }
 """
 
+# Every Bokeh plot drawn in the page: its title, the size of its frame (the data area, in CSS
+# pixels) and its x / y ranges, read from BokehJS's views (`Bokeh.index`).
+PLOT_FRAMES_JS = """
+() => {
+  const out = [];
+  const seen = new Set();
+  function visit(view) {
+    if (!view || seen.has(view)) return;
+    seen.add(view);
+    const model = view.model;
+    if (view.frame && view.frame.bbox && model && model.x_range && model.y_range) {
+      const box = view.frame.bbox;
+      out.push({
+        title: model.title && model.title.text !== undefined ? model.title.text : '',
+        width: box.width, height: box.height,
+        x0: model.x_range.start, x1: model.x_range.end,
+        y0: model.y_range.start, y1: model.y_range.end,
+        visible: view.el ? view.el.isConnected && view.el.offsetParent !== null : false,
+      });
+    }
+    for (const kid of (view.child_views || [])) visit(kid);
+  }
+  const roots = Bokeh.index.roots || Object.values(Bokeh.index);
+  for (const root of roots) visit(root);
+  return out;
+}
+"""
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -341,6 +369,63 @@ def deep_text(page: Any, css_class: str) -> str:
 def canvas_signature(page: Any, css_class: str) -> str:
     """Signature of the canvases inside the elements with `css_class` ("" when none painted)."""
     return str(page.evaluate(CANVAS_SIGNATURE_JS, css_class))
+
+
+@dataclass
+class PlotFrame:
+    """A Bokeh plot as drawn in the page: its title, its frame (data area) size in CSS pixels
+    and its x / y ranges in data units."""
+
+    title: str
+    width: float
+    height: float
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    visible: bool
+
+    @property
+    def aspect_error(self) -> float:
+        """How far one data unit's drawn width is from its drawn height, relative (0 when a
+        square pixel of a map is drawn square)."""
+        x_scale = self.width / abs(self.x_range[1] - self.x_range[0])
+        y_scale = self.height / abs(self.y_range[1] - self.y_range[0])
+        return abs(x_scale / y_scale - 1.0)
+
+
+def plot_frames(page: Any) -> list[PlotFrame]:
+    """Every Bokeh plot of the page (see `PLOT_FRAMES_JS`), visible or not (hidden tabs)."""
+    return [
+        PlotFrame(
+            title=str(item["title"]),
+            width=float(item["width"]),
+            height=float(item["height"]),
+            x_range=(float(item["x0"]), float(item["x1"])),
+            y_range=(float(item["y0"]), float(item["y1"])),
+            visible=bool(item["visible"]),
+        )
+        for item in page.evaluate(PLOT_FRAMES_JS)
+    ]
+
+
+def plot_frame(page: Any, title: str | re.Pattern[str], timeout: float = 60.0) -> PlotFrame:
+    """The visible plot whose title contains `title` (a string) or matches it (a pattern),
+    waiting up to `timeout` seconds for it to be drawn."""
+    found: list[PlotFrame] = []
+
+    def drawn() -> bool:
+        found[:] = [
+            frame
+            for frame in plot_frames(page)
+            if frame.visible
+            and frame.width > 0
+            and (
+                title.search(frame.title) if isinstance(title, re.Pattern) else title in frame.title
+            )
+        ]
+        return bool(found)
+
+    wait_for(drawn, timeout, f"a plot titled {title!r}", 0.2)
+    return found[0]
 
 
 def set_number(page: Any, css_class: str, value: int) -> None:

@@ -10,9 +10,9 @@ import holoviews as hv
 import panel as pn
 import param
 
-from explore.dashboard.scene_view import scene_axes
+from explore.dashboard.scene_view import map_frame, scene_axes
 from explore.dashboard.session import FinishedRun, TrainingSession
-from explore.dashboard.training_view import PLOT_HEIGHT, _truth_of, aligned_clusters
+from explore.dashboard.training_view import _truth_of, aligned_clusters
 from explore.data.images import ImageSet
 from explore.viz import cluster_image_grid, label_map
 
@@ -25,7 +25,7 @@ def run_map(run: FinishedRun) -> hv.Element:
     if isinstance(run.data, ImageSet):
         return cluster_image_grid(run.data, run.labels, per_cluster=8).opts(title=run.name)
     aligned = aligned_clusters(run.labels, _truth_of(run.data))
-    element = label_map(aligned, title=run.name).opts(responsive=True, min_height=PLOT_HEIGHT)
+    element = label_map(aligned, title=run.name).opts(**map_frame(aligned.shape))
     return scene_axes(element, run.data.name)
 
 

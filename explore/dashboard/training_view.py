@@ -16,7 +16,7 @@ import numpy as np
 import panel as pn
 import param
 
-from explore.dashboard.scene_view import scene_axes
+from explore.dashboard.scene_view import map_frame, scene_axes
 from explore.dashboard.session import TrainingSession
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
@@ -260,7 +260,7 @@ class TrainingView(pn.viewable.Viewer):
             element = label_map(
                 aligned, title=f"epoch {record.epoch}: clusters", zero_is_unlabelled=True
             )
-        element = element.opts(responsive=True, min_height=PLOT_HEIGHT, tools=["box_select"])
+        element = element.opts(tools=["box_select"], **map_frame(data.labels.shape))
         if self.highlight is not None and len(self.highlight):
             height, width = data.labels.shape
             rows, cols = np.divmod(np.asarray(self.highlight, dtype=np.int64), width)
@@ -283,7 +283,7 @@ class TrainingView(pn.viewable.Viewer):
                 title="sample images per class (ground truth)"
             )
         element = label_map(data.labels, title=f"{data.name}: ground truth").opts(
-            responsive=True, min_height=PLOT_HEIGHT
+            **map_frame(data.labels.shape)
         )
         return scene_axes(element, data.name)
 
@@ -338,8 +338,10 @@ class TrainingView(pn.viewable.Viewer):
                 "the embedding."
             ),
             pn.Row(
-                pn.Column(pn.panel(self.cluster_view), css_classes=["cluster-map"]),
-                pn.panel(self.truth_view),
+                pn.Column(
+                    pn.panel(self.cluster_view, sizing_mode="fixed"), css_classes=["cluster-map"]
+                ),
+                pn.panel(self.truth_view, sizing_mode="fixed"),
             ),
             pn.Row(pn.panel(self.losses_view), pn.panel(self.metrics_view)),
             pn.Row(pn.panel(self.sizes_view), pn.panel(self.spectra_view)),
