@@ -29,6 +29,7 @@ from explore.dashboard.browser import (
     VIEWPORT,
     DashboardServer,
     canvas_signature,
+    deep_text,
     launch_chromium,
     open_tab,
     plot_frame,
@@ -352,3 +353,87 @@ def test_cluster_and_compare_maps_keep_the_scene_aspect(fresh_page, tmp_path: Pa
         assert frame.aspect_error < ASPECT_TOLERANCE, frame
         assert frame.width > 300 and frame.height > 300, frame  # not a thumbnail either
     _snap(page, tmp_path, "defect1_compare", full_page=False)
+
+
+def _k_field(page):
+    return page.locator(".k-input input")
+
+
+def test_invalid_numbers_are_refused_with_a_message(fresh_page, tmp_path: Path) -> None:
+    """K = 0 (or an empty field, or 0 epochs) is shown as a problem and nothing starts (K = 0
+    used to start a run with the previous K); K = 5000 for 6 classes asks to press Start again;
+    zero training bands are refused in plain words, once ("failed: failed: ..." before)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    _expect()(_k_field(page)).to_have_value("6")  # a new dataset: K = its number of classes
+    status, counter = page.locator(".run-status"), page.locator(".epoch-counter")
+    set_number(page, "k-input", 5000)
+    page.wait_for_timeout(500)
+    page.locator(".start-button button").click()
+    warning = page.locator(".run-warning")
+    _expect()(warning).to_be_visible()
+    _expect()(warning).to_contain_text("K = 5000 is far above the 6 classes of salinas_a")
+    _expect()(page.locator(".start-button button")).to_have_text("Start anyway")
+    _snap(page, tmp_path, "defect3_absurd_k", full_page=False)
+    set_number(page, "k-input", 0)
+    set_number(page, "epochs-input", 0)
+    page.wait_for_timeout(500)
+    page.locator(".start-button button").click()
+    problems = page.locator(".input-error")
+    _expect()(problems).to_be_visible()
+    _expect()(problems).to_contain_text("Clusters (K) = 0 is too small: it must be at least 2.")
+    _expect()(problems).to_contain_text("Epochs = 0 is out of range: it must be from 1 to 1000.")
+    _expect()(problems).to_contain_text("Nothing was started.")
+    _expect()(_k_field(page)).to_have_value("0")  # what was typed stays
+    _snap(page, tmp_path, "defect3_invalid_numbers", full_page=False)
+    page.wait_for_timeout(1000)
+    _expect()(status).to_have_text("idle")
+    _expect()(counter).to_have_text("epoch 0 / 0")
+    set_number(page, "k-input", 6)
+    set_number(page, "epochs-input", 1)
+    _expect()(problems).to_be_hidden()
+    page.locator(".train-bands").scroll_into_view_if_needed()
+    lower = page.locator(".train-bands .noUi-handle-lower").bounding_box()
+    upper = page.locator(".train-bands .noUi-handle-upper").bounding_box()
+    assert lower is not None and upper is not None
+    page.mouse.move(lower["x"] + lower["width"] / 2, lower["y"] + lower["height"] / 2)
+    page.mouse.down()  # the lower end dragged onto the upper: 204..204, no band
+    page.mouse.move(upper["x"] + upper["width"] + 40, upper["y"] + upper["height"] / 2, steps=8)
+    page.mouse.up()
+    page.get_by_text("Training bands: none selected (0 of 204)").wait_for()
+    page.wait_for_timeout(500)
+    page.locator(".start-button button").click()
+    reason = (
+        "no training bands are selected (0 of the 204 bands of salinas_a): widen "
+        "'Training bands' to at least one band"
+    )
+    _expect()(status).to_have_text(f"failed: {reason}")
+    _expect()(page.locator(".run-error")).to_have_text(reason)
+    _expect()(counter).to_have_text("epoch 0 / 0")
+    _snap(page, tmp_path, "defect3_no_bands", full_page=False)
+
+
+def test_resume_finishes_the_stopped_run_and_the_form_shows_what_trains(
+    fresh_page, tmp_path: Path
+) -> None:
+    """Resume after a stop trains on to the run's own total (it ran to 3 of 3 after a stop at
+    1 of 2); while a run trains its settings are locked, so the sidebar shows what trains."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    page.locator(".method-select select").select_option("sscc")
+    set_number(page, "epochs-input", 3)
+    page.wait_for_timeout(500)
+    page.locator(".start-button button").click()
+    status, counter = page.locator(".run-status"), page.locator(".epoch-counter")
+    _expect()(status).to_contain_text("running")
+    _expect()(page.locator(".dataset-select select")).to_be_disabled()
+    _expect()(_k_field(page)).to_be_disabled()
+    _expect()(counter).to_contain_text("epoch 1 / 3", timeout=TRAIN_TIMEOUT_MS)
+    page.locator(".stop-button button").click()
+    _expect()(status).to_contain_text("stopped", timeout=TRAIN_TIMEOUT_MS)
+    assert re.fullmatch(r"epoch [12] / 3", deep_text(page, "epoch-counter"))
+    _expect()(page.locator(".dataset-select select")).to_be_enabled()
+    page.locator(".resume-button button").click()
+    _expect()(status).to_contain_text("finished", timeout=TRAIN_TIMEOUT_MS)
+    _expect()(counter).to_have_text("epoch 3 / 3")
+    _snap(page, tmp_path, "defect4_resumed", full_page=False)

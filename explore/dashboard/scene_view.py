@@ -162,7 +162,12 @@ class SceneView(pn.viewable.Viewer):
         return pn.pane.Markdown(
             f"R: {self.band_label(self.red)}, G: {self.band_label(self.green)}, "
             f"B: {self.band_label(self.blue)}  \n"
-            f"Training bands: {start}..{stop - 1} ({stop - start} of {self.scene.n_bands})"
+            + (
+                f"Training bands: {start}..{stop - 1} ({stop - start} of {self.scene.n_bands})"
+                if stop > start
+                else f"Training bands: none selected (0 of {self.scene.n_bands}): Start will "
+                "refuse to train"
+            )
         )
 
     @param.depends("dataset")
