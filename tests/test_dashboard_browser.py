@@ -437,3 +437,63 @@ def test_resume_finishes_the_stopped_run_and_the_form_shows_what_trains(
     _expect()(status).to_contain_text("finished", timeout=TRAIN_TIMEOUT_MS)
     _expect()(counter).to_have_text("epoch 3 / 3")
     _snap(page, tmp_path, "defect4_resumed", full_page=False)
+
+
+def _glyphs(frame, kind: str) -> list[dict]:
+    return [glyph for glyph in frame.glyphs if glyph["type"] == kind]
+
+
+def test_one_colour_per_cluster_on_the_map_sizes_and_spectra(fresh_page, tmp_path: Path) -> None:
+    """Cluster k has one colour on the map, its size bar and its mean spectrum (the map
+    coloured clusters by matched class, the bars and spectra by cluster number)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 6)
+    page.wait_for_timeout(1000)
+    (image,) = _glyphs(plot_frame(page, "epoch 1: clusters"), "Image")
+    bars = next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])
+    lines = _glyphs(plot_frame(page, "mean spectrum per cluster"), "Line")
+    by_cluster = [colour.lower() for colour in bars["colours"]]
+    assert len(by_cluster) == 6 and len(set(by_cluster)) == 6
+    assert [c.lower() for c in image["palette"][:6]] == by_cluster  # map value k = cluster k
+    assert [line["line"].lower() for line in lines] == by_cluster
+    _snap(page, tmp_path, "defect6_colours", full_page=True)
+
+
+def test_highlights_belong_to_one_run(fresh_page, tmp_path: Path) -> None:
+    """Points boxed in the embedding outline their pixels on that run's map, and no later
+    run's map (they stayed as white squares on every later map)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 6)
+    open_tab(page, "Embedding")
+    set_number(page, "umap-max-points", 1000)
+    page.wait_for_timeout(500)
+    page.locator(".embed-button button").click()
+    done = re.compile(r"UMAP of \d+ items in [\d.]+ s")
+    _expect()(page.locator(".umap-status")).to_contain_text(done, timeout=UMAP_TIMEOUT_MS)
+    wait_for(lambda: canvas_signature(page, "embedding-plot") != "", 60, "the UMAP plot")
+    page.wait_for_timeout(1000)
+    print([g for g in plot_frame(page, "UMAP of").glyphs if g["type"] != "Image"])
+    canvas = page.locator(".embedding-plot canvas").first
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.2 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.8 * box["width"], box["y"] + 0.8 * box["height"], steps=8)
+    page.mouse.up()
+    _expect()(page.locator(".umap-status")).to_contain_text(re.compile(r"[1-9]\d* points selected"))
+    open_tab(page, "Training")
+    wait_for(
+        lambda: sum(g["n"] for g in _glyphs(plot_frame(page, "epoch 1: clusters"), "Scatter")) > 0,
+        60,
+        "the highlighted pixels on the map",
+    )
+    _snap(page, tmp_path, "defect5_highlighted", full_page=False)
+    _train(page, "kmeans", 5)  # a new run: its map has no highlight
+    page.wait_for_timeout(1500)
+    frame = plot_frame(page, "epoch 1: clusters")
+    assert sum(g["n"] for g in _glyphs(frame, "Scatter")) == 0, frame.glyphs
+    _snap(page, tmp_path, "defect5_new_run", full_page=False)

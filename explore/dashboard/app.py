@@ -36,7 +36,12 @@ from explore.dashboard.embedding_view import EmbeddingView
 from explore.dashboard.pool_editor import AugmentationPreview, PoolEditor
 from explore.dashboard.scene_view import SceneView, available_scenes
 from explore.dashboard.session import TrainingSession
-from explore.dashboard.training_view import TrainingControls, TrainingView, _truth_of
+from explore.dashboard.training_view import (
+    TrainingControls,
+    TrainingView,
+    _truth_of,
+    cluster_palette,
+)
 from explore.data.scene import Scene
 from explore.embedding import subsample_indices
 
@@ -107,6 +112,7 @@ class Dashboard:
         )
         self.embed_button.on_click(lambda event: self.embed_last_run())
         self.embed_status = pn.pane.Markdown("", css_classes=["embed-status"])
+        self._embedded_run = ""  # the run whose features the embedding view holds
 
         self.session.param.watch(self._on_dataset, "dataset")
         self.scene_view.param.watch(self._on_scene, "dataset")
@@ -133,8 +139,24 @@ class Dashboard:
     def _on_pool(self, *events: Any) -> None:
         self.session.pool_spec = self.pool_editor.pool.to_dict()
 
+    def _embedding_is_current(self) -> bool:
+        """Whether the embedding shows the run the Training tab shows (same run, same data);
+        True when its features did not come from a run (set directly)."""
+        return not self._embedded_run or self._embedded_run == self.session.run_name
+
     def _on_embedding_selection(self, event: Any) -> None:
+        """A box in the embedding: outline those pixels on the map, when the embedding is of
+        the run the map shows (a highlight belongs to one run and dataset)."""
         selected = event.new
+        if not self._embedding_is_current():
+            self.training_view.highlight = None
+            if selected:
+                self.embedding_view.status = (
+                    f"{len(selected)} points selected in the embedding of "
+                    f"'{self._embedded_run}'; the map shows another run "
+                    f"('{self.session.run_name or 'none'}'): embed it to link them."
+                )
+            return
         self.training_view.highlight = None if selected is None else np.asarray(selected)
 
     def _on_embedded(self, event: Any) -> None:
@@ -151,6 +173,12 @@ class Dashboard:
     def _highlight_map_selection(self, pixels: list[int]) -> str:
         """Highlight these pixels' embedded points; returns a status line saying how many."""
         view = self.embedding_view
+        if view.points is not None and pixels and not self._embedding_is_current():
+            view.highlight_pixels(None)
+            return (
+                f"{len(pixels)} pixels selected on the map of another run than the embedded "
+                f"'{self._embedded_run}': embed the shown run to see them."
+            )
         if view.points is None:
             if pixels:
                 return (
@@ -191,9 +219,16 @@ class Dashboard:
             labels = np.ravel(run.labels)[index]
             truth = _truth_of(data)
             classes = None if truth is None else np.ravel(truth)[index]
+            palette = cluster_palette(
+                np.ravel(run.labels),
+                None if truth is None else np.ravel(truth),
+                run.settings.get("n_clusters", 0),
+            )
+            self._embedded_run = run.name
             self.embedding_view.param.update(
                 features=np.asarray(features, dtype=np.float32),
                 assignments=labels.astype(np.int64),
+                cluster_palette=palette,
                 class_labels=classes,
                 pixel_index=index if isinstance(data, Scene) else None,
             )

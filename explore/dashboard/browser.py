@@ -94,7 +94,8 @@ DEEP_TEXT_JS = """
 """
 
 # Every Bokeh plot drawn in the page: its title, the size of its frame (the data area, in CSS
-# pixels) and its x / y ranges, read from BokehJS's views (`Bokeh.index`).
+# pixels), its x / y ranges and its glyphs (type, constant fill / line colour, points, colour
+# mapper palette, a 'colour' column), read from BokehJS's views (`Bokeh.index`).
 PLOT_FRAMES_JS = """
 () => {
   const out = [];
@@ -111,6 +112,23 @@ PLOT_FRAMES_JS = """
         x0: model.x_range.start, x1: model.x_range.end,
         y0: model.y_range.start, y1: model.y_range.end,
         visible: view.el ? view.el.isConnected && view.el.offsetParent !== null : false,
+        glyphs: (model.renderers || []).filter((r) => r.glyph).map((r) => {
+          const glyph = r.glyph, source = r.data_source;
+          const constant = (name) => {
+            const spec = glyph[name];
+            return typeof spec === 'string' ? spec : (spec && typeof spec.value === 'string'
+              ? spec.value : null);
+          };
+          const mapper = glyph.color_mapper;
+          const column = source && source.data && source.data.colour;
+          return {
+            type: glyph.type, fill: constant('fill_color'), line: constant('line_color'),
+            n: source && source.get_length ? (source.get_length() || 0) : 0,
+            palette: mapper ? [...mapper.palette] : null,
+            colours: column ? [...column] : null,
+            visible: r.visible,
+          };
+        }),
       });
     }
     for (const kid of (view.child_views || [])) visit(kid);
@@ -382,6 +400,7 @@ class PlotFrame:
     x_range: tuple[float, float]
     y_range: tuple[float, float]
     visible: bool
+    glyphs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def aspect_error(self) -> float:
@@ -402,6 +421,7 @@ def plot_frames(page: Any) -> list[PlotFrame]:
             x_range=(float(item["x0"]), float(item["x1"])),
             y_range=(float(item["y0"]), float(item["y1"])),
             visible=bool(item["visible"]),
+            glyphs=list(item["glyphs"]),
         )
         for item in page.evaluate(PLOT_FRAMES_JS)
     ]

@@ -59,6 +59,11 @@ class EmbeddingView(pn.viewable.Viewer):
         allow_None=True,
         doc="class 0 means unlabelled (drawn black); None: True when pixel_index is given",
     )
+    cluster_palette = param.List(
+        default=None,
+        allow_None=True,
+        doc="colour of clusters 0, 1, ... (the run's colours on the map); None: label_map's",
+    )
     color_by = param.Selector(default="cluster", objects=COLOR_BY)
     max_points = param.Integer(default=5000, bounds=(16, None), doc="most items embedded")
     n_neighbors = param.Integer(default=15, bounds=(2, 200))
@@ -236,6 +241,8 @@ class EmbeddingView(pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ views
     def _categories(self) -> tuple[np.ndarray, list[str], bool, str]:
+        """The sampled items' category values, the names of the values, whether 0 means
+        unlabelled, and what the categories are ("cluster" or "class")."""
         sample = np.asarray(self.sample_index, dtype=np.int64)
         if self.color_by == "class" and self.class_labels is not None:
             values = np.asarray(self.class_labels, dtype=np.int64)[sample]
@@ -266,7 +273,9 @@ class EmbeddingView(pn.viewable.Viewer):
         highlight = self.highlighted if self.points is not None else None
         return highlight_layer(points, highlight)
 
-    @param.depends("points", "color_by", "assignments", "class_labels", "class_names")
+    @param.depends(
+        "points", "color_by", "assignments", "class_labels", "class_names", "cluster_palette"
+    )
     def plot(self) -> hv.Overlay | hv.DynamicMap | hv.Points:
         """The datashaded embedding with the highlighted points on top (box select attached);
         an empty plot with a hint before the first UMAP."""
@@ -276,8 +285,9 @@ class EmbeddingView(pn.viewable.Viewer):
             )
         try:
             categories, names, zero, what = self._categories()
+            palette = self.cluster_palette if what == "cluster" else None
             element, key = embedding_points(
-                self.points, categories, labels=names, zero_is_unlabelled=zero
+                self.points, categories, labels=names, zero_is_unlabelled=zero, palette=palette
             )
         except (ExploreError, ValueError, IndexError) as error:
             return hv.Points([], kdims=["x", "y"]).opts(

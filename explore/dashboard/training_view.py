@@ -4,7 +4,9 @@ mean spectrum per cluster or sample images per cluster, an epoch player to repla
 
 Cluster colours follow the ground truth: for display only, each cluster is drawn in the colour of
 the class it is matched with (Hungarian matching on labelled items); clusters left unmatched get
-colours after the classes'. Nothing is selected by these labels.
+colours after the classes'. Nothing is selected by these labels. One colour per cluster on the
+whole page (`cluster_palette`): the map, the size bars, the mean spectra, the image grids and the
+embedding; every view keeps the cluster's own number.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from explore.viz import (
     cluster_mean_spectra,
     cluster_sizes,
     label_map,
+    label_palette,
     loss_curves,
     metric_curves,
     pixels_in_box,
@@ -41,7 +44,25 @@ def aligned_clusters(assignments: np.ndarray, truth: np.ndarray | None) -> np.nd
     scene's ground truth) becomes c, unmatched clusters follow the classes. Without labels,
     cluster k becomes k + 1. Same shape as `assignments`."""
     assignments = np.asarray(assignments)
-    n_clusters = int(assignments.max()) + 1 if assignments.size else 1
+    return _display_lookup(assignments, truth)[assignments]
+
+
+def cluster_palette(
+    assignments: np.ndarray, truth: np.ndarray | None, n_clusters: int = 0
+) -> list[str]:
+    """The colour of clusters 0, 1, ... (at least `n_clusters` of them) for every view of a run:
+    a cluster matched to class c has class c's colour on the ground-truth map; the others the
+    colours after the classes'."""
+    lookup = _display_lookup(np.asarray(assignments), truth, n_clusters)
+    colours = label_palette(int(lookup.max()))
+    return [colours[value - 1] for value in lookup]
+
+
+def _display_lookup(
+    assignments: np.ndarray, truth: np.ndarray | None, n_clusters: int = 0
+) -> np.ndarray:
+    """Display value (1..) of clusters 0..: see `aligned_clusters`."""
+    n_clusters = max(int(assignments.max()) + 1 if assignments.size else 1, int(n_clusters))
     lookup = np.arange(1, n_clusters + 1)
     if truth is not None:
         truth = np.asarray(truth)
@@ -57,7 +78,7 @@ def aligned_clusters(assignments: np.ndarray, truth: np.ndarray | None) -> np.nd
                 else:
                     lookup[cluster] = next_free
                     next_free += 1
-    return lookup[assignments]
+    return lookup
 
 
 def _truth_of(data: Scene | ImageSet) -> np.ndarray | None:
@@ -338,6 +359,7 @@ class TrainingView(pn.viewable.Viewer):
         self.map_bounds = hv.streams.BoundsXY(bounds=None)
         self.map_bounds.add_subscriber(self._on_map_bounds)
         self.session.param.watch(self._on_records, "records")
+        self.session.param.watch(self._on_dataset, "dataset")
         self.param.watch(self._update_shown_label, "shown")
 
     # ------------------------------------------------------------------ epoch selection
@@ -351,10 +373,16 @@ class TrainingView(pn.viewable.Viewer):
         elif count == 0 or self.follow:
             self.shown = count
             self.player.value = count
-        if count == 0:  # a new run: a box drawn on the last run's map no longer applies
+        if count == 0:  # a new run: the last run's box and highlighted pixels no longer apply
             self.map_selection = []
+            self.highlight = None
         self._update_shown_label()
         self.metrics_pane.object = self.metrics_table()
+
+    def _on_dataset(self, *events: Any) -> None:
+        """Highlights are pixels of the shown run's dataset: another dataset drops them."""
+        self.highlight = None
+        self.map_selection = []
 
     def _on_player(self, event: param.parameterized.Event) -> None:
         self.shown = int(event.new)
@@ -388,6 +416,15 @@ class TrainingView(pn.viewable.Viewer):
     def _data(self) -> Scene | ImageSet:
         return self.session.current_data or self.session.data()
 
+    def palette(self) -> list[str] | None:
+        """The shown epoch's colour of each cluster (`cluster_palette`), None before one."""
+        record = self.record()
+        if record is None:
+            return None
+        return cluster_palette(
+            record.assignments, _truth_of(self._data()), len(record.cluster_sizes)
+        )
+
     # ------------------------------------------------------------------ views
     # The shown epoch's views follow `shown` (which follows each new record while training, and
     # is set to 0 when a run starts), not `session.records`: one redraw per epoch, not two.
@@ -399,16 +436,18 @@ class TrainingView(pn.viewable.Viewer):
         if isinstance(data, ImageSet):
             if record is None:
                 return hv.RGB(np.zeros((8, 8, 3))).opts(title="no epoch yet", height=PLOT_HEIGHT)
-            return cluster_image_grid(data, record.assignments, per_cluster=8).opts(
-                title=f"epoch {record.epoch}: sample images per cluster"
-            )
+            return cluster_image_grid(
+                data, record.assignments, per_cluster=8, palette=self.palette()
+            ).opts(title=f"epoch {record.epoch}: sample images per cluster")
         if record is None:
             blank = np.zeros(data.labels.shape, dtype=np.int32)
             element = label_map(blank, title="cluster map: no epoch yet")
         else:
-            aligned = aligned_clusters(record.assignments, _truth_of(data))
             element = label_map(
-                aligned, title=f"epoch {record.epoch}: clusters", zero_is_unlabelled=True
+                record.assignments,
+                title=f"epoch {record.epoch}: clusters",
+                zero_is_unlabelled=False,
+                palette=self.palette(),
             )
         element = element.opts(tools=["box_select"], **map_frame(data.labels.shape))
         if self.highlight is not None and len(self.highlight):
@@ -455,7 +494,9 @@ class TrainingView(pn.viewable.Viewer):
     def sizes_view(self) -> hv.Element:
         record = self.record()
         sizes = record.cluster_sizes if record is not None else [0] * self.session.n_clusters
-        return cluster_sizes(sizes).opts(title="cluster sizes", responsive=True, height=260)
+        return cluster_sizes(sizes, palette=self.palette()).opts(
+            title="cluster sizes", responsive=True, height=260
+        )
 
     @param.depends("shown", "session.dataset")
     def spectra_view(self) -> hv.Element | pn.pane.Markdown:
@@ -463,7 +504,7 @@ class TrainingView(pn.viewable.Viewer):
         record = self.record()
         if isinstance(data, ImageSet) or record is None:
             return pn.pane.Markdown("Mean spectra per cluster appear after the first epoch.")
-        return cluster_mean_spectra(data, record.assignments).opts(
+        return cluster_mean_spectra(data, record.assignments, palette=self.palette()).opts(
             title="mean spectrum per cluster", responsive=True, height=300
         )
 

@@ -6,6 +6,7 @@ single image, and the y axis names each row's cluster.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import holoviews as hv
@@ -83,6 +84,7 @@ def cluster_image_grid(
     *,
     gap: int | None = None,
     title: str | None = None,
+    palette: Sequence[str] | None = None,
 ) -> hv.RGB:
     """One mosaic of sample images per cluster: a row per non-empty cluster (ascending id),
     up to `per_cluster` images drawn reproducibly for `seed`, the y axis naming each row's
@@ -111,6 +113,8 @@ def cluster_image_grid(
     mosaic_width = left + per_cluster * (width + gap)
     mosaic = np.full((mosaic_height, mosaic_width, 3), BACKGROUND, dtype=np.float32)
     colours = cluster_colours(max(samples) + 1)
+    if palette is not None and len(palette):  # the colour of cluster 0, 1, ... (cycled)
+        colours = [str(palette[k % len(palette)]) for k in range(max(samples) + 1)]
     sizes = np.bincount(clusters[clusters >= 0])
     ticks = []
     for row, (k, members) in enumerate(samples.items()):
