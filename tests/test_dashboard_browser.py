@@ -38,6 +38,7 @@ from explore.dashboard.browser import (
     set_number,
     wait_for,
 )
+from explore.dashboard.scene_view import map_frame
 
 pytestmark = pytest.mark.slow
 
@@ -144,7 +145,8 @@ def _train(page, method: str, k: int, epochs: int = 1, timeout: float = TRAIN_TI
     set_number(page, "epochs-input", epochs)
     page.wait_for_timeout(500)  # the inputs reach the server before the click
     page.locator(".start-button button").click()
-    _expect()(page.locator(".run-status")).to_contain_text("finished", timeout=timeout)
+    this_run = re.compile(rf"finished: \d+\. {method} on .*\(K={k}\)")
+    _expect()(page.locator(".run-status")).to_contain_text(this_run, timeout=timeout)
 
 
 def _colours(png: bytes) -> int:
@@ -293,12 +295,18 @@ def test_box_on_the_cluster_map_highlights_points_in_the_embedding(page, tmp_pat
 ASPECT_TOLERANCE = 0.02
 
 
+def _size(frame) -> tuple[float, float]:
+    return (frame.width, frame.height)
+
+
 def test_maps_keep_the_scene_aspect_after_a_band_change(fresh_page, tmp_path: Path) -> None:
     """Salinas-A is 83 x 86 pixels: every map of it is drawn with square pixels, also after a
     band change redraws the composite (it was squashed to 575 x 400)."""
     page = fresh_page
     _choose_dataset(page, "salinas_a")
-    page.wait_for_timeout(1000)
+    size = map_frame((83, 86))  # as large as fits, one pixel as wide as tall: 435 x 420
+    expected = (float(size["frame_width"]), float(size["frame_height"]))
+    wait_for(lambda: _size(plot_frame(page, "salinas_a: R/G/B")) == expected, 60, "the composite")
     before = plot_frame(page, "salinas_a: R/G/B")
     truth = plot_frame(page, "salinas_a: ground truth")
     band = plot_frame(page, re.compile(r"^band \d+"))
@@ -307,10 +315,10 @@ def test_maps_keep_the_scene_aspect_after_a_band_change(fresh_page, tmp_path: Pa
     title = before.title
     page.locator(".red-band .noUi-handle").press("ArrowRight")
     wait_for(lambda: plot_frame(page, "salinas_a: R/G/B").title != title, 60, "a new composite")
-    page.wait_for_timeout(1000)
+    page.wait_for_timeout(1500)
     after = plot_frame(page, "salinas_a: R/G/B")
     assert after.aspect_error < ASPECT_TOLERANCE, after
-    assert (after.width, after.height) == (before.width, before.height)
+    assert _size(after) == _size(before) == expected  # it shrank to 575 x 400 here
     _snap(page, tmp_path, "defect1_band_change", full_page=False)
 
 
@@ -497,3 +505,44 @@ def test_highlights_belong_to_one_run(fresh_page, tmp_path: Path) -> None:
     frame = plot_frame(page, "epoch 1: clusters")
     assert sum(g["n"] for g in _glyphs(frame, "Scatter")) == 0, frame.glyphs
     _snap(page, tmp_path, "defect5_new_run", full_page=False)
+
+
+SIZING_WARNING = re.compile(r"sizing|W-10\d\d|W-\d{4}|\bwidth\b.*\bheight\b", re.IGNORECASE)
+
+
+def test_a_tour_asks_only_the_local_server_and_logs_no_warning(
+    server: DashboardServer, browser, tmp_path: Path
+) -> None:
+    """Every request of a tour (load, every tab, a run, two runs compared, the pool preview)
+    goes to the dashboard's own server (users run offline; the page asked
+    fonts.googleapis.com for a web font), and the server logs no warning meanwhile (it
+    logged about 12 Panel sizing warnings)."""
+    context = browser.new_context(viewport=SHOT_VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    log_before = len(server.log_text())
+    try:
+        page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
+        wait_for(lambda: canvas_signature(page, "composite-plot") != "", 180, "the composite")
+        _choose_dataset(page, "salinas_a")
+        for tab in ("Augmentation pool", "Training", "Embedding", "Compare", "Training"):
+            open_tab(page, tab)
+            page.wait_for_timeout(1500)
+        _train(page, "kmeans", 6)
+        _train(page, "sscc", 6, epochs=1)
+        for tab in ("Embedding", "Compare", "Scene"):
+            open_tab(page, tab)
+            page.wait_for_timeout(1500)
+        _snap(page, tmp_path, "tour_end", full_page=False)
+    finally:
+        context.close()
+    origin = f"http://127.0.0.1:{server.port}/"
+    foreign = sorted({url for url in requests if not url.startswith((origin, "data:", "blob:"))})
+    assert requests and not foreign, foreign
+    log = server.log_text()[log_before:]
+    warnings = [
+        line for line in log.splitlines() if "WARNING" in line or SIZING_WARNING.search(line)
+    ]
+    assert not warnings, "\n".join(warnings)

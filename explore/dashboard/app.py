@@ -29,6 +29,9 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import param
+from bokeh.core.validation import silence
+from bokeh.core.validation.warnings import FIXED_SIZING_MODE
+from panel.theme import fast as panel_fast
 
 from explore.dashboard import access
 from explore.dashboard.compare_view import CompareView
@@ -50,6 +53,12 @@ MAX_EMBEDDED = 5000
 END_TIMEOUT = 120.0  # seconds an ended session waits for its training thread's current batch
 
 log = logging.getLogger(__name__)
+
+# Maps are sized by their frame (`frame_width` / `frame_height`, see
+# `scene_view.map_frame`), which is what keeps a scene's aspect ratio exact; HoloViews then
+# makes the plot and its pane 'fixed' without `width` / `height`, which Bokeh's layout check
+# reports (W-1005) although Bokeh sizes such plots from their frame. Not a problem here.
+silence(FIXED_SIZING_MODE, True)
 
 
 @functools.cache
@@ -74,6 +83,18 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+class Fast(panel_fast.Fast):
+    """Panel's Fast design without its web font (Open Sans from fonts.googleapis.com): the page
+    asks no host but its own server for anything (users run offline); text is drawn in the
+    system's font. Named like Panel's class: Panel finds a design's bundled files by its class
+    name ("fast/js/fast_design.js")."""
+
+    _resources = {**panel_fast.Fast._resources, "font": {}}
+
+
+PAGE_STYLE: dict[str, Any] = {"design": Fast, "font": "system-ui, sans-serif"}
 
 
 class _LiveSessions:
@@ -327,19 +348,29 @@ def build_dashboard() -> pn.template.FastListTemplate:
     if log.getEffectiveLevel() > logging.INFO:  # session ends reach the server's output
         log.setLevel(logging.INFO)
     pn.extension(sizing_mode="stretch_width")
+    # A layout keeps the sizing mode it was given instead of taking a child's (Panel warned at
+    # each such override: "sizing_mode=None on Column is being overridden ...").
+    pn.config.respect_explicit_sizing = True
     hv.extension("bokeh")
     refused = access.refused_client()
     if refused is not None:  # a browser on another machine: nothing is built for it
         log.warning(
             "refused the dashboard to %s (set %s=1 to serve it)", refused, access.REMOTE_ENV
         )
-        return access.refusal_page(refused, TITLE)
+        return access.refusal_page(refused, TITLE, **PAGE_STYLE)
     dashboard = Dashboard()
     template = pn.template.FastListTemplate(
-        title=TITLE, sidebar=dashboard.sidebar(), main=[dashboard.main()]
+        title=TITLE,
+        sidebar=dashboard.sidebar(),
+        main=[dashboard.main()],
+        **PAGE_STYLE,
     )
     template.dashboard = dashboard  # type: ignore[attr-defined]
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        # Panes made later by a training or UMAP thread resolve their stylesheets outside
+        # the server's rendering, where Bokeh's default resource mode (its CDN) applies: the
+        # page would then ask cdn.holoviz.org for them. Serve them here too (offline users).
+        os.environ.setdefault("BOKEH_RESOURCES", "server")
         dashboard.served = True
         log.info("session started (%d live)", _LIVE.count(+1))
         pn.state.on_session_destroyed(lambda context: dashboard.end_session())
