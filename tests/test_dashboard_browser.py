@@ -242,7 +242,7 @@ def test_embedding_tab_computes_and_shows_a_umap(page, tmp_path: Path) -> None:
     _after("trained")
     open_tab(page, "Embedding")
     status = page.locator(".umap-status")
-    _expect()(status).to_contain_text("Press 'Compute UMAP'")
+    _expect()(status).to_contain_text("press 'Embed the last run'")
     empty = canvas_signature(page, "embedding-plot")
     set_number(page, "umap-max-points", 1500)  # a quicker UMAP than the default 5000 points
     page.wait_for_timeout(500)
@@ -546,3 +546,69 @@ def test_a_tour_asks_only_the_local_server_and_logs_no_warning(
         line for line in log.splitlines() if "WARNING" in line or SIZING_WARNING.search(line)
     ]
     assert not warnings, "\n".join(warnings)
+
+
+def test_a_one_epoch_run_draws_points_on_whole_epoch_axes(fresh_page, tmp_path: Path) -> None:
+    """A 1-epoch run's metrics are drawn as points (the plot was empty), the epoch axes tick on
+    whole epochs only (1.5, 2.5 before), the title fits, and the legends sit beside the curves
+    (they were drawn over them)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "sscc", 6, epochs=1)
+    wait_for(
+        lambda: len(_glyphs(plot_frame(page, "metrics on labelled items"), "Scatter")) == 4,
+        60,
+        "the metrics' points",
+    )
+    metrics = plot_frame(page, "metrics on labelled items")
+    assert metrics.title == "metrics on labelled items"  # the note is a caption below
+    points = _glyphs(metrics, "Scatter")
+    assert len(points) == 4 and all(glyph["n"] == 1 for glyph in points), metrics.glyphs
+    losses = plot_frame(page, "losses by part")
+    for frame in (metrics, losses):
+        assert frame.x_min_interval == 1, frame
+        assert frame.legends and all(legend["side"] == "right" for legend in frame.legends)
+    assert sorted(metrics.legends[0]["labels"]) == ["acc", "ari", "kappa", "nmi"]
+    page.locator(".metrics-note").scroll_into_view_if_needed()
+    _snap(page, tmp_path, "defect8_one_epoch_curves", full_page=False)
+
+
+def test_digits_pages_speak_of_images_and_class_names(fresh_page, tmp_path: Path) -> None:
+    """On digits (8 x 8 images, classes named 0..9): the image mosaics keep square pixels (they
+    were drawn 1:2), the spectra place says images have none (it promised spectra), the
+    embedding's status points at the button that computes it and its classes are named 0..9
+    (they read "class 1..10")."""
+    page = fresh_page
+    _choose_dataset(page, "digits")
+    _expect()(_k_field(page)).to_have_value("10")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 10)
+    grid = plot_frame(page, "epoch 1: sample images per cluster")
+    truth = plot_frame(page, "sample images per class")
+    for frame in (grid, truth):
+        assert frame.aspect_error < ASPECT_TOLERANCE, frame
+    assert grid.box is not None and truth.box is not None
+    assert grid.box["right"] <= truth.box["left"] + 1, (grid.box, truth.box)  # side by side
+    _expect()(page.locator(".spectra-note")).to_have_text(
+        "Images have no spectra: the sample images per cluster above show each cluster."
+    )
+    _snap(page, tmp_path, "defect8_digits_training", full_page=False)
+    open_tab(page, "Embedding")
+    status = page.locator(".umap-status")
+    _expect()(status).to_have_text(
+        "No features yet: press 'Embed the last run' (it computes the UMAP too)."
+    )
+    set_number(page, "umap-max-points", 600)
+    page.wait_for_timeout(500)
+    page.locator(".embed-button button").click()
+    done = re.compile(r"UMAP of \d+ items in [\d.]+ s")
+    _expect()(status).to_contain_text(done, timeout=UMAP_TIMEOUT_MS)
+    page.get_by_role("button", name="class", exact=True).click()
+    wait_for(lambda: "class" in plot_frame(page, "UMAP of").title, 60, "colouring by class")
+    page.wait_for_timeout(1000)
+    labels = [label for legend in plot_frame(page, "UMAP of").legends for label in legend["labels"]]
+    assert sorted(label for label in labels if label != "highlighted") == [
+        str(digit) for digit in range(10)
+    ], labels
+    _snap(page, tmp_path, "defect8_digits_embedding", full_page=False)

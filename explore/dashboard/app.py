@@ -250,7 +250,9 @@ class Dashboard:
                 features=np.asarray(features, dtype=np.float32),
                 assignments=labels.astype(np.int64),
                 cluster_palette=palette,
-                class_labels=classes,
+                class_labels=classes,  # 1..C, 0 unlabelled (`_truth_of`), named by the data
+                class_names=list(data.class_names) or None,
+                zero_is_unlabelled=True,
                 pixel_index=index if isinstance(data, Scene) else None,
             )
             self.embed_status.object = f"Embedding of {run.name}: {len(index)} items."

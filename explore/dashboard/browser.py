@@ -94,8 +94,9 @@ DEEP_TEXT_JS = """
 """
 
 # Every Bokeh plot drawn in the page: its title, the size of its frame (the data area, in CSS
-# pixels), its x / y ranges and its glyphs (type, constant fill / line colour, points, colour
-# mapper palette, a 'colour' column), read from BokehJS's views (`Bokeh.index`).
+# pixels), its x / y ranges, its glyphs (type, constant fill / line colour, points, colour
+# mapper palette, a 'colour' column), its legends (side, labels) and the smallest interval
+# between the x axis's ticks, read from BokehJS's views (`Bokeh.index`).
 PLOT_FRAMES_JS = """
 () => {
   const out = [];
@@ -112,6 +113,8 @@ PLOT_FRAMES_JS = """
         x0: model.x_range.start, x1: model.x_range.end,
         y0: model.y_range.start, y1: model.y_range.end,
         visible: view.el ? view.el.isConnected && view.el.offsetParent !== null : false,
+        box: view.el ? (({left, top, right, bottom}) => ({left, top, right, bottom}))(
+          view.el.getBoundingClientRect()) : null,
         glyphs: (model.renderers || []).filter((r) => r.glyph).map((r) => {
           const glyph = r.glyph, source = r.data_source;
           const constant = (name) => {
@@ -129,6 +132,20 @@ PLOT_FRAMES_JS = """
             visible: r.visible,
           };
         }),
+        legends: ['center', 'left', 'right', 'above', 'below'].flatMap((side) =>
+          (model[side] || []).filter((m) => m.type === 'Legend').map((legend) => ({
+            side, labels: legend.items.flatMap((item) => {
+              const label = item.label;
+              if (label && label.field !== undefined) {  // one entry per value of a column
+                const source = item.renderers.length ? item.renderers[0].data_source : null;
+                const column = source && source.data ? source.data[label.field] : null;
+                return column ? [...new Set([...column].map(String))] : [];
+              }
+              return [label && label.value !== undefined ? String(label.value) : String(label)];
+            }),
+          }))),
+        x_min_interval: (model.below || []).filter((m) => m.ticker)
+          .map((axis) => axis.ticker.min_interval)[0] ?? null,
       });
     }
     for (const kid of (view.child_views || [])) visit(kid);
@@ -401,6 +418,9 @@ class PlotFrame:
     y_range: tuple[float, float]
     visible: bool
     glyphs: list[dict[str, Any]] = field(default_factory=list)
+    legends: list[dict[str, Any]] = field(default_factory=list)
+    x_min_interval: float | None = None
+    box: dict[str, float] | None = None  # the whole plot's place in the page (CSS pixels)
 
     @property
     def aspect_error(self) -> float:
@@ -422,6 +442,9 @@ def plot_frames(page: Any) -> list[PlotFrame]:
             y_range=(float(item["y0"]), float(item["y1"])),
             visible=bool(item["visible"]),
             glyphs=list(item["glyphs"]),
+            legends=list(item["legends"]),
+            x_min_interval=item["x_min_interval"],
+            box=item["box"],
         )
         for item in page.evaluate(PLOT_FRAMES_JS)
     ]

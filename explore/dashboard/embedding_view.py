@@ -31,6 +31,7 @@ from explore.viz.embedding import (
 logger = logging.getLogger(__name__)
 
 COLOR_BY = ["cluster", "class"]
+NO_FEATURES = "No features yet: press 'Embed the last run' (it computes the UMAP too)."
 PLOT_HEIGHT = 520
 
 
@@ -70,7 +71,7 @@ class EmbeddingView(pn.viewable.Viewer):
     min_dist = param.Number(default=0.1, bounds=(0.0, 1.0))
     seed = param.Integer(default=0, bounds=(0, None))
 
-    status = param.String(default="Press 'Compute UMAP'.")
+    status = param.String(default=NO_FEATURES)
     error = param.String(default="", doc="last failure, shown in an alert; empty when none")
     computing = param.Boolean(default=False, doc="a UMAP thread is running")
     points = param.Array(default=None, allow_None=True, doc="(n, 2) embedding of the sample")
@@ -108,7 +109,7 @@ class EmbeddingView(pn.viewable.Viewer):
             map_selection=[],
             highlighted=[],
             computing=False,  # a thread still running for the old items drops its result
-            status="Press 'Compute UMAP'." if self.features is not None else "No features yet.",
+            status="Press 'Compute UMAP'." if self.features is not None else NO_FEATURES,
         )
 
     def _show_error(self, event: Any) -> None:

@@ -293,7 +293,8 @@ class TrainingSession(param.Parameterized):
         status = "stopped" if trainer.stop_requested or self._stop_requested else "finished"
         self._keep_run(status)
         self.status = status
-        self.message = f"{self.run_name}: {status} after {trainer.epoch} epochs"
+        epochs = f"{trainer.epoch} epoch" + ("" if trainer.epoch == 1 else "s")
+        self.message = f"{self.run_name}: {status} after {epochs}"
 
     def _train_kmeans(self) -> None:
         from explore.metrics import evaluate, score_scene

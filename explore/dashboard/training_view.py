@@ -37,6 +37,15 @@ from explore.viz import (
 )
 
 PLOT_HEIGHT = 380
+# Image mosaics side by side: each frame this wide (square image pixels, `data_aspect`), so
+# the two fit the page's main area at 1600 px beside their axis labels and toolbars.
+GRID_SIZE = {"frame_width": 340}
+# Short enough for the plot's width; the note below the curves says the rest.
+METRICS_TITLE = "metrics on labelled items"
+METRICS_NOTE = (
+    "Metrics compare the clusters with the labelled items for you to read: the last epoch is "
+    "reported, and nothing (epoch, model, K) is chosen by them."
+)
 
 
 def aligned_clusters(assignments: np.ndarray, truth: np.ndarray | None) -> np.ndarray:
@@ -438,7 +447,7 @@ class TrainingView(pn.viewable.Viewer):
                 return hv.RGB(np.zeros((8, 8, 3))).opts(title="no epoch yet", height=PLOT_HEIGHT)
             return cluster_image_grid(
                 data, record.assignments, per_cluster=8, palette=self.palette()
-            ).opts(title=f"epoch {record.epoch}: sample images per cluster")
+            ).opts(title=f"epoch {record.epoch}: sample images per cluster", **GRID_SIZE)
         if record is None:
             blank = np.zeros(data.labels.shape, dtype=np.int32)
             element = label_map(blank, title="cluster map: no epoch yet")
@@ -468,9 +477,10 @@ class TrainingView(pn.viewable.Viewer):
         if isinstance(data, ImageSet):
             if data.labels is None:
                 return hv.RGB(np.zeros((8, 8, 3))).opts(title="no labels")
-            return cluster_image_grid(data, np.asarray(data.labels), per_cluster=8).opts(
-                title="sample images per class (ground truth)"
-            )
+            names = [f"class {name}" for name in data.class_names] or None
+            return cluster_image_grid(
+                data, np.asarray(data.labels), per_cluster=8, row_names=names
+            ).opts(title="sample images per class (ground truth)", **GRID_SIZE)
         element = label_map(data.labels, title=f"{data.name}: ground truth").opts(
             **map_frame(data.labels.shape)
         )
@@ -479,15 +489,13 @@ class TrainingView(pn.viewable.Viewer):
     @param.depends("session.records")
     def losses_view(self) -> hv.Overlay:
         return loss_curves(self.session.records).opts(
-            title="losses by part", responsive=True, height=260
+            title="losses by part", responsive=True, height=260, legend_position="right"
         )
 
     @param.depends("session.records")
     def metrics_view(self) -> hv.Overlay:
         return metric_curves(self.session.records).opts(
-            title="metrics on labelled items (last epoch is reported; never chosen by labels)",
-            responsive=True,
-            height=260,
+            title=METRICS_TITLE, responsive=True, height=260, legend_position="right"
         )
 
     @param.depends("shown", "session.dataset")
@@ -502,8 +510,16 @@ class TrainingView(pn.viewable.Viewer):
     def spectra_view(self) -> hv.Element | pn.pane.Markdown:
         data = self._data()
         record = self.record()
-        if isinstance(data, ImageSet) or record is None:
-            return pn.pane.Markdown("Mean spectra per cluster appear after the first epoch.")
+        if isinstance(data, ImageSet):
+            return pn.pane.Markdown(
+                "Images have no spectra: the sample images per cluster above show each cluster.",
+                css_classes=["spectra-note"],
+            )
+        if record is None:
+            return pn.pane.Markdown(
+                "Mean spectra per cluster appear after the first epoch.",
+                css_classes=["spectra-note"],
+            )
         return cluster_mean_spectra(data, record.assignments, palette=self.palette()).opts(
             title="mean spectrum per cluster", responsive=True, height=300
         )
@@ -535,6 +551,7 @@ class TrainingView(pn.viewable.Viewer):
                 pn.panel(self.truth_view, sizing_mode="fixed"),
             ),
             pn.Row(pn.panel(self.losses_view), pn.panel(self.metrics_view)),
+            pn.pane.Markdown(METRICS_NOTE, css_classes=["metrics-note"]),
             pn.Row(pn.panel(self.sizes_view), pn.panel(self.spectra_view)),
             pn.Column(self.metrics_pane, css_classes=["metrics-table"]),
             sizing_mode="stretch_width",
