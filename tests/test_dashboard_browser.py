@@ -612,3 +612,33 @@ def test_digits_pages_speak_of_images_and_class_names(fresh_page, tmp_path: Path
         str(digit) for digit in range(10)
     ], labels
     _snap(page, tmp_path, "defect8_digits_embedding", full_page=False)
+
+
+def test_augmentation_preview_fits_and_a_refused_value_reverts(fresh_page, tmp_path: Path) -> None:
+    """Every view of the preview is inside its plot and the page (views 4-9 were cut off with
+    no scroll bar, even at 2400 px); a refused value goes back to the last valid one in its
+    field, with the alert saying what was typed (it stayed typed)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Augmentation pool")
+    for width in (1600, 2400):
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(1500)
+        mosaic = plot_frame(page, "original, then views 1..8")
+        spectra = plot_frame(page, "centre pixel spectrum")
+        for frame in (mosaic, spectra):
+            assert frame.frame_inside, frame
+            assert frame.box is not None and frame.box["right"] <= width, frame
+        assert mosaic.aspect_error < ASPECT_TOLERANCE, mosaic
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    page.set_viewport_size(SHOT_VIEWPORT)
+    page.wait_for_timeout(1000)
+    _snap(page, tmp_path, "defect7_preview", full_page=False)
+    field = page.locator(".pool-param-1-p input")
+    _expect()(field).to_have_value("1")
+    field.fill("1.5")
+    field.press("Enter")
+    alert = page.get_by_text("You typed 1.5; the field shows the last valid value, 1.0, again.")
+    _expect()(alert).to_be_visible()
+    _expect()(field).to_have_value("1")
+    _snap(page, tmp_path, "defect7_refused_value", full_page=False)

@@ -115,6 +115,9 @@ PLOT_FRAMES_JS = """
         visible: view.el ? view.el.isConnected && view.el.offsetParent !== null : false,
         box: view.el ? (({left, top, right, bottom}) => ({left, top, right, bottom}))(
           view.el.getBoundingClientRect()) : null,
+        frame_inside: view.el ? box.left >= 0 && box.top >= 0
+          && box.right <= view.el.getBoundingClientRect().width + 0.5
+          && box.bottom <= view.el.getBoundingClientRect().height + 0.5 : false,
         glyphs: (model.renderers || []).filter((r) => r.glyph).map((r) => {
           const glyph = r.glyph, source = r.data_source;
           const constant = (name) => {
@@ -421,6 +424,7 @@ class PlotFrame:
     legends: list[dict[str, Any]] = field(default_factory=list)
     x_min_interval: float | None = None
     box: dict[str, float] | None = None  # the whole plot's place in the page (CSS pixels)
+    frame_inside: bool = True  # the frame lies inside the plot (nothing of it clipped)
 
     @property
     def aspect_error(self) -> float:
@@ -445,6 +449,7 @@ def plot_frames(page: Any) -> list[PlotFrame]:
             legends=list(item["legends"]),
             x_min_interval=item["x_min_interval"],
             box=item["box"],
+            frame_inside=bool(item["frame_inside"]),
         )
         for item in page.evaluate(PLOT_FRAMES_JS)
     ]
