@@ -476,6 +476,7 @@ def test_highlights_belong_to_one_run(fresh_page, tmp_path: Path) -> None:
     _choose_dataset(page, "salinas_a")
     open_tab(page, "Training")
     _train(page, "kmeans", 6)
+    bars = next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])
     open_tab(page, "Embedding")
     set_number(page, "umap-max-points", 1000)
     page.wait_for_timeout(500)
@@ -484,7 +485,18 @@ def test_highlights_belong_to_one_run(fresh_page, tmp_path: Path) -> None:
     _expect()(page.locator(".umap-status")).to_contain_text(done, timeout=UMAP_TIMEOUT_MS)
     wait_for(lambda: canvas_signature(page, "embedding-plot") != "", 60, "the UMAP plot")
     page.wait_for_timeout(1000)
-    print([g for g in plot_frame(page, "UMAP of").glyphs if g["type"] != "Image"])
+    umap = plot_frame(page, "UMAP of")
+    (key,) = [g for g in umap.glyphs if g["type"] == "Scatter" and g["colours"]]
+    (names,) = [
+        legend["labels"] for legend in umap.legends if "highlighted" not in legend["labels"]
+    ] or [
+        [label for legend in umap.legends for label in legend["labels"] if label != "highlighted"]
+    ]
+    shown = dict(zip(names, key["colours"], strict=False))
+    assert shown and all(  # the embedding's cluster colours are the map's and the bars'
+        colour.lower() == bars["colours"][int(name.split()[-1])].lower()
+        for name, colour in shown.items()
+    ), (shown, bars["colours"])
     canvas = page.locator(".embedding-plot canvas").first
     box = canvas.bounding_box()
     assert box is not None

@@ -126,12 +126,20 @@ PLOT_FRAMES_JS = """
               ? spec.value : null);
           };
           const mapper = glyph.color_mapper;
+          const fillSpec = glyph.fill_color;
+          let fillColumn = fillSpec && fillSpec.field && source && source.data
+            ? [...source.data[fillSpec.field]] : null;
+          const colourMap = fillSpec && fillSpec.transform;
+          if (fillColumn && colourMap && colourMap.factors && colourMap.palette) {
+            const factors = [...colourMap.factors];  // categories drawn through a colour map
+            fillColumn = fillColumn.map((value) => colourMap.palette[factors.indexOf(value)]);
+          }
           const column = source && source.data && source.data.colour;
           return {
             type: glyph.type, fill: constant('fill_color'), line: constant('line_color'),
             n: source && source.get_length ? (source.get_length() || 0) : 0,
             palette: mapper ? [...mapper.palette] : null,
-            colours: column ? [...column] : null,
+            colours: column ? [...column] : (fillColumn ? fillColumn.map(String) : null),
             visible: r.visible,
           };
         }),
