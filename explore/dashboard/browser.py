@@ -597,6 +597,7 @@ def open_session(browser: Any, url: str, timeout_ms: float = 180_000) -> Any:
 def start_run(page: Any, plan: PlannedRun) -> None:
     """Fill the sidebar with `plan`'s settings, open the Training tab and press Start."""
     page.locator(".dataset-select select").select_option(plan.dataset)
+    page.wait_for_timeout(1000)  # a new dataset sets K to its classes: then K is typed
     page.locator(".method-select select").select_option(plan.method)
     page.locator(".config-select select").select_option(plan.config)
     set_number(page, "k-input", plan.n_clusters)
