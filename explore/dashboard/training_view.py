@@ -507,7 +507,7 @@ class TrainingView(pn.viewable.Viewer):
         )
 
     @param.depends("shown", "session.dataset")
-    def spectra_view(self) -> hv.Element | pn.pane.Markdown:
+    def spectra_view(self) -> hv.Element | hv.Overlay | pn.pane.Markdown:
         data = self._data()
         record = self.record()
         if isinstance(data, ImageSet):
@@ -515,10 +515,11 @@ class TrainingView(pn.viewable.Viewer):
                 "Images have no spectra: the sample images per cluster above show each cluster.",
                 css_classes=["spectra-note"],
             )
-        if record is None:
-            return pn.pane.Markdown(
-                "Mean spectra per cluster appear after the first epoch.",
-                css_classes=["spectra-note"],
+        if record is None:  # an empty plot, not a text: the pane keeps one kind of view
+            return hv.Overlay([hv.Curve([], "band", "reflectance")]).opts(
+                title="mean spectra per cluster appear after the first epoch",
+                responsive=True,
+                height=300,
             )
         return cluster_mean_spectra(data, record.assignments, palette=self.palette()).opts(
             title="mean spectrum per cluster", responsive=True, height=300
