@@ -365,6 +365,10 @@ class TrainingView(pn.viewable.Viewer):
         # re-rendered per record could drop the last updates when epochs arrive from several
         # training threads at once (seen with three sessions training together).
         self.metrics_pane = pn.pane.Markdown(self.metrics_table())
+        # The curves too: panes whose object each new record replaces (a view re-rendered from
+        # the training thread once missed a 1-epoch run's only update).
+        self.losses_pane = pn.pane.HoloViews(self.losses_view(), sizing_mode="stretch_width")
+        self.metrics_plot = pn.pane.HoloViews(self.metrics_view(), sizing_mode="stretch_width")
         self.map_bounds = hv.streams.BoundsXY(bounds=None)
         self.map_bounds.add_subscriber(self._on_map_bounds)
         self.session.param.watch(self._on_records, "records")
@@ -387,6 +391,8 @@ class TrainingView(pn.viewable.Viewer):
             self.highlight = None
         self._update_shown_label()
         self.metrics_pane.object = self.metrics_table()
+        self.losses_pane.object = self.losses_view()
+        self.metrics_plot.object = self.metrics_view()
 
     def _on_dataset(self, *events: Any) -> None:
         """Highlights are pixels of the shown run's dataset: another dataset drops them."""
@@ -486,14 +492,14 @@ class TrainingView(pn.viewable.Viewer):
         )
         return scene_axes(element, data.name)
 
-    @param.depends("session.records")
     def losses_view(self) -> hv.Overlay:
+        """Loss parts per epoch of the current run."""
         return loss_curves(self.session.records).opts(
             title="losses by part", responsive=True, height=260, legend_position="right"
         )
 
-    @param.depends("session.records")
     def metrics_view(self) -> hv.Overlay:
+        """Metrics per epoch of the current run."""
         return metric_curves(self.session.records).opts(
             title=METRICS_TITLE, responsive=True, height=260, legend_position="right"
         )
@@ -551,7 +557,7 @@ class TrainingView(pn.viewable.Viewer):
                 ),
                 pn.panel(self.truth_view, sizing_mode="fixed"),
             ),
-            pn.Row(pn.panel(self.losses_view), pn.panel(self.metrics_view)),
+            pn.Row(self.losses_pane, self.metrics_plot),
             pn.pane.Markdown(METRICS_NOTE, css_classes=["metrics-note"]),
             pn.Row(pn.panel(self.sizes_view), pn.panel(self.spectra_view)),
             pn.Column(self.metrics_pane, css_classes=["metrics-table"]),
