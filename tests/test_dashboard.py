@@ -30,11 +30,13 @@ def test_default_scene_is_indian_pines_and_other_local_scenes_are_offered() -> N
 def test_band_pickers_redraw_the_composite() -> None:
     view = SceneView()
     assert view.param.red.bounds == (0, 199)
-    first = view.composite()
-    assert isinstance(first, hv.RGB)
+    first = view.composite()  # the composite under its (transparent) ground truth
+    assert isinstance(first, hv.Overlay) and isinstance(first.get(0), hv.RGB)
     view.red = 10
     second = view.composite()
-    assert not np.array_equal(first.data, second.data)
+    assert not np.array_equal(first.get(0).data, second.get(0).data)
+    view.overlay_truth = True  # the same kind of element, so a DynamicMap can redraw it
+    assert type(view.composite()) is type(second) and len(view.composite()) == len(second)
     truth = view.ground_truth()
     assert truth.dimension_values("label", flat=False).shape == (145, 145)
 
@@ -44,7 +46,7 @@ def test_switching_scene_resets_band_ranges() -> None:
     view = SceneView()
     view.dataset = "salinas_a"
     assert view.param.red.bounds == (0, 203)
-    assert view.composite().dimension_values(2, flat=False).shape == (83, 86)
+    assert view.composite().get(0).dimension_values(2, flat=False).shape == (83, 86)
 
 
 def _free_port() -> int:

@@ -15,7 +15,9 @@ the playwright package) the tests skip, unless `EXPLORE_REQUIRE_BROWSER=1` (CI),
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,13 +29,17 @@ from explore.dashboard.browser import (
     VIEWPORT,
     DashboardServer,
     canvas_signature,
+    deep_text,
     launch_chromium,
     open_tab,
+    plot_frame,
+    plot_frames,
     require_browser,
     server_env,
     set_number,
     wait_for,
 )
+from explore.dashboard.scene_view import map_frame
 
 pytestmark = pytest.mark.slow
 
@@ -69,20 +75,44 @@ def server(
 
 
 @pytest.fixture(scope="module")
-def page(server: DashboardServer) -> Iterator:
-    """One Chromium page (one dashboard session) shared by the tests of this module."""
+def browser(server: DashboardServer) -> Iterator:
+    """Headless Chromium for this module's pages."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=60_000)  # a busy 2-core server answers in seconds, not ms
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+        chromium = launch_chromium(playwright)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(60_000)
-            page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
-            yield page
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(server: DashboardServer, browser) -> Iterator:
+    """One Chromium page (one dashboard session) shared by the step-by-step tests above the
+    defect tests."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(60_000)
+    page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
+    yield page
+    page.close()
+
+
+SHOT_VIEWPORT = {"width": 1600, "height": 1000}
+
+
+@pytest.fixture
+def fresh_page(server: DashboardServer, browser) -> Iterator:
+    """A page of its own (own browser context: own dashboard session) at 1600 x 1000, loaded
+    with its composite drawn; closed after the test."""
+    context = browser.new_context(viewport=SHOT_VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
+    wait_for(lambda: canvas_signature(page, "composite-plot") != "", 180, "the composite")
+    yield page
+    context.close()
 
 
 def _expect():
@@ -91,8 +121,33 @@ def _expect():
     return expect
 
 
-def _snap(page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+def _snap(page, tmp_path: Path, name: str, full_page: bool = True) -> None:
+    """A screenshot in the test's tmp_path, copied to `EXPLORE_SCREENSHOTS` when set."""
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    folder = os.environ.get("EXPLORE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(folder) / path.name)
+
+
+def _choose_dataset(page, name: str) -> None:
+    """Pick a dataset in the sidebar and wait until the scene view shows it."""
+    page.locator(".dataset-select select").select_option(name)
+    if name != "digits":
+        plot_frame(page, f"{name}: R/G/B")
+
+
+def _train(page, method: str, k: int, epochs: int = 1, timeout: float = TRAIN_TIMEOUT_MS) -> None:
+    """Set method, K and epochs in the sidebar, press Start and wait until the run finished."""
+    page.locator(".method-select select").select_option(method)
+    page.locator(".config-select select").select_option("fast")
+    set_number(page, "k-input", k)
+    set_number(page, "epochs-input", epochs)
+    page.wait_for_timeout(500)  # the inputs reach the server before the click
+    page.locator(".start-button button").click()
+    this_run = re.compile(rf"finished: \d+\. {method} on .*\(K={k}\)")
+    _expect()(page.locator(".run-status")).to_contain_text(this_run, timeout=timeout)
 
 
 def _colours(png: bytes) -> int:
@@ -133,6 +188,7 @@ def test_bad_settings_show_an_error_and_the_server_keeps_serving(
 ) -> None:
     _after("loaded")
     page.locator(".dataset-select select").select_option("salinas_a")
+    _expect()(page.locator(".k-input input")).to_have_value("6")  # K follows the dataset
     page.locator(".method-select select").select_option("sscc")
     set_number(page, "k-input", 100000)
     page.locator(".start-button button").click()
@@ -188,7 +244,7 @@ def test_embedding_tab_computes_and_shows_a_umap(page, tmp_path: Path) -> None:
     _after("trained")
     open_tab(page, "Embedding")
     status = page.locator(".umap-status")
-    _expect()(status).to_contain_text("Press 'Compute UMAP'")
+    _expect()(status).to_contain_text("press 'Embed the last run'")
     empty = canvas_signature(page, "embedding-plot")
     set_number(page, "umap-max-points", 1500)  # a quicker UMAP than the default 5000 points
     page.wait_for_timeout(500)
@@ -235,3 +291,381 @@ def test_box_on_the_cluster_map_highlights_points_in_the_embedding(page, tmp_pat
     )
     page.wait_for_timeout(1000)
     _snap(page, tmp_path, "07_highlighted_in_embedding")
+
+
+# ---------------------------------------------------------------------- defects (own pages)
+ASPECT_TOLERANCE = 0.02
+
+
+def _size(frame) -> tuple[float, float]:
+    return (frame.width, frame.height)
+
+
+def test_maps_keep_the_scene_aspect_after_a_band_change(fresh_page, tmp_path: Path) -> None:
+    """Salinas-A is 83 x 86 pixels: every map of it is drawn with square pixels, also after a
+    band change redraws the composite (it was squashed to 575 x 400)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    size = map_frame((83, 86))  # as large as fits, one pixel as wide as tall: 435 x 420
+    expected = (float(size["frame_width"]), float(size["frame_height"]))
+    wait_for(lambda: _size(plot_frame(page, "salinas_a: R/G/B")) == expected, 60, "the composite")
+    before = plot_frame(page, "salinas_a: R/G/B")
+    truth = plot_frame(page, "salinas_a: ground truth")
+    band = plot_frame(page, re.compile(r"^band \d+"))
+    for frame in (before, truth, band):
+        assert frame.aspect_error < ASPECT_TOLERANCE, frame
+    title = before.title
+    page.locator(".red-band .noUi-handle").press("ArrowRight")
+    wait_for(lambda: plot_frame(page, "salinas_a: R/G/B").title != title, 60, "a new composite")
+    page.wait_for_timeout(1500)
+    after = plot_frame(page, "salinas_a: R/G/B")
+    assert after.aspect_error < ASPECT_TOLERANCE, after
+    assert _size(after) == _size(before) == expected  # it shrank to 575 x 400 here
+    _snap(page, tmp_path, "defect1_band_change", full_page=False)
+
+
+def test_overlay_ground_truth_draws_over_the_composite(
+    fresh_page, server: DashboardServer, tmp_path: Path
+) -> None:
+    """The overlay switch redraws the composite with the ground truth on it (it blanked the
+    composite: the DynamicMap got an Overlay after an RGB and raised twice in the server)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    page.wait_for_timeout(1000)
+    plain = canvas_signature(page, "composite-plot")
+    page.locator(".overlay-truth input").check()
+    wait_for(lambda: canvas_signature(page, "composite-plot") not in ("", plain), 60, "the overlay")
+    page.wait_for_timeout(1000)
+    assert canvas_signature(page, "composite-plot") != ""
+    assert _colours(page.locator(".composite-plot").screenshot()) > 500
+    assert plot_frame(page, "salinas_a: R/G/B").aspect_error < ASPECT_TOLERANCE
+    log = server.log_text()
+    assert "AssertionError" not in log and "must only contain one type" not in log, log[-3000:]
+    _snap(page, tmp_path, "defect2_overlay", full_page=False)
+    overlaid = canvas_signature(page, "composite-plot")
+    page.locator(".overlay-truth input").uncheck()
+    wait_for(
+        lambda: canvas_signature(page, "composite-plot") not in ("", overlaid),
+        60,
+        "the composite without the overlay",
+    )
+
+
+def test_cluster_and_compare_maps_keep_the_scene_aspect(fresh_page, tmp_path: Path) -> None:
+    """The Training tab's map and the Compare tab's two maps of the 83 x 86 Salinas-A are drawn
+    with square pixels (Compare's were about 420 x 270)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 6)
+    _train(page, "kmeans", 4)
+    cluster_map = plot_frame(page, "epoch 1: clusters")
+    assert cluster_map.aspect_error < ASPECT_TOLERANCE, cluster_map
+    assert plot_frame(page, "salinas_a: ground truth").aspect_error < ASPECT_TOLERANCE
+    open_tab(page, "Compare")
+    for name in ("1. kmeans on salinas_a (K=6)", "2. kmeans on salinas_a (K=4)"):
+        frame = plot_frame(page, name)
+        assert frame.aspect_error < ASPECT_TOLERANCE, frame
+        assert frame.width > 300 and frame.height > 300, frame  # not a thumbnail either
+    _snap(page, tmp_path, "defect1_compare", full_page=False)
+
+
+def _k_field(page):
+    return page.locator(".k-input input")
+
+
+def test_invalid_numbers_are_refused_with_a_message(fresh_page, tmp_path: Path) -> None:
+    """K = 0 (or an empty field, or 0 epochs) is shown as a problem and nothing starts (K = 0
+    used to start a run with the previous K); K = 5000 for 6 classes asks to press Start again;
+    zero training bands are refused in plain words, once ("failed: failed: ..." before)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    _expect()(_k_field(page)).to_have_value("6")  # a new dataset: K = its number of classes
+    status, counter = page.locator(".run-status"), page.locator(".epoch-counter")
+    set_number(page, "k-input", 5000)
+    page.wait_for_timeout(500)
+    page.locator(".start-button button").click()
+    warning = page.locator(".run-warning")
+    _expect()(warning).to_be_visible()
+    _expect()(warning).to_contain_text("K = 5000 is far above the 6 classes of salinas_a")
+    _expect()(page.locator(".start-button button")).to_have_text("Start anyway")
+    _snap(page, tmp_path, "defect3_absurd_k", full_page=False)
+    set_number(page, "k-input", 0)
+    set_number(page, "epochs-input", 0)
+    page.wait_for_timeout(500)
+    page.locator(".start-button button").click()
+    problems = page.locator(".input-error")
+    _expect()(problems).to_be_visible()
+    _expect()(problems).to_contain_text("Clusters (K) = 0 is too small: it must be at least 2.")
+    _expect()(problems).to_contain_text("Epochs = 0 is out of range: it must be from 1 to 1000.")
+    _expect()(problems).to_contain_text("Nothing was started.")
+    _expect()(_k_field(page)).to_have_value("0")  # what was typed stays
+    _snap(page, tmp_path, "defect3_invalid_numbers", full_page=False)
+    page.wait_for_timeout(1000)
+    _expect()(status).to_have_text("idle")
+    _expect()(counter).to_have_text("epoch 0 / 0")
+    set_number(page, "k-input", 6)
+    set_number(page, "epochs-input", 1)
+    _expect()(problems).to_be_hidden()
+    page.locator(".train-bands").scroll_into_view_if_needed()
+    lower = page.locator(".train-bands .noUi-handle-lower").bounding_box()
+    upper = page.locator(".train-bands .noUi-handle-upper").bounding_box()
+    assert lower is not None and upper is not None
+    page.mouse.move(lower["x"] + lower["width"] / 2, lower["y"] + lower["height"] / 2)
+    page.mouse.down()  # the lower end dragged onto the upper: 204..204, no band
+    page.mouse.move(upper["x"] + upper["width"] + 40, upper["y"] + upper["height"] / 2, steps=8)
+    page.mouse.up()
+    page.get_by_text("Training bands: none selected (0 of 204)").wait_for()
+    page.wait_for_timeout(500)
+    page.locator(".start-button button").click()
+    reason = (
+        "no training bands are selected (0 of the 204 bands of salinas_a): widen "
+        "'Training bands' to at least one band"
+    )
+    _expect()(status).to_have_text(f"failed: {reason}")
+    _expect()(page.locator(".run-error")).to_have_text(reason)
+    _expect()(counter).to_have_text("epoch 0 / 0")
+    _snap(page, tmp_path, "defect3_no_bands", full_page=False)
+
+
+def test_resume_finishes_the_stopped_run_and_the_form_shows_what_trains(
+    fresh_page, tmp_path: Path
+) -> None:
+    """Resume after a stop trains on to the run's own total (it ran to 3 of 3 after a stop at
+    1 of 2); while a run trains its settings are locked, so the sidebar shows what trains."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    page.locator(".method-select select").select_option("sscc")
+    set_number(page, "epochs-input", 3)
+    page.wait_for_timeout(500)
+    page.locator(".start-button button").click()
+    status, counter = page.locator(".run-status"), page.locator(".epoch-counter")
+    _expect()(status).to_contain_text("running")
+    _expect()(page.locator(".dataset-select select")).to_be_disabled()
+    _expect()(_k_field(page)).to_be_disabled()
+    _expect()(counter).to_contain_text("epoch 1 / 3", timeout=TRAIN_TIMEOUT_MS)
+    page.locator(".stop-button button").click()
+    _expect()(status).to_contain_text("stopped", timeout=TRAIN_TIMEOUT_MS)
+    assert re.fullmatch(r"epoch [12] / 3", deep_text(page, "epoch-counter"))
+    _expect()(page.locator(".dataset-select select")).to_be_enabled()
+    page.locator(".resume-button button").click()
+    _expect()(status).to_contain_text("finished", timeout=TRAIN_TIMEOUT_MS)
+    _expect()(counter).to_have_text("epoch 3 / 3")
+    _snap(page, tmp_path, "defect4_resumed", full_page=False)
+
+
+def _glyphs(frame, kind: str) -> list[dict]:
+    return [glyph for glyph in frame.glyphs if glyph["type"] == kind]
+
+
+def test_one_colour_per_cluster_on_the_map_sizes_and_spectra(fresh_page, tmp_path: Path) -> None:
+    """Cluster k has one colour on the map, its size bar and its mean spectrum (the map
+    coloured clusters by matched class, the bars and spectra by cluster number)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 6)
+    page.wait_for_timeout(1000)
+    (image,) = _glyphs(plot_frame(page, "epoch 1: clusters"), "Image")
+    bars = next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])
+    lines = _glyphs(plot_frame(page, "mean spectrum per cluster"), "Line")
+    by_cluster = [colour.lower() for colour in bars["colours"]]
+    assert len(by_cluster) == 6 and len(set(by_cluster)) == 6
+    assert [c.lower() for c in image["palette"][:6]] == by_cluster  # map value k = cluster k
+    assert [line["line"].lower() for line in lines] == by_cluster
+    _snap(page, tmp_path, "defect6_colours", full_page=True)
+
+
+def test_highlights_belong_to_one_run(fresh_page, tmp_path: Path) -> None:
+    """Points boxed in the embedding outline their pixels on that run's map, and no later
+    run's map (they stayed as white squares on every later map)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 6)
+    bars = next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])
+    open_tab(page, "Embedding")
+    set_number(page, "umap-max-points", 1000)
+    page.wait_for_timeout(500)
+    page.locator(".embed-button button").click()
+    done = re.compile(r"UMAP of \d+ items in [\d.]+ s")
+    _expect()(page.locator(".umap-status")).to_contain_text(done, timeout=UMAP_TIMEOUT_MS)
+    wait_for(lambda: canvas_signature(page, "embedding-plot") != "", 60, "the UMAP plot")
+    page.wait_for_timeout(1000)
+    umap = plot_frame(page, "UMAP of")
+    (key,) = [g for g in umap.glyphs if g["type"] == "Scatter" and g["colours"]]
+    (names,) = [
+        legend["labels"] for legend in umap.legends if "highlighted" not in legend["labels"]
+    ] or [
+        [label for legend in umap.legends for label in legend["labels"] if label != "highlighted"]
+    ]
+    shown = dict(zip(names, key["colours"], strict=False))
+    assert shown and all(  # the embedding's cluster colours are the map's and the bars'
+        colour.lower() == bars["colours"][int(name.split()[-1])].lower()
+        for name, colour in shown.items()
+    ), (shown, bars["colours"])
+    canvas = page.locator(".embedding-plot canvas").first
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.2 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.8 * box["width"], box["y"] + 0.8 * box["height"], steps=8)
+    page.mouse.up()
+    _expect()(page.locator(".umap-status")).to_contain_text(re.compile(r"[1-9]\d* points selected"))
+    open_tab(page, "Training")
+    wait_for(
+        lambda: sum(g["n"] for g in _glyphs(plot_frame(page, "epoch 1: clusters"), "Scatter")) > 0,
+        60,
+        "the highlighted pixels on the map",
+    )
+    _snap(page, tmp_path, "defect5_highlighted", full_page=False)
+    _train(page, "kmeans", 5)  # a new run: its map has no highlight
+    page.wait_for_timeout(1500)
+    frame = plot_frame(page, "epoch 1: clusters")
+    assert sum(g["n"] for g in _glyphs(frame, "Scatter")) == 0, frame.glyphs
+    _snap(page, tmp_path, "defect5_new_run", full_page=False)
+
+
+SIZING_WARNING = re.compile(r"sizing|W-10\d\d|W-\d{4}|\bwidth\b.*\bheight\b", re.IGNORECASE)
+
+
+def test_a_tour_asks_only_the_local_server_and_logs_no_warning(
+    server: DashboardServer, browser, tmp_path: Path
+) -> None:
+    """Every request of a tour (load, every tab, a run, two runs compared, the pool preview)
+    goes to the dashboard's own server (users run offline; the page asked
+    fonts.googleapis.com for a web font), and the server logs no warning meanwhile (it
+    logged about 12 Panel sizing warnings)."""
+    context = browser.new_context(viewport=SHOT_VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    log_before = len(server.log_text())
+    try:
+        page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
+        wait_for(lambda: canvas_signature(page, "composite-plot") != "", 180, "the composite")
+        _choose_dataset(page, "salinas_a")
+        for tab in ("Augmentation pool", "Training", "Embedding", "Compare", "Training"):
+            open_tab(page, tab)
+            page.wait_for_timeout(1500)
+        _train(page, "kmeans", 6)
+        _train(page, "sscc", 6, epochs=1)
+        for tab in ("Embedding", "Compare", "Scene"):
+            open_tab(page, tab)
+            page.wait_for_timeout(1500)
+        _snap(page, tmp_path, "tour_end", full_page=False)
+    finally:
+        context.close()
+    origin = f"http://127.0.0.1:{server.port}/"
+    foreign = sorted({url for url in requests if not url.startswith((origin, "data:", "blob:"))})
+    assert requests and not foreign, foreign
+    log = server.log_text()[log_before:]
+    warnings = [
+        line for line in log.splitlines() if "WARNING" in line or SIZING_WARNING.search(line)
+    ]
+    assert not warnings, "\n".join(warnings)
+
+
+def test_a_one_epoch_run_draws_points_on_whole_epoch_axes(fresh_page, tmp_path: Path) -> None:
+    """A 1-epoch run's metrics are drawn as points (the plot was empty), the epoch axes tick on
+    whole epochs only (1.5, 2.5 before), the title fits, and the legends sit beside the curves
+    (they were drawn over them)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "sscc", 6, epochs=1)
+    found: list = []
+
+    def drawn() -> bool:  # the plot drawn for the run's records (a view may be replaced)
+        found[:] = [
+            frame
+            for frame in plot_frames(page)
+            if frame.visible
+            and frame.title.startswith("metrics on labelled items")
+            and len(_glyphs(frame, "Scatter")) == 4
+        ]
+        return bool(found)
+
+    wait_for(drawn, 120, "the metrics' points", 0.5)
+    metrics = found[0]
+    assert metrics.title == "metrics on labelled items"  # the note is a caption below
+    points = _glyphs(metrics, "Scatter")
+    assert len(points) == 4 and all(glyph["n"] == 1 for glyph in points), metrics.glyphs
+    losses = plot_frame(page, "losses by part")
+    for frame in (metrics, losses):
+        assert frame.x_min_interval == 1, frame
+        assert frame.legends and all(legend["side"] == "right" for legend in frame.legends)
+    assert sorted(metrics.legends[0]["labels"]) == ["acc", "ari", "kappa", "nmi"]
+    page.locator(".metrics-note").scroll_into_view_if_needed()
+    _snap(page, tmp_path, "defect8_one_epoch_curves", full_page=False)
+
+
+def test_digits_pages_speak_of_images_and_class_names(fresh_page, tmp_path: Path) -> None:
+    """On digits (8 x 8 images, classes named 0..9): the image mosaics keep square pixels (they
+    were drawn 1:2), the spectra place says images have none (it promised spectra), the
+    embedding's status points at the button that computes it and its classes are named 0..9
+    (they read "class 1..10")."""
+    page = fresh_page
+    _choose_dataset(page, "digits")
+    _expect()(_k_field(page)).to_have_value("10")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 10)
+    grid = plot_frame(page, "epoch 1: sample images per cluster")
+    truth = plot_frame(page, "sample images per class")
+    for frame in (grid, truth):
+        assert frame.aspect_error < ASPECT_TOLERANCE, frame
+    assert grid.box is not None and truth.box is not None
+    assert grid.box["right"] <= truth.box["left"] + 1, (grid.box, truth.box)  # side by side
+    _expect()(page.locator(".spectra-note")).to_have_text(
+        "Images have no spectra: the sample images per cluster above show each cluster."
+    )
+    _snap(page, tmp_path, "defect8_digits_training", full_page=False)
+    open_tab(page, "Embedding")
+    status = page.locator(".umap-status")
+    _expect()(status).to_have_text(
+        "No features yet: press 'Embed the last run' (it computes the UMAP too)."
+    )
+    set_number(page, "umap-max-points", 600)
+    page.wait_for_timeout(500)
+    page.locator(".embed-button button").click()
+    done = re.compile(r"UMAP of \d+ items in [\d.]+ s")
+    _expect()(status).to_contain_text(done, timeout=UMAP_TIMEOUT_MS)
+    page.get_by_role("button", name="class", exact=True).click()
+    wait_for(lambda: "class" in plot_frame(page, "UMAP of").title, 60, "colouring by class")
+    page.wait_for_timeout(1000)
+    labels = [label for legend in plot_frame(page, "UMAP of").legends for label in legend["labels"]]
+    assert sorted(label for label in labels if label != "highlighted") == [
+        str(digit) for digit in range(10)
+    ], labels
+    _snap(page, tmp_path, "defect8_digits_embedding", full_page=False)
+
+
+def test_augmentation_preview_fits_and_a_refused_value_reverts(fresh_page, tmp_path: Path) -> None:
+    """Every view of the preview is inside its plot and the page (views 4-9 were cut off with
+    no scroll bar, even at 2400 px); a refused value goes back to the last valid one in its
+    field, with the alert saying what was typed (it stayed typed)."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Augmentation pool")
+    for width in (1600, 2400):
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(1500)
+        mosaic = plot_frame(page, "original, then views 1..8")
+        spectra = plot_frame(page, "centre pixel spectrum")
+        for frame in (mosaic, spectra):
+            assert frame.frame_inside, frame
+            assert frame.box is not None and frame.box["right"] <= width, frame
+        assert mosaic.aspect_error < ASPECT_TOLERANCE, mosaic
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    page.set_viewport_size(SHOT_VIEWPORT)
+    page.wait_for_timeout(1000)
+    _snap(page, tmp_path, "defect7_preview", full_page=False)
+    field = page.locator(".pool-param-1-p input")
+    _expect()(field).to_have_value("1")
+    field.fill("1.5")
+    field.press("Enter")
+    alert = page.get_by_text("You typed 1.5; the field shows the last valid value, 1.0, again.")
+    _expect()(alert).to_be_visible()
+    _expect()(field).to_have_value("1")
+    _snap(page, tmp_path, "defect7_refused_value", full_page=False)

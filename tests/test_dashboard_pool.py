@@ -109,7 +109,8 @@ def test_invalid_values_show_an_alert_and_keep_the_last_valid_pool(
     probability.value = 1.5
     assert editor.to_dict() == valid
     assert editor.alert.visible and "probability" in editor.alert.object
-    assert probability.value == 1.5  # what was typed stays visible next to the alert
+    assert probability.value == 0.5  # back to the last valid value; the alert says why
+    assert "You typed 1.5" in editor.alert.object
     assert np.array_equal(_mosaic(preview.drawn), image)
 
     for widget, value in [
@@ -127,7 +128,7 @@ def test_invalid_values_show_an_alert_and_keep_the_last_valid_pool(
 
     editor.parameter_widgets((2, 2), "p")[0].value = 0.25  # a valid edit clears the alert
     assert not editor.alert.visible and editor.error == ""
-    assert probability.value == 0.5  # stale invalid fields show the pool again
+    assert probability.value == 0.5
     assert editor.parameter_widgets((2, 0), "kernel_size")[0].value == 3
 
 
@@ -216,7 +217,8 @@ def test_preview_shapes(preview: AugmentationPreview, scene: Scene) -> None:
     assert preview.views().shape == (8, 200, 11, 11)
     layout = preview.drawn
     assert isinstance(layout, hv.Layout)
-    assert _mosaic(layout).shape == (11, 9 * 12 - 1, 3)  # original + 8 views, 1 px gaps
+    # original + 8 views in rows of PREVIEW_COLUMNS (5), 1 px gaps
+    assert _mosaic(layout).shape == (2 * 12 - 1, 5 * 12 - 1, 3)
     (views,) = layout.traverse(lambda element: element, [hv.NdOverlay])
     assert len(views) == 8
     curves = layout.traverse(lambda element: element, [hv.Curve])
@@ -263,7 +265,7 @@ def test_value_changes_stream_into_the_same_plot(preview: AugmentationPreview) -
     assert preview.plot.object is plot
     preview.n_views = 5  # the mosaic changes shape: a new plot
     assert preview.plot.object is not plot
-    assert _mosaic(preview.drawn).shape == (11, 6 * 12 - 1, 3)
+    assert _mosaic(preview.drawn).shape == (2 * 12 - 1, 5 * 12 - 1, 3)  # 6 tiles, rows of 5
 
 
 def test_switching_scene_recentres_and_a_bad_patch_size_is_shown(

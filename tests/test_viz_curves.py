@@ -74,8 +74,10 @@ def test_loss_curves_hold_the_history_losses() -> None:
     history = _history()
     overlay = loss_curves(history)
     assert isinstance(overlay, hv.Overlay)
-    curves = {curve.label: curve for curve in overlay}
+    curves = {curve.label: curve for curve in overlay if isinstance(curve, hv.Curve)}
     assert set(curves) == {"instance", "cluster"}
+    points = {layer.label for layer in overlay if isinstance(layer, hv.Scatter)}
+    assert points == set(curves)  # each epoch drawn as a point too (one epoch has no line)
     for part, curve in curves.items():
         assert isinstance(curve, hv.Curve)
         assert [d.name for d in curve.kdims] == ["epoch"]
@@ -85,7 +87,7 @@ def test_loss_curves_hold_the_history_losses() -> None:
     assert _opts(overlay)["show_legend"] is True
     _render(overlay)
     # A plain list of records works too.
-    assert len(loss_curves(history.records)) == 2
+    assert len(loss_curves(history.records)) == 4  # two curves and their points
 
 
 def test_empty_history_gives_empty_overlay_with_axes() -> None:
@@ -102,7 +104,7 @@ def test_empty_history_gives_empty_overlay_with_axes() -> None:
 def test_metric_curves_skip_non_scalars_and_are_empty_without_labels() -> None:
     history = _history()
     overlay = metric_curves(history)
-    curves = {curve.label: curve for curve in overlay}
+    curves = {curve.label: curve for curve in overlay if isinstance(curve, hv.Curve)}
     assert set(curves) == {"acc", "nmi"}  # per_class (a dict) skipped
     np.testing.assert_allclose(curves["acc"].dimension_values(1), [0.5, 0.6, 0.7])
     _render(overlay)

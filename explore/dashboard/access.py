@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import Any
 
 import panel as pn
 
@@ -52,13 +53,14 @@ def refused_client() -> str | None:
     return address
 
 
-def refusal_page(address: str, title: str) -> pn.template.FastListTemplate:
-    """What a browser on another machine sees unless the dashboard was opened to it."""
+def refusal_page(address: str, title: str, **template: Any) -> pn.template.FastListTemplate:
+    """What a browser on another machine sees unless the dashboard was opened to it
+    (`template`: more FastListTemplate settings, e.g. the page's design)."""
     message = (
         f"This dashboard serves only the machine it runs on (your address: {address}). Its "
         f"owner can open it to other machines with `{REMOTE_ENV}=1` and the `panel serve` "
         "options described in the README (allowed websocket origins, authentication, TLS)."
     )
     return pn.template.FastListTemplate(
-        title=title, main=[pn.pane.Markdown(message, css_classes=["remote-refused"])]
+        title=title, main=[pn.pane.Markdown(message, css_classes=["remote-refused"])], **template
     )

@@ -29,6 +29,9 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import param
+from bokeh.core.validation import silence
+from bokeh.core.validation.warnings import FIXED_SIZING_MODE
+from panel.theme import fast as panel_fast
 
 from explore.dashboard import access
 from explore.dashboard.compare_view import CompareView
@@ -36,7 +39,12 @@ from explore.dashboard.embedding_view import EmbeddingView
 from explore.dashboard.pool_editor import AugmentationPreview, PoolEditor
 from explore.dashboard.scene_view import SceneView, available_scenes
 from explore.dashboard.session import TrainingSession
-from explore.dashboard.training_view import TrainingControls, TrainingView, _truth_of
+from explore.dashboard.training_view import (
+    TrainingControls,
+    TrainingView,
+    _truth_of,
+    cluster_palette,
+)
 from explore.data.scene import Scene
 from explore.transfer.embedding import subsample_indices
 
@@ -45,6 +53,12 @@ MAX_EMBEDDED = 5000
 END_TIMEOUT = 120.0  # seconds an ended session waits for its training thread's current batch
 
 log = logging.getLogger(__name__)
+
+# Maps are sized by their frame (`frame_width` / `frame_height`, see
+# `scene_view.map_frame`), which is what keeps a scene's aspect ratio exact; HoloViews then
+# makes the plot and its pane 'fixed' without `width` / `height`, which Bokeh's layout check
+# reports (W-1005) although Bokeh sizes such plots from their frame. Not a problem here.
+silence(FIXED_SIZING_MODE, True)
 
 
 @functools.cache
@@ -69,6 +83,18 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+class Fast(panel_fast.Fast):
+    """Panel's Fast design without its web font (Open Sans from fonts.googleapis.com): the page
+    asks no host but its own server for anything (users run offline); text is drawn in the
+    system's font. Named like Panel's class: Panel finds a design's bundled files by its class
+    name ("fast/js/fast_design.js")."""
+
+    _resources = {**panel_fast.Fast._resources, "font": {}}
+
+
+PAGE_STYLE: dict[str, Any] = {"design": Fast, "font": "system-ui, sans-serif"}
 
 
 class _LiveSessions:
@@ -107,6 +133,7 @@ class Dashboard:
         )
         self.embed_button.on_click(lambda event: self.embed_last_run())
         self.embed_status = pn.pane.Markdown("", css_classes=["embed-status"])
+        self._embedded_run = ""  # the run whose features the embedding view holds
 
         self.session.param.watch(self._on_dataset, "dataset")
         self.scene_view.param.watch(self._on_scene, "dataset")
@@ -133,8 +160,24 @@ class Dashboard:
     def _on_pool(self, *events: Any) -> None:
         self.session.pool_spec = self.pool_editor.pool.to_dict()
 
+    def _embedding_is_current(self) -> bool:
+        """Whether the embedding shows the run the Training tab shows (same run, same data);
+        True when its features did not come from a run (set directly)."""
+        return not self._embedded_run or self._embedded_run == self.session.run_name
+
     def _on_embedding_selection(self, event: Any) -> None:
+        """A box in the embedding: outline those pixels on the map, when the embedding is of
+        the run the map shows (a highlight belongs to one run and dataset)."""
         selected = event.new
+        if not self._embedding_is_current():
+            self.training_view.highlight = None
+            if selected:
+                self.embedding_view.status = (
+                    f"{len(selected)} points selected in the embedding of "
+                    f"'{self._embedded_run}'; the map shows another run "
+                    f"('{self.session.run_name or 'none'}'): embed it to link them."
+                )
+            return
         self.training_view.highlight = None if selected is None else np.asarray(selected)
 
     def _on_embedded(self, event: Any) -> None:
@@ -151,6 +194,12 @@ class Dashboard:
     def _highlight_map_selection(self, pixels: list[int]) -> str:
         """Highlight these pixels' embedded points; returns a status line saying how many."""
         view = self.embedding_view
+        if view.points is not None and pixels and not self._embedding_is_current():
+            view.highlight_pixels(None)
+            return (
+                f"{len(pixels)} pixels selected on the map of another run than the embedded "
+                f"'{self._embedded_run}': embed the shown run to see them."
+            )
         if view.points is None:
             if pixels:
                 return (
@@ -191,10 +240,19 @@ class Dashboard:
             labels = np.ravel(run.labels)[index]
             truth = _truth_of(data)
             classes = None if truth is None else np.ravel(truth)[index]
+            palette = cluster_palette(
+                np.ravel(run.labels),
+                None if truth is None else np.ravel(truth),
+                run.settings.get("n_clusters", 0),
+            )
+            self._embedded_run = run.name
             self.embedding_view.param.update(
                 features=np.asarray(features, dtype=np.float32),
                 assignments=labels.astype(np.int64),
-                class_labels=classes,
+                cluster_palette=palette,
+                class_labels=classes,  # 1..C, 0 unlabelled (`_truth_of`), named by the data
+                class_names=list(data.class_names) or None,
+                zero_is_unlabelled=True,
                 pixel_index=index if isinstance(data, Scene) else None,
             )
             self.embed_status.object = f"Embedding of {run.name}: {len(index)} items."
@@ -292,19 +350,29 @@ def build_dashboard() -> pn.template.FastListTemplate:
     if log.getEffectiveLevel() > logging.INFO:  # session ends reach the server's output
         log.setLevel(logging.INFO)
     pn.extension(sizing_mode="stretch_width")
+    # A layout keeps the sizing mode it was given instead of taking a child's (Panel warned at
+    # each such override: "sizing_mode=None on Column is being overridden ...").
+    pn.config.respect_explicit_sizing = True
     hv.extension("bokeh")
     refused = access.refused_client()
     if refused is not None:  # a browser on another machine: nothing is built for it
         log.warning(
             "refused the dashboard to %s (set %s=1 to serve it)", refused, access.REMOTE_ENV
         )
-        return access.refusal_page(refused, TITLE)
+        return access.refusal_page(refused, TITLE, **PAGE_STYLE)
     dashboard = Dashboard()
     template = pn.template.FastListTemplate(
-        title=TITLE, sidebar=dashboard.sidebar(), main=[dashboard.main()]
+        title=TITLE,
+        sidebar=dashboard.sidebar(),
+        main=[dashboard.main()],
+        **PAGE_STYLE,
     )
     template.dashboard = dashboard  # type: ignore[attr-defined]
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        # Panes made later by a training or UMAP thread resolve their stylesheets outside
+        # the server's rendering, where Bokeh's default resource mode (its CDN) applies: the
+        # page would then ask cdn.holoviz.org for them. Serve them here too (offline users).
+        os.environ.setdefault("BOKEH_RESOURCES", "server")
         dashboard.served = True
         log.info("session started (%d live)", _LIVE.count(+1))
         pn.state.on_session_destroyed(lambda context: dashboard.end_session())

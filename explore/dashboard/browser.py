@@ -93,6 +93,80 @@ DEEP_TEXT_JS = """
 }
 """
 
+# Every Bokeh plot drawn in the page: its title, the size of its frame (the data area, in CSS
+# pixels), its x / y ranges, its glyphs (type, constant fill / line colour, points, colour
+# mapper palette, a 'colour' column), its legends (side, labels) and the smallest interval
+# between the x axis's ticks, read from BokehJS's views (`Bokeh.index`).
+PLOT_FRAMES_JS = """
+() => {
+  const out = [];
+  const seen = new Set();
+  function visit(view) {
+    if (!view || seen.has(view)) return;
+    seen.add(view);
+    const model = view.model;
+    if (view.frame && view.frame.bbox && model && model.x_range && model.y_range) {
+      const box = view.frame.bbox;
+      out.push({
+        title: model.title && model.title.text !== undefined ? model.title.text : '',
+        width: box.width, height: box.height,
+        x0: model.x_range.start, x1: model.x_range.end,
+        y0: model.y_range.start, y1: model.y_range.end,
+        visible: view.el ? view.el.isConnected && view.el.offsetParent !== null : false,
+        box: view.el ? (({left, top, right, bottom}) => ({left, top, right, bottom}))(
+          view.el.getBoundingClientRect()) : null,
+        frame_inside: view.el ? box.left >= 0 && box.top >= 0
+          && box.right <= view.el.getBoundingClientRect().width + 0.5
+          && box.bottom <= view.el.getBoundingClientRect().height + 0.5 : false,
+        glyphs: (model.renderers || []).filter((r) => r.glyph).map((r) => {
+          const glyph = r.glyph, source = r.data_source;
+          const constant = (name) => {
+            const spec = glyph[name];
+            return typeof spec === 'string' ? spec : (spec && typeof spec.value === 'string'
+              ? spec.value : null);
+          };
+          const mapper = glyph.color_mapper;
+          const fillSpec = glyph.fill_color;
+          let fillColumn = fillSpec && fillSpec.field && source && source.data
+            ? [...source.data[fillSpec.field]] : null;
+          const colourMap = fillSpec && fillSpec.transform;
+          if (fillColumn && colourMap && colourMap.factors && colourMap.palette) {
+            const factors = [...colourMap.factors];  // categories drawn through a colour map
+            fillColumn = fillColumn.map((value) => colourMap.palette[factors.indexOf(value)]);
+          }
+          const column = source && source.data && source.data.colour;
+          return {
+            type: glyph.type, fill: constant('fill_color'), line: constant('line_color'),
+            n: source && source.get_length ? (source.get_length() || 0) : 0,
+            palette: mapper ? [...mapper.palette] : null,
+            colours: column ? [...column] : (fillColumn ? fillColumn.map(String) : null),
+            visible: r.visible,
+          };
+        }),
+        legends: ['center', 'left', 'right', 'above', 'below'].flatMap((side) =>
+          (model[side] || []).filter((m) => m.type === 'Legend').map((legend) => ({
+            side, labels: legend.items.flatMap((item) => {
+              const label = item.label;
+              if (label && label.field !== undefined) {  // one entry per value of a column
+                const source = item.renderers.length ? item.renderers[0].data_source : null;
+                const column = source && source.data ? source.data[label.field] : null;
+                return column ? [...new Set([...column].map(String))] : [];
+              }
+              return [label && label.value !== undefined ? String(label.value) : String(label)];
+            }),
+          }))),
+        x_min_interval: (model.below || []).filter((m) => m.ticker)
+          .map((axis) => axis.ticker.min_interval)[0] ?? null,
+      });
+    }
+    for (const kid of (view.child_views || [])) visit(kid);
+  }
+  const roots = Bokeh.index.roots || Object.values(Bokeh.index);
+  for (const root of roots) visit(root);
+  return out;
+}
+"""
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -343,6 +417,73 @@ def canvas_signature(page: Any, css_class: str) -> str:
     return str(page.evaluate(CANVAS_SIGNATURE_JS, css_class))
 
 
+@dataclass
+class PlotFrame:
+    """A Bokeh plot as drawn in the page: its title, its frame (data area) size in CSS pixels
+    and its x / y ranges in data units."""
+
+    title: str
+    width: float
+    height: float
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    visible: bool
+    glyphs: list[dict[str, Any]] = field(default_factory=list)
+    legends: list[dict[str, Any]] = field(default_factory=list)
+    x_min_interval: float | None = None
+    box: dict[str, float] | None = None  # the whole plot's place in the page (CSS pixels)
+    frame_inside: bool = True  # the frame lies inside the plot (nothing of it clipped)
+
+    @property
+    def aspect_error(self) -> float:
+        """How far one data unit's drawn width is from its drawn height, relative (0 when a
+        square pixel of a map is drawn square)."""
+        x_scale = self.width / abs(self.x_range[1] - self.x_range[0])
+        y_scale = self.height / abs(self.y_range[1] - self.y_range[0])
+        return abs(x_scale / y_scale - 1.0)
+
+
+def plot_frames(page: Any) -> list[PlotFrame]:
+    """Every Bokeh plot of the page (see `PLOT_FRAMES_JS`), visible or not (hidden tabs)."""
+    return [
+        PlotFrame(
+            title=str(item["title"]),
+            width=float(item["width"]),
+            height=float(item["height"]),
+            x_range=(float(item["x0"]), float(item["x1"])),
+            y_range=(float(item["y0"]), float(item["y1"])),
+            visible=bool(item["visible"]),
+            glyphs=list(item["glyphs"]),
+            legends=list(item["legends"]),
+            x_min_interval=item["x_min_interval"],
+            box=item["box"],
+            frame_inside=bool(item["frame_inside"]),
+        )
+        for item in page.evaluate(PLOT_FRAMES_JS)
+    ]
+
+
+def plot_frame(page: Any, title: str | re.Pattern[str], timeout: float = 60.0) -> PlotFrame:
+    """The visible plot whose title contains `title` (a string) or matches it (a pattern),
+    waiting up to `timeout` seconds for it to be drawn."""
+    found: list[PlotFrame] = []
+
+    def drawn() -> bool:
+        found[:] = [
+            frame
+            for frame in plot_frames(page)
+            if frame.visible
+            and frame.width > 0
+            and (
+                title.search(frame.title) if isinstance(title, re.Pattern) else title in frame.title
+            )
+        ]
+        return bool(found)
+
+    wait_for(drawn, timeout, f"a plot titled {title!r}", 0.2)
+    return found[0]
+
+
 def set_number(page: Any, css_class: str, value: int) -> None:
     """Type `value` into the number input inside `css_class` and confirm it with Enter."""
     field = page.locator(f".{css_class} input")
@@ -456,6 +597,7 @@ def open_session(browser: Any, url: str, timeout_ms: float = 180_000) -> Any:
 def start_run(page: Any, plan: PlannedRun) -> None:
     """Fill the sidebar with `plan`'s settings, open the Training tab and press Start."""
     page.locator(".dataset-select select").select_option(plan.dataset)
+    page.wait_for_timeout(1000)  # a new dataset sets K to its classes: then K is typed
     page.locator(".method-select select").select_option(plan.method)
     page.locator(".config-select select").select_option(plan.config)
     set_number(page, "k-input", plan.n_clusters)

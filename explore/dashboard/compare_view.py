@@ -10,9 +10,9 @@ import holoviews as hv
 import panel as pn
 import param
 
-from explore.dashboard.scene_view import scene_axes
+from explore.dashboard.scene_view import map_frame, scene_axes
 from explore.dashboard.session import FinishedRun, TrainingSession
-from explore.dashboard.training_view import PLOT_HEIGHT, _truth_of, aligned_clusters
+from explore.dashboard.training_view import _truth_of, cluster_palette
 from explore.data.images import ImageSet
 from explore.viz import cluster_image_grid, label_map
 
@@ -20,12 +20,16 @@ METRIC_KEYS = ("acc", "nmi", "ari", "kappa")
 
 
 def run_map(run: FinishedRun) -> hv.Element:
-    """A run's final assignment: the cluster map coloured by matched class (scenes) or sample
-    images per cluster (image sets)."""
+    """A run's final assignment: the cluster map (scenes) or sample images per cluster (image
+    sets), each cluster in its `cluster_palette` colour (that of its matched class)."""
+    palette = cluster_palette(run.labels, _truth_of(run.data), run.settings.get("n_clusters", 0))
     if isinstance(run.data, ImageSet):
-        return cluster_image_grid(run.data, run.labels, per_cluster=8).opts(title=run.name)
-    aligned = aligned_clusters(run.labels, _truth_of(run.data))
-    element = label_map(aligned, title=run.name).opts(responsive=True, min_height=PLOT_HEIGHT)
+        return cluster_image_grid(run.data, run.labels, per_cluster=8, palette=palette).opts(
+            title=run.name
+        )
+    element = label_map(run.labels, title=run.name, zero_is_unlabelled=False, palette=palette).opts(
+        **map_frame(run.labels.shape)
+    )
     return scene_axes(element, run.data.name)
 
 

@@ -31,6 +31,7 @@ from explore.viz.embedding import (
 logger = logging.getLogger(__name__)
 
 COLOR_BY = ["cluster", "class"]
+NO_FEATURES = "No features yet: press 'Embed the last run' (it computes the UMAP too)."
 PLOT_HEIGHT = 520
 
 
@@ -59,13 +60,18 @@ class EmbeddingView(pn.viewable.Viewer):
         allow_None=True,
         doc="class 0 means unlabelled (drawn black); None: True when pixel_index is given",
     )
+    cluster_palette = param.List(
+        default=None,
+        allow_None=True,
+        doc="colour of clusters 0, 1, ... (the run's colours on the map); None: label_map's",
+    )
     color_by = param.Selector(default="cluster", objects=COLOR_BY)
     max_points = param.Integer(default=5000, bounds=(16, None), doc="most items embedded")
     n_neighbors = param.Integer(default=15, bounds=(2, 200))
     min_dist = param.Number(default=0.1, bounds=(0.0, 1.0))
     seed = param.Integer(default=0, bounds=(0, None))
 
-    status = param.String(default="Press 'Compute UMAP'.")
+    status = param.String(default=NO_FEATURES)
     error = param.String(default="", doc="last failure, shown in an alert; empty when none")
     computing = param.Boolean(default=False, doc="a UMAP thread is running")
     points = param.Array(default=None, allow_None=True, doc="(n, 2) embedding of the sample")
@@ -103,7 +109,7 @@ class EmbeddingView(pn.viewable.Viewer):
             map_selection=[],
             highlighted=[],
             computing=False,  # a thread still running for the old items drops its result
-            status="Press 'Compute UMAP'." if self.features is not None else "No features yet.",
+            status="Press 'Compute UMAP'." if self.features is not None else NO_FEATURES,
         )
 
     def _show_error(self, event: Any) -> None:
@@ -236,6 +242,8 @@ class EmbeddingView(pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ views
     def _categories(self) -> tuple[np.ndarray, list[str], bool, str]:
+        """The sampled items' category values, the names of the values, whether 0 means
+        unlabelled, and what the categories are ("cluster" or "class")."""
         sample = np.asarray(self.sample_index, dtype=np.int64)
         if self.color_by == "class" and self.class_labels is not None:
             values = np.asarray(self.class_labels, dtype=np.int64)[sample]
@@ -266,7 +274,9 @@ class EmbeddingView(pn.viewable.Viewer):
         highlight = self.highlighted if self.points is not None else None
         return highlight_layer(points, highlight)
 
-    @param.depends("points", "color_by", "assignments", "class_labels", "class_names")
+    @param.depends(
+        "points", "color_by", "assignments", "class_labels", "class_names", "cluster_palette"
+    )
     def plot(self) -> hv.Overlay | hv.DynamicMap | hv.Points:
         """The datashaded embedding with the highlighted points on top (box select attached);
         an empty plot with a hint before the first UMAP."""
@@ -276,8 +286,9 @@ class EmbeddingView(pn.viewable.Viewer):
             )
         try:
             categories, names, zero, what = self._categories()
+            palette = self.cluster_palette if what == "cluster" else None
             element, key = embedding_points(
-                self.points, categories, labels=names, zero_is_unlabelled=zero
+                self.points, categories, labels=names, zero_is_unlabelled=zero, palette=palette
             )
         except (ExploreError, ValueError, IndexError) as error:
             return hv.Points([], kdims=["x", "y"]).opts(

@@ -459,20 +459,30 @@ class PoolEditor(pn.viewable.Viewer):
             made = (
                 pn.widgets.LiteralInput(label=name, value=value, placeholder="None", width=160),
             )
+        # A CSS class per parameter (e.g. "pool-param-1-p", "pool-param-3-1-sigma") for tests.
+        where = "-".join(str(index + 1) for index in path) or "root"
         for widget in made:
+            widget.css_classes = [*widget.css_classes, f"pool-param-{where}-{name}"]
             widget.param.watch(lambda event, made=made: self._on_widget(path, name, made), "value")
         return made
 
     def _on_widget(self, path: Path, name: str, widgets: tuple[pn.widgets.Widget, ...]) -> None:
-        """A widget changed: apply its value; on rejection the widget keeps what was typed
-        and the alert says why (the next accepted edit resets it to the pool's value)."""
+        """A widget changed: apply its value; on rejection the alert says why and what was
+        typed, and the widgets go back to the pool's (last valid) value."""
         if self._syncing:
             return
         if len(widgets) == 2:
             value: Any = [widgets[0].value, widgets[1].value]
         else:
             value = widgets[0].value
-        self.set_parameter(path, name, value)
+        if not self.set_parameter(path, name, value):
+            root = self._root_spec()
+            kept = _node(root, path).get("params", {}).get(name)
+            self.error = (
+                f"{self.error} You typed {value!r}; the field shows the last valid value, "
+                f"{kept!r}, again."
+            )
+            self._sync(root)
 
     # ------------------------------------------------------------------ layout
     def controls(self) -> pn.Column:
@@ -546,19 +556,38 @@ def _default_scene() -> Scene:
 
 
 def _mosaic_part(data: hv.Layout) -> hv.Overlay:
-    return data[0]
+    """The preview's mosaic at a fixed width (data_aspect keeps its tiles square)."""
+    image, labels = data[0].values()
+    # The title without its band list: a title wider than the frame shifts the frame out of
+    # the plot (the bands are the scene's composite bands, shown on the Scene tab).
+    title = str(image.opts.get().kwargs.get("title", "")).split(" (R/G/B")[0]
+    image = image.opts(responsive=False, frame_width=PREVIEW_WIDTH, min_height=None, title=title)
+    labels = labels.opts(xaxis=None, yaxis=None)  # else the overlay keeps the labels' axes
+    return (image * labels).opts(xaxis=None, yaxis=None)
 
 
 def _spectra_part(data: hv.Layout) -> hv.Overlay:
-    return data[1]
+    """The preview's centre-pixel spectra at a fixed size (tall enough for their legend)."""
+    return data[1].opts(
+        responsive=False,
+        width=PREVIEW_WIDTH,
+        height=340,
+        min_height=None,
+        title="centre pixel spectrum (original: black)",
+    )
+
+
+PREVIEW_WIDTH = 440  # pixels: the preview's plots, beside the editor at 1600 px
+PREVIEW_COLUMNS = 5  # tiles per row of the preview's mosaic
 
 
 class AugmentationPreview(pn.viewable.Viewer):
     """n views of one standardised patch of `scene` drawn by the editor's pool with a fixed
     seed: thumbnails and centre-pixel spectra, redrawn when the pool or a parameter changes.
 
-    The drawing is the `plot` pane (a `pn.pane.HoloViews` of two DynamicMaps fed by a `Pipe`,
-    so an update only sends new data); `drawn` is the last preview as a static `hv.Layout`.
+    The drawing is the `plot` pane (the mosaic) above the `spectra_plot` pane, each a
+    `pn.pane.HoloViews` of a DynamicMap fed by one `Pipe`, so an update only sends new
+    data); `drawn` is the last preview as a static `hv.Layout`.
     When it cannot be drawn (e.g. an even patch size) `message` (a `pn.pane.Alert`) says why
     and nothing is raised.
     """
@@ -578,7 +607,10 @@ class AugmentationPreview(pn.viewable.Viewer):
         if params.get("scene") is None:
             params["scene"] = _default_scene()
         super().__init__(**params)
-        self.plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=420)
+        # Two panes, not one layout: a layout lines the mosaic's frame up with the spectra's
+        # (after their y axis), pushing the mosaic's last tiles out of its plot.
+        self.plot = pn.pane.HoloViews(None, sizing_mode="fixed", css_classes=["pool-preview"])
+        self.spectra_plot = pn.pane.HoloViews(None, sizing_mode="fixed")
         self.message = pn.pane.Alert("", alert_type="warning", visible=False)
         self.drawn: hv.Layout | None = None  # the last preview drawn, as static elements
         self._drawn: tuple[Any, ...] | None = None
@@ -618,6 +650,7 @@ class AugmentationPreview(pn.viewable.Viewer):
             self.views(patch),
             rgb_bands=self.scene.default_rgb_bands(),
             wavelengths=self.scene.wavelengths,
+            columns=PREVIEW_COLUMNS,  # tiles large enough to see in the preview's width
         )
 
     @param.depends("editor.pool", "row", "col", "patch_size", "n_views", "seed", watch=True)
@@ -635,12 +668,12 @@ class AugmentationPreview(pn.viewable.Viewer):
         except Exception as error:  # shown, not raised: the server keeps running
             self.message.object = f"Preview not drawn: {error}"
             self.message.visible = True
-            self.plot.visible = False
+            self.plot.visible = self.spectra_plot.visible = False
             return
         self.message.visible = False
         self.drawn = layout
         self._show(layout)
-        self.plot.visible = True
+        self.plot.visible = self.spectra_plot.visible = True
 
     def _show(self, layout: hv.Layout) -> None:
         """Stream a new frame into the plot when only the values changed (the browser patches
@@ -651,9 +684,12 @@ class AugmentationPreview(pn.viewable.Viewer):
             self._pipe.send(layout)
             return
         self._pipe = hv.streams.Pipe(data=layout)
+        # Fixed sizes that fit half the page's main area (beside the editor): responsive plots in
+        # a layout grew wider than the page, cutting off the last views with no scroll bar.
         mosaic = hv.DynamicMap(_mosaic_part, streams=[self._pipe])
         spectra = hv.DynamicMap(_spectra_part, streams=[self._pipe])
-        self.plot.object = (mosaic + spectra).cols(1)
+        self.plot.object = mosaic
+        self.spectra_plot.object = spectra
         self._frame = frame
 
     @param.depends("scene", "row", "col")
@@ -671,9 +707,9 @@ class AugmentationPreview(pn.viewable.Viewer):
                 text += f": class {label}"
         return pn.pane.Markdown(text)
 
-    def controls(self) -> pn.Column:
+    def controls(self) -> pn.FlexBox:
         """Sliders for the pixel, the patch size and the number of views; the seed."""
-        return pn.Column(
+        return pn.FlexBox(
             pn.widgets.IntSlider.from_param(self.param.row, name="Row"),
             pn.widgets.IntSlider.from_param(self.param.col, name="Column"),
             pn.widgets.IntSlider.from_param(
@@ -685,9 +721,13 @@ class AugmentationPreview(pn.viewable.Viewer):
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(
-            pn.Column(self.controls(), width=300),
-            pn.Column(self.message, self.plot, sizing_mode="stretch_width"),
+        return pn.Column(
+            self.controls(),
+            self.message,
+            # Each plot in a column of its own: plots side by side in one column have their
+            # frames lined up, which pushed the mosaic's frame out of its plot.
+            pn.Column(self.plot),
+            pn.Column(self.spectra_plot),
             sizing_mode="stretch_width",
         )
 

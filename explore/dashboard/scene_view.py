@@ -19,7 +19,22 @@ from explore.data.scene import Scene
 from explore.errors import DataError
 from explore.viz import band_image, composite_image, label_map, pixel_spectrum
 
-PLOT_HEIGHT = 400
+MAP_WIDTH = 480  # the largest frame a scene's map is drawn in (pixels), aspect ratio kept
+MAP_HEIGHT = 420
+
+
+def map_frame(
+    shape: tuple[int, ...], max_width: int = MAP_WIDTH, max_height: int = MAP_HEIGHT
+) -> dict[str, int]:
+    """Bokeh frame size (`frame_width`, `frame_height` options) of a map of an (H, W, ...) scene:
+    as large as fits `max_width` x `max_height` with one data unit as wide as it is tall, so
+    every map of a scene keeps its aspect ratio whatever the page's width or later redraws."""
+    height, width = (max(int(v), 1) for v in shape[:2])
+    scale = min(max_width / width, max_height / height)
+    return {
+        "frame_width": max(1, round(width * scale)),
+        "frame_height": max(1, round(height * scale)),
+    }
 
 
 def available_scenes() -> list[str]:
@@ -103,14 +118,17 @@ class SceneView(pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ views
     @param.depends("dataset", "red", "green", "blue", "overlay_truth")
-    def composite(self) -> hv.Element:
-        element = composite_image(self.scene, (self.red, self.green, self.blue)).opts(
-            responsive=True, min_height=PLOT_HEIGHT, tools=["tap"]
+    def composite(self) -> hv.Overlay:
+        """The composite with the ground truth over it, drawn transparent unless
+        `overlay_truth`: always the same kind of element (an overlay), as a DynamicMap needs."""
+        scene = self.scene
+        element = composite_image(scene, (self.red, self.green, self.blue)).opts(
+            tools=["tap"], **map_frame(scene.shape)
         )
-        if self.overlay_truth:
-            truth = label_map(self.scene.labels, title="").opts(alpha=0.55, clipping_colors={})
-            element = element * truth
-        return scene_axes(element, self.dataset)
+        truth = label_map(scene.labels, title="").opts(
+            alpha=0.55 if self.overlay_truth else 0.0, clipping_colors={}
+        )
+        return scene_axes(element * truth, self.dataset)
 
     @param.depends("dataset")
     def composite_plot(self) -> hv.DynamicMap:
@@ -122,14 +140,14 @@ class SceneView(pn.viewable.Viewer):
 
     @param.depends("dataset", "band")
     def single_band(self) -> hv.Image:
-        element = band_image(self.scene, self.band).opts(responsive=True, min_height=PLOT_HEIGHT)
+        element = band_image(self.scene, self.band).opts(**map_frame(self.scene.shape))
         return scene_axes(element, self.dataset)
 
     @param.depends("dataset")
     def ground_truth(self) -> hv.Image:
         scene = self.scene
         element = label_map(scene.labels, title=f"{scene.name}: ground truth").opts(
-            responsive=True, min_height=PLOT_HEIGHT
+            **map_frame(scene.shape)
         )
         return scene_axes(element, self.dataset)
 
@@ -144,7 +162,12 @@ class SceneView(pn.viewable.Viewer):
         return pn.pane.Markdown(
             f"R: {self.band_label(self.red)}, G: {self.band_label(self.green)}, "
             f"B: {self.band_label(self.blue)}  \n"
-            f"Training bands: {start}..{stop - 1} ({stop - start} of {self.scene.n_bands})"
+            + (
+                f"Training bands: {start}..{stop - 1} ({stop - start} of {self.scene.n_bands})"
+                if stop > start
+                else f"Training bands: none selected (0 of {self.scene.n_bands}): Start will "
+                "refuse to train"
+            )
         )
 
     @param.depends("dataset")
@@ -171,20 +194,25 @@ class SceneView(pn.viewable.Viewer):
             pn.widgets.IntRangeSlider.from_param(
                 self.param.train_bands, name="Training bands", css_classes=["train-bands"]
             ),
-            pn.widgets.Checkbox.from_param(self.param.overlay_truth, name="Overlay ground truth"),
+            pn.widgets.Checkbox.from_param(
+                self.param.overlay_truth, name="Overlay ground truth", css_classes=["overlay-truth"]
+            ),
             self.band_summary,
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.Row(
-                pn.Column(pn.panel(self.composite_plot), css_classes=["composite-plot"]),
-                pn.panel(self.ground_truth),
+                pn.Column(
+                    pn.panel(self.composite_plot, sizing_mode="fixed"),
+                    css_classes=["composite-plot"],
+                ),
+                pn.panel(self.ground_truth, sizing_mode="fixed"),
             ),
             pn.Row(
                 pn.Column(
                     pn.widgets.IntSlider.from_param(self.param.band, name="Single band"),
-                    pn.panel(self.single_band),
+                    pn.panel(self.single_band, sizing_mode="fixed"),
                 ),
                 pn.Column(
                     pn.pane.Markdown("Click the composite to see a pixel's spectrum."),

@@ -126,6 +126,11 @@ class TrainingSession(param.Parameterized):
         data = load_cached(self.dataset)
         if isinstance(data, Scene) and self.band_range is not None:
             start, stop = (int(v) for v in self.band_range)
+            if stop - start < 1:
+                raise DataError(
+                    f"no training bands are selected (0 of the {data.n_bands} bands of "
+                    f"{data.name}): widen 'Training bands' to at least one band"
+                )
             if (start, stop) != (0, data.n_bands):
                 data = data.select_bands(band_range=(start, stop))
         return data
@@ -169,7 +174,9 @@ class TrainingSession(param.Parameterized):
             return True
 
     def resume(self, extra_epochs: int | None = None) -> bool:
-        """Continue the last deep run's model for `extra_epochs` more (default `epochs`)."""
+        """Continue the last deep run's model: a run stopped before its last epoch trains on
+        to the total it was started for (`extra_epochs` more when given); a finished run trains
+        `extra_epochs` more (default `epochs`)."""
         with self._lock:
             if self.running:
                 self.error = "a run is already going"
@@ -178,8 +185,11 @@ class TrainingSession(param.Parameterized):
                 self.error = "nothing to resume: start a deep-clustering run first"
                 return False
             self.error = ""
-            extra = int(extra_epochs or self.epochs)
-            self._trainer.epochs = self._trainer.epoch + extra
+            trainer = self._trainer
+            if extra_epochs is None and trainer.epoch < trainer.epochs:
+                pass  # stopped early: the run's own total is still to reach
+            else:
+                trainer.epochs = trainer.epoch + int(extra_epochs or self.epochs)
             self.total_epochs = self._trainer.epochs
             self._launch(self._train_deep)
             return True
@@ -261,7 +271,7 @@ class TrainingSession(param.Parameterized):
         text = str(error) if isinstance(error, ExploreError | ValueError) else repr(error)
         self.error = text
         self.status = "failed"
-        self.message = f"failed: {text}"
+        self.message = text  # shown after the status: "failed: <text>"
 
     def _on_epoch(self, record: EpochRecord) -> None:
         self.records = [*self.records, record]
@@ -283,7 +293,8 @@ class TrainingSession(param.Parameterized):
         status = "stopped" if trainer.stop_requested or self._stop_requested else "finished"
         self._keep_run(status)
         self.status = status
-        self.message = f"{self.run_name}: {status} after {trainer.epoch} epochs"
+        epochs = f"{trainer.epoch} epoch" + ("" if trainer.epoch == 1 else "s")
+        self.message = f"{self.run_name}: {status} after {epochs}"
 
     def _train_kmeans(self) -> None:
         from explore.metrics import evaluate, score_scene

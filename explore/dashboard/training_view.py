@@ -4,11 +4,14 @@ mean spectrum per cluster or sample images per cluster, an epoch player to repla
 
 Cluster colours follow the ground truth: for display only, each cluster is drawn in the colour of
 the class it is matched with (Hungarian matching on labelled items); clusters left unmatched get
-colours after the classes'. Nothing is selected by these labels.
+colours after the classes'. Nothing is selected by these labels. One colour per cluster on the
+whole page (`cluster_palette`): the map, the size bars, the mean spectra, the image grids and the
+embedding; every view keeps the cluster's own number.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import holoviews as hv
@@ -16,8 +19,8 @@ import numpy as np
 import panel as pn
 import param
 
-from explore.dashboard.scene_view import scene_axes
-from explore.dashboard.session import TrainingSession
+from explore.dashboard.scene_view import map_frame, scene_axes
+from explore.dashboard.session import TrainingSession, load_cached
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
 from explore.metrics import match_clusters
@@ -27,12 +30,22 @@ from explore.viz import (
     cluster_mean_spectra,
     cluster_sizes,
     label_map,
+    label_palette,
     loss_curves,
     metric_curves,
     pixels_in_box,
 )
 
 PLOT_HEIGHT = 380
+# Image mosaics side by side: each frame this wide (square image pixels, `data_aspect`), so
+# the two fit the page's main area at 1600 px beside their axis labels and toolbars.
+GRID_SIZE = {"frame_width": 340}
+# Short enough for the plot's width; the note below the curves says the rest.
+METRICS_TITLE = "metrics on labelled items"
+METRICS_NOTE = (
+    "Metrics compare the clusters with the labelled items for you to read: the last epoch is "
+    "reported, and nothing (epoch, model, K) is chosen by them."
+)
 
 
 def aligned_clusters(assignments: np.ndarray, truth: np.ndarray | None) -> np.ndarray:
@@ -40,7 +53,25 @@ def aligned_clusters(assignments: np.ndarray, truth: np.ndarray | None) -> np.nd
     scene's ground truth) becomes c, unmatched clusters follow the classes. Without labels,
     cluster k becomes k + 1. Same shape as `assignments`."""
     assignments = np.asarray(assignments)
-    n_clusters = int(assignments.max()) + 1 if assignments.size else 1
+    return _display_lookup(assignments, truth)[assignments]
+
+
+def cluster_palette(
+    assignments: np.ndarray, truth: np.ndarray | None, n_clusters: int = 0
+) -> list[str]:
+    """The colour of clusters 0, 1, ... (at least `n_clusters` of them) for every view of a run:
+    a cluster matched to class c has class c's colour on the ground-truth map; the others the
+    colours after the classes'."""
+    lookup = _display_lookup(np.asarray(assignments), truth, n_clusters)
+    colours = label_palette(int(lookup.max()))
+    return [colours[value - 1] for value in lookup]
+
+
+def _display_lookup(
+    assignments: np.ndarray, truth: np.ndarray | None, n_clusters: int = 0
+) -> np.ndarray:
+    """Display value (1..) of clusters 0..: see `aligned_clusters`."""
+    n_clusters = max(int(assignments.max()) + 1 if assignments.size else 1, int(n_clusters))
     lookup = np.arange(1, n_clusters + 1)
     if truth is not None:
         truth = np.asarray(truth)
@@ -56,7 +87,7 @@ def aligned_clusters(assignments: np.ndarray, truth: np.ndarray | None) -> np.nd
                 else:
                     lookup[cluster] = next_free
                     next_free += 1
-    return lookup[assignments]
+    return lookup
 
 
 def _truth_of(data: Scene | ImageSet) -> np.ndarray | None:
@@ -70,9 +101,50 @@ def _truth_of(data: Scene | ImageSet) -> np.ndarray | None:
     return None if (labels < 0).all() else labels + 1
 
 
+# A K above this many times the number of classes is probably a typo (5000 for 6 classes):
+# Start asks to be pressed again before it trains.
+K_WARNING_FACTOR = 4
+K_WARNING_WITHOUT_CLASSES = 256
+
+NUMBER_FIELDS = (  # (session parameter, label in the page, css class of its input)
+    ("n_clusters", "Clusters (K)", "k-input"),
+    ("epochs", "Epochs", "epochs-input"),
+    ("seed", "Seed", "seed-input"),
+)
+
+
+def n_classes_of(data: Scene | ImageSet) -> int:
+    """Number of classes of a dataset's ground truth (0 when it has none)."""
+    return int(getattr(data, "n_classes", 0) or 0)
+
+
+def number_problem(label: str, value: Any, bounds: tuple[Any, Any]) -> str:
+    """Why `value` typed in the field `label` cannot be used ("" when it can): empty, not a
+    whole number, or outside `bounds` (either end may be None)."""
+    low, high = bounds
+    if value is None:
+        return f"{label} is empty: enter a whole number."
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        return f"{label} must be a whole number; got {value!r}."
+    if low is not None and value < low:
+        if high is None:
+            return f"{label} = {value} is too small: it must be at least {low}."
+        return f"{label} = {value} is out of range: it must be from {low} to {high}."
+    if high is not None and value > high:
+        return f"{label} = {value} is out of range: it must be from {low} to {high}."
+    return ""
+
+
 class TrainingControls(pn.viewable.Viewer):
     """Sidebar: dataset, method, K, epochs, device, seed, config; start / stop / resume;
-    a progress bar, the status line and any error as a visible alert."""
+    a progress bar, the status line and any error as a visible alert.
+
+    The number fields are checked, never corrected: a value the session cannot take (K = 0, an
+    empty field) stays as typed, the field's problem is listed in `input_alert`, and Start
+    refuses to train until it is fixed. A K far above the dataset's number of classes starts
+    only when Start is pressed a second time (`warning` says so). The settings are locked while
+    a run trains, so the sidebar always shows what trains; a new dataset sets K to its number
+    of classes."""
 
     session = param.ClassSelector(class_=TrainingSession)
 
@@ -88,17 +160,134 @@ class TrainingControls(pn.viewable.Viewer):
         self.resume_button = pn.widgets.Button(
             label="Resume", color="default", css_classes=["resume-button"]
         )
-        self.start_button.on_click(lambda event: session.start())
+        self.start_button.on_click(lambda event: self.start())
         self.stop_button.on_click(lambda event: session.stop())
-        self.resume_button.on_click(lambda event: session.resume())
+        self.resume_button.on_click(lambda event: self.resume())
         self.progress = pn.indicators.Progress(value=0, max=1, bar_color="info")
         self.epoch_counter = pn.pane.Markdown("epoch 0 / 0", css_classes=["epoch-counter"])
         self.status_line = pn.pane.Markdown("idle", css_classes=["run-status"])
         self.alert = pn.pane.Alert(
             "", alert_type="danger", visible=False, css_classes=["run-error"]
         )
+        self.input_alert = pn.pane.Alert(
+            "", alert_type="danger", visible=False, css_classes=["input-error"]
+        )
+        self.warning = pn.pane.Alert(
+            "", alert_type="warning", visible=False, css_classes=["run-warning"]
+        )
+        self._confirmed: tuple | None = None  # the settings a warning was shown for
+        # Plain inputs (no bounds in the browser, which would silently clamp what is typed):
+        # each value reaches the session only when the session can take it.
+        self.number_inputs = {
+            name: pn.widgets.IntInput(
+                label=label, value=getattr(session, name), css_classes=[css_class]
+            )
+            for name, label, css_class in NUMBER_FIELDS
+        }
+        self._problems: dict[str, str] = {}
+        for name, widget in self.number_inputs.items():
+            widget.param.watch(functools.partial(self._on_number, name), "value")
+        session.param.watch(self._on_session_number, [name for name, _, _ in NUMBER_FIELDS])
+        session.param.watch(self._on_dataset, "dataset")
+        self.selects = [
+            pn.widgets.Select.from_param(session.param[name], name=label, css_classes=[css_class])
+            for name, label, css_class in (
+                ("dataset", "Dataset", "dataset-select"),
+                ("method", "Method", "method-select"),
+                ("config", "Config", "config-select"),
+                ("device", "Device", "device-select"),
+            )
+        ]
         session.param.watch(self._refresh, ["epoch", "total_epochs", "status", "message", "error"])
         self._refresh()
+
+    # ------------------------------------------------------------------ inputs
+    def _on_number(self, name: str, event: param.parameterized.Event) -> None:
+        """A number typed in the page: to the session when valid, else listed as a problem."""
+        label = next(label for key, label, _ in NUMBER_FIELDS if key == name)
+        problem = number_problem(label, event.new, self.session.param[name].bounds)
+        if problem:
+            self._problems[name] = problem
+        else:
+            self._problems.pop(name, None)
+            setattr(self.session, name, int(event.new))
+        self._show_problems()
+
+    def _on_session_number(self, *events: param.parameterized.Event) -> None:
+        for event in events:
+            widget = self.number_inputs[event.name]
+            if widget.value != event.new:
+                widget.value = event.new
+
+    def _show_problems(self) -> None:
+        self.input_alert.object = "  \n".join(
+            [*self._problems.values(), *(["Nothing was started."] if self._problems else [])]
+        )
+        self.input_alert.visible = bool(self._problems)
+        self._clear_warning()
+
+    def _on_dataset(self, *events: Any) -> None:
+        """A new dataset: K becomes its number of classes (when it has labels)."""
+        self._clear_warning()
+        try:
+            n_classes = n_classes_of(load_cached(self.session.dataset))
+        except Exception:  # noqa: BLE001 - Start reports an unloadable dataset
+            return
+        if n_classes >= 2:
+            self.session.n_clusters = n_classes
+
+    def _clear_warning(self) -> None:
+        self._confirmed = None
+        self.warning.visible = False
+        self.start_button.label = "Start"
+
+    def _settings(self) -> tuple:
+        session = self.session
+        return (session.dataset, session.method, session.n_clusters, session.band_range)
+
+    def _k_warning(self) -> str:
+        """Why K looks absurd for the dataset ("" when it does not)."""
+        session = self.session
+        try:
+            data = session.data()
+        except Exception:  # noqa: BLE001 - the session's start reports it
+            return ""
+        n_items = data.n_pixels if isinstance(data, Scene) else data.n_images
+        if session.n_clusters > n_items:
+            return ""  # not a question: the session refuses it ("larger than the items")
+        n_classes = n_classes_of(data)
+        limit = K_WARNING_FACTOR * n_classes if n_classes else K_WARNING_WITHOUT_CLASSES
+        if session.n_clusters <= limit:
+            return ""
+        what = f"the {n_classes} classes" if n_classes else "the usual few dozen clusters"
+        return (
+            f"K = {session.n_clusters} is far above {what} of {data.name}: epochs take much "
+            f"longer and most clusters will be tiny. Press 'Start anyway' to train with "
+            f"K = {session.n_clusters}, or change K."
+        )
+
+    def start(self) -> bool:
+        """Start a run when every field is valid (and an absurd K was confirmed by pressing
+        Start a second time); returns whether a run started."""
+        if self._problems:
+            self._show_problems()
+            return False
+        warning = self._k_warning()
+        if warning and self._confirmed != self._settings():
+            self.warning.object = warning
+            self.warning.visible = True
+            self._confirmed = self._settings()
+            self.start_button.label = "Start anyway"
+            return False
+        self._clear_warning()
+        return self.session.start()
+
+    def resume(self) -> bool:
+        """Resume the last run, unless a field holds an invalid value."""
+        if self._problems:
+            self._show_problems()
+            return False
+        return self.session.resume()
 
     def _refresh(self, *events: Any) -> None:
         session = self.session
@@ -115,32 +304,23 @@ class TrainingControls(pn.viewable.Viewer):
         self.start_button.disabled = running
         self.resume_button.disabled = running
         self.stop_button.disabled = not running
+        for widget in [*self.selects, *self.number_inputs.values()]:
+            widget.disabled = running  # the sidebar shows what trains
 
     def __panel__(self) -> pn.viewable.Viewable:
-        session = self.session
+        dataset, method, config, device = self.selects
+        numbers = self.number_inputs
         return pn.Column(
-            pn.widgets.Select.from_param(
-                session.param.dataset, name="Dataset", css_classes=["dataset-select"]
-            ),
-            pn.widgets.Select.from_param(
-                session.param.method, name="Method", css_classes=["method-select"]
-            ),
-            pn.widgets.IntInput.from_param(  # no upper end: a K too large is reported
-                session.param.n_clusters, name="Clusters (K)", end=None, css_classes=["k-input"]
-            ),
-            pn.widgets.IntInput.from_param(
-                session.param.epochs, name="Epochs", css_classes=["epochs-input"]
-            ),
-            pn.widgets.Select.from_param(
-                session.param.config, name="Config", css_classes=["config-select"]
-            ),
-            pn.widgets.Select.from_param(
-                session.param.device, name="Device", css_classes=["device-select"]
-            ),
-            pn.widgets.IntInput.from_param(
-                session.param.seed, name="Seed", css_classes=["seed-input"]
-            ),
+            dataset,
+            method,
+            numbers["n_clusters"],
+            numbers["epochs"],
+            config,
+            device,
+            numbers["seed"],
             pn.Row(self.start_button, self.stop_button, self.resume_button),
+            self.input_alert,
+            self.warning,
             self.progress,
             self.epoch_counter,
             self.status_line,
@@ -185,9 +365,14 @@ class TrainingView(pn.viewable.Viewer):
         # re-rendered per record could drop the last updates when epochs arrive from several
         # training threads at once (seen with three sessions training together).
         self.metrics_pane = pn.pane.Markdown(self.metrics_table())
+        # The curves too: panes whose object each new record replaces (a view re-rendered from
+        # the training thread once missed a 1-epoch run's only update).
+        self.losses_pane = pn.pane.HoloViews(self.losses_view(), sizing_mode="stretch_width")
+        self.metrics_plot = pn.pane.HoloViews(self.metrics_view(), sizing_mode="stretch_width")
         self.map_bounds = hv.streams.BoundsXY(bounds=None)
         self.map_bounds.add_subscriber(self._on_map_bounds)
         self.session.param.watch(self._on_records, "records")
+        self.session.param.watch(self._on_dataset, "dataset")
         self.param.watch(self._update_shown_label, "shown")
 
     # ------------------------------------------------------------------ epoch selection
@@ -201,10 +386,18 @@ class TrainingView(pn.viewable.Viewer):
         elif count == 0 or self.follow:
             self.shown = count
             self.player.value = count
-        if count == 0:  # a new run: a box drawn on the last run's map no longer applies
+        if count == 0:  # a new run: the last run's box and highlighted pixels no longer apply
             self.map_selection = []
+            self.highlight = None
         self._update_shown_label()
         self.metrics_pane.object = self.metrics_table()
+        self.losses_pane.object = self.losses_view()
+        self.metrics_plot.object = self.metrics_view()
+
+    def _on_dataset(self, *events: Any) -> None:
+        """Highlights are pixels of the shown run's dataset: another dataset drops them."""
+        self.highlight = None
+        self.map_selection = []
 
     def _on_player(self, event: param.parameterized.Event) -> None:
         self.shown = int(event.new)
@@ -238,6 +431,15 @@ class TrainingView(pn.viewable.Viewer):
     def _data(self) -> Scene | ImageSet:
         return self.session.current_data or self.session.data()
 
+    def palette(self) -> list[str] | None:
+        """The shown epoch's colour of each cluster (`cluster_palette`), None before one."""
+        record = self.record()
+        if record is None:
+            return None
+        return cluster_palette(
+            record.assignments, _truth_of(self._data()), len(record.cluster_sizes)
+        )
+
     # ------------------------------------------------------------------ views
     # The shown epoch's views follow `shown` (which follows each new record while training, and
     # is set to 0 when a run starts), not `session.records`: one redraw per epoch, not two.
@@ -249,18 +451,20 @@ class TrainingView(pn.viewable.Viewer):
         if isinstance(data, ImageSet):
             if record is None:
                 return hv.RGB(np.zeros((8, 8, 3))).opts(title="no epoch yet", height=PLOT_HEIGHT)
-            return cluster_image_grid(data, record.assignments, per_cluster=8).opts(
-                title=f"epoch {record.epoch}: sample images per cluster"
-            )
+            return cluster_image_grid(
+                data, record.assignments, per_cluster=8, palette=self.palette()
+            ).opts(title=f"epoch {record.epoch}: sample images per cluster", **GRID_SIZE)
         if record is None:
             blank = np.zeros(data.labels.shape, dtype=np.int32)
             element = label_map(blank, title="cluster map: no epoch yet")
         else:
-            aligned = aligned_clusters(record.assignments, _truth_of(data))
             element = label_map(
-                aligned, title=f"epoch {record.epoch}: clusters", zero_is_unlabelled=True
+                record.assignments,
+                title=f"epoch {record.epoch}: clusters",
+                zero_is_unlabelled=False,
+                palette=self.palette(),
             )
-        element = element.opts(responsive=True, min_height=PLOT_HEIGHT, tools=["box_select"])
+        element = element.opts(tools=["box_select"], **map_frame(data.labels.shape))
         if self.highlight is not None and len(self.highlight):
             height, width = data.labels.shape
             rows, cols = np.divmod(np.asarray(self.highlight, dtype=np.int64), width)
@@ -279,41 +483,51 @@ class TrainingView(pn.viewable.Viewer):
         if isinstance(data, ImageSet):
             if data.labels is None:
                 return hv.RGB(np.zeros((8, 8, 3))).opts(title="no labels")
-            return cluster_image_grid(data, np.asarray(data.labels), per_cluster=8).opts(
-                title="sample images per class (ground truth)"
-            )
+            names = [f"class {name}" for name in data.class_names] or None
+            return cluster_image_grid(
+                data, np.asarray(data.labels), per_cluster=8, row_names=names
+            ).opts(title="sample images per class (ground truth)", **GRID_SIZE)
         element = label_map(data.labels, title=f"{data.name}: ground truth").opts(
-            responsive=True, min_height=PLOT_HEIGHT
+            **map_frame(data.labels.shape)
         )
         return scene_axes(element, data.name)
 
-    @param.depends("session.records")
     def losses_view(self) -> hv.Overlay:
+        """Loss parts per epoch of the current run."""
         return loss_curves(self.session.records).opts(
-            title="losses by part", responsive=True, height=260
+            title="losses by part", responsive=True, height=260, legend_position="right"
         )
 
-    @param.depends("session.records")
     def metrics_view(self) -> hv.Overlay:
+        """Metrics per epoch of the current run."""
         return metric_curves(self.session.records).opts(
-            title="metrics on labelled items (last epoch is reported; never chosen by labels)",
-            responsive=True,
-            height=260,
+            title=METRICS_TITLE, responsive=True, height=260, legend_position="right"
         )
 
     @param.depends("shown", "session.dataset")
     def sizes_view(self) -> hv.Element:
         record = self.record()
         sizes = record.cluster_sizes if record is not None else [0] * self.session.n_clusters
-        return cluster_sizes(sizes).opts(title="cluster sizes", responsive=True, height=260)
+        return cluster_sizes(sizes, palette=self.palette()).opts(
+            title="cluster sizes", responsive=True, height=260
+        )
 
     @param.depends("shown", "session.dataset")
-    def spectra_view(self) -> hv.Element | pn.pane.Markdown:
+    def spectra_view(self) -> hv.Element | hv.Overlay | pn.pane.Markdown:
         data = self._data()
         record = self.record()
-        if isinstance(data, ImageSet) or record is None:
-            return pn.pane.Markdown("Mean spectra per cluster appear after the first epoch.")
-        return cluster_mean_spectra(data, record.assignments).opts(
+        if isinstance(data, ImageSet):
+            return pn.pane.Markdown(
+                "Images have no spectra: the sample images per cluster above show each cluster.",
+                css_classes=["spectra-note"],
+            )
+        if record is None:  # an empty plot, not a text: the pane keeps one kind of view
+            return hv.Overlay([hv.Curve([], "band", "reflectance")]).opts(
+                title="mean spectra per cluster appear after the first epoch",
+                responsive=True,
+                height=300,
+            )
+        return cluster_mean_spectra(data, record.assignments, palette=self.palette()).opts(
             title="mean spectrum per cluster", responsive=True, height=300
         )
 
@@ -338,10 +552,13 @@ class TrainingView(pn.viewable.Viewer):
                 "the embedding."
             ),
             pn.Row(
-                pn.Column(pn.panel(self.cluster_view), css_classes=["cluster-map"]),
-                pn.panel(self.truth_view),
+                pn.Column(
+                    pn.panel(self.cluster_view, sizing_mode="fixed"), css_classes=["cluster-map"]
+                ),
+                pn.panel(self.truth_view, sizing_mode="fixed"),
             ),
-            pn.Row(pn.panel(self.losses_view), pn.panel(self.metrics_view)),
+            pn.Row(self.losses_pane, self.metrics_plot),
+            pn.pane.Markdown(METRICS_NOTE, css_classes=["metrics-note"]),
             pn.Row(pn.panel(self.sizes_view), pn.panel(self.spectra_view)),
             pn.Column(self.metrics_pane, css_classes=["metrics-table"]),
             sizing_mode="stretch_width",

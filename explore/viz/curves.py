@@ -65,14 +65,31 @@ def _curves(
             epochs.append(int(record.epoch))
             ys.append(float(value))  # type: ignore[arg-type]
     if not series:
-        return empty_overlay(EPOCH, vdim, title)
-    curves = [
-        hv.Curve((np.asarray(epochs), np.asarray(ys)), kdims=[EPOCH], vdims=[vdim], label=key).opts(
-            line_width=2, tools=["hover"]
+        return empty_overlay(EPOCH, vdim, title).opts(xticks=_epoch_ticker())
+    colours = hv.Cycle("Category10").values
+    layers: list[hv.Element] = []
+    for index, (key, (epochs, ys)) in enumerate(series.items()):
+        data = (np.asarray(epochs), np.asarray(ys))
+        colour = colours[index % len(colours)]
+        layers.append(
+            hv.Curve(data, kdims=[EPOCH], vdims=[vdim], label=key).opts(
+                color=colour, line_width=2, tools=["hover"]
+            )
         )
-        for key, (epochs, ys) in series.items()
-    ]
-    return hv.Overlay(curves).opts(title=title, show_legend=True, legend_position="top_right")
+        # Points too: a run of one epoch has no line to draw.
+        layers.append(
+            hv.Scatter(data, kdims=[EPOCH], vdims=[vdim], label=key).opts(color=colour, size=6)
+        )
+    return hv.Overlay(layers).opts(
+        title=title, show_legend=True, legend_position="top_right", xticks=_epoch_ticker()
+    )
+
+
+def _epoch_ticker() -> object:
+    """Ticks on whole epochs only (never 1.5)."""
+    from bokeh.models import BasicTicker
+
+    return BasicTicker(min_interval=1)
 
 
 def loss_curves(history: RunHistory | Iterable[EpochRecord]) -> hv.Overlay:

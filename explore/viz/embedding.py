@@ -85,9 +85,11 @@ def embedding_points(
     *,
     labels: CategoryNames = None,
     zero_is_unlabelled: bool = False,
+    palette: Sequence[str] | None = None,
 ) -> tuple[hv.Points, dict[str, str]]:
     """The points as ``hv.Points`` (kdims x, y; vdim ``category``, a pandas categorical of the
-    category names) and the colour key {name: colour} for datashader's ``count_cat``."""
+    category names) and the colour key {name: colour} for datashader's ``count_cat``.
+    `palette` (colour of category 0, 1, ..., cycled) overrides the `label_map` colours."""
     points, categories = _validated(points, categories)
     values = np.unique(categories)
     names = [_category_name(int(v), labels) for v in values]
@@ -104,7 +106,11 @@ def embedding_points(
         }
     )
     key = {
-        name: category_colour(int(v), zero_is_unlabelled=zero_is_unlabelled)
+        name: (
+            str(palette[int(v) % len(palette)])
+            if palette is not None and len(palette)
+            else category_colour(int(v), zero_is_unlabelled=zero_is_unlabelled)
+        )
         for v, name in zip(values, names, strict=True)
     }
     return hv.Points(frame, kdims=["x", "y"], vdims=["category"]), key

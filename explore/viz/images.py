@@ -6,6 +6,7 @@ single image, and the y axis names each row's cluster.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import holoviews as hv
@@ -83,6 +84,8 @@ def cluster_image_grid(
     *,
     gap: int | None = None,
     title: str | None = None,
+    palette: Sequence[str] | None = None,
+    row_names: Sequence[str] | None = None,
 ) -> hv.RGB:
     """One mosaic of sample images per cluster: a row per non-empty cluster (ascending id),
     up to `per_cluster` images drawn reproducibly for `seed`, the y axis naming each row's
@@ -91,7 +94,9 @@ def cluster_image_grid(
     Layout, in image pixels (tiles H x W): `gap` pixels of white around every tile (default
     max(1, round(min(H, W) / 8))), and left of each row a strip max(2, round(W / 4)) wide in
     the cluster's `label_map` colour, so the mosaic is
-    (gap + rows * (H + gap)) x (3 * gap + strip + per_cluster * W + (per_cluster - 1) * gap)."""
+    (gap + rows * (H + gap)) x (3 * gap + strip + per_cluster * W + (per_cluster - 1) * gap).
+    `palette` (colour of cluster 0, 1, ..., cycled) overrides the strips' colours; `row_names`
+    (indexed by cluster id) replaces "cluster k" in the row labels, e.g. class names."""
     pictures = _as_images(images)
     n_images, channels, height, width = pictures.shape
     clusters = as_assignments(assignments, (n_images,), f"the {n_images} images")
@@ -111,6 +116,8 @@ def cluster_image_grid(
     mosaic_width = left + per_cluster * (width + gap)
     mosaic = np.full((mosaic_height, mosaic_width, 3), BACKGROUND, dtype=np.float32)
     colours = cluster_colours(max(samples) + 1)
+    if palette is not None and len(palette):  # the colour of cluster 0, 1, ... (cycled)
+        colours = [str(palette[k % len(palette)]) for k in range(max(samples) + 1)]
     sizes = np.bincount(clusters[clusters >= 0])
     ticks = []
     for row, (k, members) in enumerate(samples.items()):
@@ -121,7 +128,8 @@ def cluster_image_grid(
             tile = pictures[index].transpose(1, 2, 0)  # (H, W, C)
             mosaic[top : top + height, x0 : x0 + width] = tile  # C = 1 broadcasts to grey
         # Pixel row r of the mosaic spans y in [H - r - 1, H - r): row 0 on top, as in maps.
-        ticks.append((mosaic_height - top - height / 2, f"cluster {k} ({int(sizes[k])})"))
+        name = str(row_names[k]) if row_names is not None and k < len(row_names) else f"cluster {k}"
+        ticks.append((mosaic_height - top - height / 2, f"{name} ({int(sizes[k])})"))
     if title is None:
         name = getattr(images, "name", None)
         title = (f"{name}: " if name else "") + f"up to {per_cluster} images per cluster"

@@ -70,11 +70,13 @@ def label_map(
     *,
     title: str = "labels",
     zero_is_unlabelled: bool = True,
+    palette: Sequence[str] | None = None,
 ) -> hv.Image:
     """A categorical map of labels (H, W): ground truth (0 = unlabelled, drawn black) or cluster
     assignments (pass `zero_is_unlabelled=False` when 0 is a cluster).
 
-    Hover shows the label value."""
+    `palette` gives the colour of each value 0, 1, ... (cycled), e.g. one colour per cluster
+    shared with other views; it replaces the default colours. Hover shows the label value."""
     labels = np.asarray(labels)
     if labels.ndim != 2:
         from explore.errors import DataError
@@ -85,6 +87,13 @@ def label_map(
     colours = label_palette(n_values)
     if zero_is_unlabelled:
         colours = [UNLABELLED_COLOUR] + label_palette(max(n_values - 1, 1))[: n_values - 1]
+    if palette is not None:
+        given = [str(colour) for colour in palette]
+        if not given:
+            from explore.errors import DataError
+
+            raise DataError("palette must hold at least one colour")
+        colours = [given[v % len(given)] for v in range(n_values)]
     image = hv.Image(
         labels.astype(np.int32), bounds=_bounds(height, width), kdims=["x", "y"], vdims=["label"]
     )

@@ -6,6 +6,8 @@ The x axis is the wavelength in nm when the scene knows its wavelengths, else th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh options the views use)
 import numpy as np
@@ -64,6 +66,7 @@ def cluster_mean_spectra(
     *,
     show_std: bool = True,
     seed: int = 0,
+    palette: Sequence[str] | None = None,
 ) -> hv.Overlay:
     """Mean spectrum of every cluster (± one standard deviation as a shaded band when
     `show_std`), coloured as on `label_map(assignments, zero_is_unlabelled=False)`.
@@ -71,7 +74,8 @@ def cluster_mean_spectra(
     Tells what separates the clusters physically. `assignments` is an (H, W) map of cluster
     ids; negative ids (not assigned) are ignored. `max_pixels` caps the pixels averaged per
     cluster (drawn at random, reproducibly for `seed`) to keep large scenes fast; the legend
-    gives every cluster's full size."""
+    gives every cluster's full size. `palette` (colour of cluster 0, 1, ..., cycled) overrides
+    the colours."""
     height, width, _ = scene.shape
     clusters = as_assignments(assignments, (height, width), f"the {height} x {width} scene")
     if max_pixels is not None:
@@ -83,6 +87,8 @@ def cluster_mean_spectra(
     if present.size == 0:
         return empty_overlay(kdim, REFLECTANCE, title)
     colours = cluster_colours(int(present.max()) + 1)
+    if palette is not None and len(palette):
+        colours = [str(palette[k % len(palette)]) for k in range(int(present.max()) + 1)]
     pixels = scene.pixels()
     rng = np.random.default_rng(seed)
     elements: list[hv.Element] = []
