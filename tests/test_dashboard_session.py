@@ -59,6 +59,23 @@ def test_kmeans_run_publishes_one_record_and_is_kept() -> None:
     assert list(session.runs) == [session.run_name]
 
 
+def test_the_page_offers_the_registry_and_runs_the_spectral_anchor() -> None:
+    from explore.methods import DEEP_METHODS, SHALLOW_METHODS
+    from explore.methods.spectral import SpectralClustering
+    from explore.metrics import score_scene
+
+    session = TrainingSession(dataset="salinas_a", method="spectral", n_clusters=6)
+    assert list(session.param.method.objects) == [*SHALLOW_METHODS, *DEEP_METHODS]
+    assert session.start() and session.join(120)
+    assert session.status == "finished", session.error
+    record = session.records[0]
+    expected = SpectralClustering(n_clusters=6).fit(session.data())
+    np.testing.assert_array_equal(record.assignments, expected.labels_)
+    scores = score_scene(session.data().labels, expected.labels_)
+    assert record.metrics["acc"] == pytest.approx(scores.acc)  # scored by explore.runs
+    assert not session.resume()  # an anchor has nothing to resume
+
+
 def test_deep_run_streams_epochs_from_a_thread_then_resumes() -> None:
     session = TrainingSession(dataset="salinas_a", method="sscc", n_clusters=6, epochs=2)
     seen: list[int] = []

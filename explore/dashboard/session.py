@@ -27,9 +27,13 @@ from explore.data.images import ImageSet
 from explore.data.registry import DEFAULT_SCENE, is_available, list_datasets, load_dataset
 from explore.data.scene import Scene
 from explore.errors import DataError, ExploreError
+from explore.methods import DEEP_METHODS, SHALLOW_METHODS
+from explore.runs import build_method, fit_run
 from explore.training.history import EpochRecord, RunHistory
 
-SESSION_METHODS = ("kmeans", "sscc", "cc", "sacc", "s3ocnet")
+SESSION_METHODS = (*SHALLOW_METHODS, *DEEP_METHODS)
+"""What the page trains: the registry's anchors and deep methods (transfer clustering needs an
+extractor and a source, which the page does not offer)."""
 MAX_RUNS = 6
 STATUSES = ("idle", "running", "stopping", "finished", "stopped", "failed")
 
@@ -169,8 +173,9 @@ class TrainingSession(param.Parameterized):
             self.run_name = f"{self._run_count}. {self.method} on {data.name} (K={self.n_clusters})"
             self.records = []
             self.epoch = 0
-            self.total_epochs = 1 if self.method == "kmeans" else self.epochs
-            self._launch(self._train_kmeans if self.method == "kmeans" else self._train_deep)
+            shallow = self.method in SHALLOW_METHODS
+            self.total_epochs = 1 if shallow else self.epochs
+            self._launch(self._train_shallow if shallow else self._train_deep)
             return True
 
     def resume(self, extra_epochs: int | None = None) -> bool:
@@ -227,21 +232,20 @@ class TrainingSession(param.Parameterized):
 
     # ------------------------------------------------------------------ internals
     def _build_method(self, data: Scene | ImageSet) -> Any:
-        from explore.methods import get_method_class
-        from explore.methods.kmeans import KMeansClustering
-
         n_items = data.n_pixels if isinstance(data, Scene) else data.n_images
         if self.n_clusters > n_items:
             raise DataError(
                 f"K={self.n_clusters} is larger than the {n_items} items of {data.name}"
             )
-        if self.method == "kmeans":
-            return KMeansClustering(n_clusters=self.n_clusters, seed=self.seed)
+        if self.method in SHALLOW_METHODS:
+            return build_method(self.method, data, n_clusters=self.n_clusters, seed=self.seed)
         options: dict[str, Any] = {"epochs": self.epochs}
         if isinstance(data, Scene) and self.pool_spec:
             key = "augmentation" if self.method == "sscc" else "weak_augmentation"
             options[key] = self.pool_spec
-        method = get_method_class(self.method)(
+        method = build_method(
+            self.method,
+            data,
             n_clusters=self.n_clusters,
             config=self.config,
             device=self.device,
@@ -296,28 +300,21 @@ class TrainingSession(param.Parameterized):
         epochs = f"{trainer.epoch} epoch" + ("" if trainer.epoch == 1 else "s")
         self.message = f"{self.run_name}: {status} after {epochs}"
 
-    def _train_kmeans(self) -> None:
-        from explore.metrics import evaluate, score_scene
-
+    def _train_shallow(self) -> None:
+        """An anchor (k-means, spectral clustering): one fit through `explore.runs`, shown as
+        a one-epoch run."""
         data, method = self._data, self._method
-        started = time.perf_counter()
-        if isinstance(data, Scene):
-            labels = method.fit(data).labels_
-            metrics = score_scene(data.labels, labels).as_dict() if data.labels.any() else {}
-        else:
-            labels = method.fit(data).labels_
-            has_labels = data.labels is not None and (np.asarray(data.labels) >= 0).any()
-            metrics = evaluate(data.labels, labels, ignore_label=-1).as_dict() if has_labels else {}
-        scores = {k: float(metrics[k]) for k in ("acc", "nmi", "ari", "kappa") if k in metrics}
+        run = fit_run(self.method, method, data)
+        labels = np.asarray(run.labels)
+        sizes = np.bincount(labels.ravel(), minlength=method.n_clusters)
+        scores = {} if run.scores is None else run.scores.as_dict()
         record = EpochRecord(
             epoch=1,
             losses={},
-            assignments=np.asarray(labels),
-            cluster_sizes=[
-                int(c) for c in np.bincount(np.ravel(labels), minlength=method.n_clusters)
-            ],
-            metrics=scores,
-            seconds=time.perf_counter() - started,
+            assignments=labels,
+            cluster_sizes=[int(c) for c in sizes],
+            metrics={k: float(scores[k]) for k in ("acc", "nmi", "ari", "kappa") if k in scores},
+            seconds=run.seconds,
         )
         self._on_epoch(record)
         self._keep_run("finished")
