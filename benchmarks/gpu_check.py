@@ -89,7 +89,7 @@ def step_sacc(epochs: int) -> dict:
     return _epoch_summary(list(model.history_))
 
 
-def step_predict(work: str) -> dict:
+def step_predict(work: str, side: int = PREDICT_SIDE) -> dict:
     """Train SSCC (fast config, one sampled epoch) on a synthetic memory-mapped 2048 x 2048 x
     100 scene, then time `explore predict --device cuda` on it (in this process, after the
     imports: checkpoint, scene, dense prediction, map written)."""
@@ -97,7 +97,7 @@ def step_predict(work: str) -> dict:
     import scaling
 
     scene = str(Path(work) / "scene.npy")
-    scaling.make_scene(scene, PREDICT_SIDE, PREDICT_BANDS, "float32")
+    scaling.make_scene(scene, side, PREDICT_BANDS, "float32")
     from explore.cli import main
     from explore.data.readers import read_scene
     from explore.methods.sscc import SSCC
@@ -112,7 +112,7 @@ def step_predict(work: str) -> dict:
     seconds = time.perf_counter() - started
     if status:
         raise RuntimeError(f"explore predict exited {status}")
-    return {"seconds": seconds, "pixels_per_second": PREDICT_SIDE**2 / seconds}
+    return {"side": side, "seconds": seconds, "pixels_per_second": side**2 / seconds}
 
 
 def run_step(args: argparse.Namespace) -> int:
@@ -125,7 +125,7 @@ def run_step(args: argparse.Namespace) -> int:
         _emit(step_sacc(args.epochs))
     elif args.step == "predict":
         with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
-            _emit(step_predict(work))
+            _emit(step_predict(work, args.side))
     return 0
 
 
@@ -133,6 +133,9 @@ def run_step(args: argparse.Namespace) -> int:
 def _run(command: list[str], timeout: float, env: dict | None = None) -> tuple[int, str, float]:
     """(exit status, last 4,000 characters of the output, seconds); 124 on timeout."""
     started = time.perf_counter()
+    env = dict(os.environ if env is None else env)
+    # this checkout's explore, whatever else the interpreter has installed
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     try:
         done = subprocess.run(
             command,
@@ -156,7 +159,9 @@ def _result(output: str) -> dict | None:
 
 def _failed(step: str, target: str, status: int, output: str, seconds: float) -> Row:
     reason = "timeout" if status == 124 else f"exit {status}"
-    tail = output.strip().splitlines()[-1:] or [""]
+    lines = output.strip().splitlines()
+    errors = [line for line in lines if "Error" in line or "error:" in line]
+    tail = errors[-1:] or lines[-1:] or [""]
     print(f"--- {step} FAILED ({reason}); output tail:\n{output[-1500:]}", file=sys.stderr)
     return Row(step, f"FAILED ({reason}): {tail[0][:80]}", target, "FAIL", seconds)
 
@@ -189,7 +194,9 @@ def driver(args: argparse.Namespace) -> int:
     def remaining(cap: float) -> float:
         return min(cap, deadline - time.perf_counter())
 
-    def guarded(step: str, target: str, cap: float, command: list[str], on_result, **kw) -> None:
+    def guarded(
+        step: str, target: str, cap: float, command: list[str], on_result, needs_result=True, **kw
+    ) -> None:
         timeout = remaining(cap)
         if timeout < 15:
             rows.append(Row(step, "SKIPPED: overall budget spent", target, "FAIL", 0.0))
@@ -197,7 +204,7 @@ def driver(args: argparse.Namespace) -> int:
         print(f"gpu_check: {step} (timeout {timeout:.0f} s)", flush=True)
         status, output, seconds = _run(command, timeout, **kw)
         result = _result(output)
-        if status != 0 or (on_result is not None and result is None):
+        if status != 0 or (needs_result and result is None):
             rows.append(_failed(step, target, status, output, seconds))
         else:
             rows.append(on_result(result, output, seconds))
@@ -230,6 +237,7 @@ def driver(args: argparse.Namespace) -> int:
             "addopts=",
         ],
         tests_row,
+        needs_result=False,
         env={**os.environ, "EXPLORE_REQUIRE_DATA": "1"},  # missing data fails, never skips
     )
     # 2. SSCC, paper and default (fast) configs, on the two scenes
@@ -298,6 +306,7 @@ def driver(args: argparse.Namespace) -> int:
                 f"{work}/run",
             ],
             torchrun_row,
+            needs_result=False,
             env={**os.environ, "TORCH_DISTRIBUTED_DEBUG": "OFF", "NCCL_DEBUG": "WARN"},
         )
 
@@ -305,7 +314,7 @@ def driver(args: argparse.Namespace) -> int:
     def predict_row(r: dict, _o: str, seconds: float) -> Row:
         rate = r["pixels_per_second"]
         verdict = "PASS" if rate >= TARGETS["predict"] else "FAIL"
-        text = f"{rate / 1e6:.2f} M px/s ({r['seconds']:.2f} s for {PREDICT_SIDE}^2 px)"
+        text = f"{rate / 1e6:.2f} M px/s ({r['seconds']:.2f} s for {r['side']}^2 px)"
         return Row("explore predict 2048x2048x100", text, ">= 5 M px/s", verdict, seconds)
 
     guarded(
@@ -356,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="salinas_a", help=argparse.SUPPRESS)
     parser.add_argument("--config", default="paper", help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
+    parser.add_argument("--side", type=int, default=PREDICT_SIDE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return run_step(args) if args.step else driver(args)
 
