@@ -465,14 +465,21 @@ def test_one_colour_per_cluster_on_the_map_sizes_and_spectra(fresh_page, tmp_pat
     _choose_dataset(page, "salinas_a")
     open_tab(page, "Training")
     _train(page, "kmeans", 6)
-    page.wait_for_timeout(1000)
-    (image,) = _glyphs(plot_frame(page, "epoch 1: clusters"), "Image")
     bars = next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])
-    lines = _glyphs(plot_frame(page, "mean spectrum per cluster"), "Line")
     by_cluster = [colour.lower() for colour in bars["colours"]]
     assert len(by_cluster) == 6 and len(set(by_cluster)) == 6
-    assert [c.lower() for c in image["palette"][:6]] == by_cluster  # map value k = cluster k
-    assert [line["line"].lower() for line in lines] == by_cluster
+
+    def map_colours() -> list[str]:  # map value k = cluster k
+        (image,) = _glyphs(plot_frame(page, "epoch 1: clusters"), "Image")
+        return [c.lower() for c in image["palette"][:6]]
+
+    def spectra_colours() -> list[str]:
+        lines = _glyphs(plot_frame(page, "mean spectrum per cluster"), "Line")
+        return [line["line"].lower() for line in lines]
+
+    # The views update one after another from the server: wait until each shows this run.
+    wait_for(lambda: map_colours() == by_cluster, 30, "the map in the bars' colours", poll=0.25)
+    wait_for(lambda: spectra_colours() == by_cluster, 30, "the spectra in them", poll=0.25)
     _snap(page, tmp_path, "defect6_colours", full_page=True)
 
 
