@@ -13,8 +13,8 @@
 # playwright / rasterio is far over 64 MiB, and the GPU check imports none of them (dashboard,
 # notebooks, transfer clustering and GeoTIFF are not on its path). pandas is left out too.
 # numpy, scipy, scikit-learn and h5py (about 66 MiB of wheels) are left out as well: the device
-# machines' image has them beside its CUDA torch (/work/.library/device/KINDS.md lists its
-# packages), and with them the bundle would be over 64 MiB; gpu_check.sh's offline install
+# machines' image has them beside its CUDA torch (docs/gpu.md says which the check needs
+# there), and with them the bundle would be over 64 MiB; gpu_check.sh's offline install
 # then fails with their names if a machine lacks them.
 set -euo pipefail
 
