@@ -15,16 +15,18 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explore.data.images import ImageSet
 from explore.data.scene import Scene
 from explore.errors import DataError
 from explore.methods import METHODS, method_class
-from explore.metrics import ClusteringScores, score_dataset
 from explore.outputs import check_free_space, write_atomic
+
+if TYPE_CHECKING:  # torch and scikit-learn load only when a run is built or scored
+    from explore.data.images import ImageSet
+    from explore.metrics import ClusteringScores
 
 __all__ = [
     "DEEP_RUN_FILES",
@@ -77,6 +79,8 @@ def write_npy(path: Path, array: np.ndarray) -> None:
 
 def score(data: Scene | ImageSet, labels: np.ndarray) -> ClusteringScores | None:
     """Scores of `labels` on the labelled items of `data` (None when nothing is labelled)."""
+    from explore.metrics import score_dataset
+
     return score_dataset(data, labels)
 
 

@@ -165,6 +165,7 @@ class Trainer:
         as_callbacks(self.callbacks)  # a non-callable fails here, not after an epoch
         self._checkpointing = Checkpointing()
         self._progress_bars = ProgressBars()
+        self._wrapped: tuple[tuple[CallbackLike, ...], list[Callback]] | None = None
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress
         self.eval_batch_size = eval_batch_size
@@ -271,7 +272,13 @@ class Trainer:
         return self.history
 
     def _all_callbacks(self) -> list[Callback]:
-        return [*as_callbacks(self.callbacks), self._checkpointing, self._progress_bars]
+        """Every callback in calling order, wrapped once per change of `self.callbacks` (not
+        once per batch: `on_batch_end` is dispatched on the hot path)."""
+        given = tuple(self.callbacks)
+        if self._wrapped is None or self._wrapped[0] != given:
+            wrapped = [*as_callbacks(given), self._checkpointing, self._progress_bars]
+            self._wrapped = (given, wrapped)
+        return self._wrapped[1]
 
     def _dispatch(self, hook: str, *args: Any) -> None:
         """Call `hook` of every callback, in order; on rank 0 only unless the callback asks
