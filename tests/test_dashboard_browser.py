@@ -500,15 +500,14 @@ def test_highlights_belong_to_one_run(fresh_page, tmp_path: Path) -> None:
     wait_for(lambda: canvas_signature(page, "embedding-plot") != "", 60, "the UMAP plot")
     page.wait_for_timeout(1000)
     umap = plot_frame(page, "UMAP of")
-    (key,) = [g for g in umap.glyphs if g["type"] == "Scatter" and g["colours"]]
-    (names,) = [
-        legend["labels"] for legend in umap.legends if "highlighted" not in legend["labels"]
-    ] or [
-        [label for legend in umap.legends for label in legend["labels"] if label != "highlighted"]
-    ]
-    shown = dict(zip(names, key["colours"], strict=False))
+    shown = {  # each legend entry's swatch: the colour its points are drawn with
+        label: swatch
+        for legend in umap.legends
+        for label, swatch in zip(legend["labels"], legend["swatches"], strict=True)
+        if label != "highlighted"
+    }
     assert shown and all(  # the embedding's cluster colours are the map's and the bars'
-        colour.lower() == bars["colours"][int(name.split()[-1])].lower()
+        str(colour).lower() == bars["colours"][int(name.split()[-1])].lower()
         for name, colour in shown.items()
     ), (shown, bars["colours"])
     canvas = page.locator(".embedding-plot canvas").first

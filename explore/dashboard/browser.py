@@ -95,12 +95,28 @@ DEEP_TEXT_JS = """
 
 # Every Bokeh plot drawn in the page: its title, the size of its frame (the data area, in CSS
 # pixels), its x / y ranges, its glyphs (type, constant fill / line colour, points, colour
-# mapper palette, a 'colour' column), its legends (side, labels) and the smallest interval
-# between the x axis's ticks, read from BokehJS's views (`Bokeh.index`).
+# mapper palette, a 'colour' column), its legends (side, labels, each label's swatch colour)
+# and the smallest interval between the x axis's ticks, read from BokehJS's views.
 PLOT_FRAMES_JS = """
 () => {
   const out = [];
   const seen = new Set();
+  // The fill colour a renderer draws its i-th point with: a constant, a colour column, or a
+  // column of categories drawn through a factor colour map.
+  function fillAt(renderer, i) {
+    const glyph = renderer.glyph, source = renderer.data_source;
+    const spec = glyph ? glyph.fill_color : null;
+    if (typeof spec === 'string') return spec;
+    if (!spec) return null;
+    if (typeof spec.value === 'string') return spec.value;
+    const column = spec.field && source && source.data ? source.data[spec.field] : null;
+    if (!column || i < 0 || i >= column.length) return null;
+    const map = spec.transform;
+    if (map && map.factors && map.palette) {
+      return map.palette[[...map.factors].indexOf(column[i])] ?? null;
+    }
+    return String(column[i]);
+  }
   function visit(view) {
     if (!view || seen.has(view)) return;
     seen.add(view);
@@ -144,17 +160,27 @@ PLOT_FRAMES_JS = """
           };
         }),
         legends: ['center', 'left', 'right', 'above', 'below'].flatMap((side) =>
-          (model[side] || []).filter((m) => m.type === 'Legend').map((legend) => ({
-            side, labels: legend.items.flatMap((item) => {
+          (model[side] || []).filter((m) => m.type === 'Legend').map((legend) => {
+            const labels = [], swatches = [];
+            for (const item of legend.items) {
               const label = item.label;
+              const renderer = item.renderers.length ? item.renderers[0] : null;
               if (label && label.field !== undefined) {  // one entry per value of a column
-                const source = item.renderers.length ? item.renderers[0].data_source : null;
+                const source = renderer ? renderer.data_source : null;
                 const column = source && source.data ? source.data[label.field] : null;
-                return column ? [...new Set([...column].map(String))] : [];
+                const values = column ? [...column].map(String) : [];
+                for (const value of new Set(values)) {  // swatch: the first such point's fill
+                  labels.push(value);
+                  swatches.push(fillAt(renderer, values.indexOf(value)));
+                }
+              } else {
+                labels.push(label && label.value !== undefined ? String(label.value)
+                  : String(label));
+                swatches.push(renderer ? fillAt(renderer, 0) : null);
               }
-              return [label && label.value !== undefined ? String(label.value) : String(label)];
-            }),
-          }))),
+            }
+            return {side, labels, swatches};
+          })),
         x_min_interval: (model.below || []).filter((m) => m.ticker)
           .map((axis) => axis.ticker.min_interval)[0] ?? null,
       });
