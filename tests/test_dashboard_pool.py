@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from explore.augment import AugmentationPool, BandMask, get_preset, resolve_pool
+from explore.augment import (
+    AugmentationPool,
+    BandMask,
+    describe_operation,
+    get_preset,
+    resolve_pool,
+)
 from explore.dashboard.pool_editor import (
     SCENE_PRESETS,
     AugmentationPreview,
@@ -130,6 +136,15 @@ def test_invalid_values_show_an_alert_and_keep_the_last_valid_pool(
     assert not editor.alert.visible and editor.error == ""
     assert probability.value == 0.5
     assert editor.parameter_widgets((2, 0), "kernel_size")[0].value == 3
+
+
+def test_each_card_says_what_its_operation_does(editor: PoolEditor) -> None:
+    assert editor.operation_note(()) == describe_operation("sequence")
+    for path in editor.operation_paths():
+        assert editor.operation_note(path) == describe_operation(editor.operation(path)["name"])
+    assert editor.operation_note((2, 2)).startswith("Zero each band")  # band_mask
+    editor.operation_buttons((0,))["remove"].clicks += 1  # the notes follow the cards
+    assert editor.operation_note((0,)) == describe_operation("random_flip")
 
 
 def test_add_remove_and_reorder_operations(editor: PoolEditor) -> None:

@@ -2,7 +2,8 @@
 views of one patch of a scene.
 
 `PoolEditor` holds an `AugmentationPool` (param `pool`) and shows it as cards, one per operation,
-with widgets for each parameter and remove / move up / move down buttons; operations are added
+with the library's sentence on what the operation does (`describe_operation`), widgets for each
+parameter and remove / move up / move down buttons; operations are added
 from the spectral-spatial ones and presets are loaded by name. Every edit goes through the
 library's validation (`AugmentationPool.from_dict`): an invalid value shows an alert and the
 last valid pool is kept, so nothing raises into the server. `AugmentationPreview` draws a fixed
@@ -28,7 +29,7 @@ import param
 import torch
 
 from explore.augment import spectral_spatial
-from explore.augment.base import build, registered_names
+from explore.augment.base import build, describe_operation, registered_names
 from explore.augment.pool import AugmentationPool, RandomChoice, Sequence
 from explore.augment.presets import get_preset
 from explore.data.registry import DEFAULT_SCENE
@@ -116,6 +117,19 @@ def _float_step(value: float) -> float:
     return float(10 ** np.floor(np.log10(magnitude)) / 10)
 
 
+def _operation_note(name: str, path: Path) -> pn.pane.Markdown:
+    """What the operation does (`describe_operation`, the library's sentence), as a small
+    grey line under its card's title; css class "pool-note-<path>" (e.g. "pool-note-3-1")."""
+    where = "-".join(str(index + 1) for index in path) or "root"
+    return pn.pane.Markdown(
+        describe_operation(name),
+        css_classes=["pool-note", f"pool-note-{where}"],
+        styles={"color": "#555", "font-size": "0.85em"},
+        margin=(0, 10),
+        sizing_mode="stretch_width",
+    )
+
+
 class PoolEditor(pn.viewable.Viewer):
     """Edit an augmentation pool for hyperspectral patches: parameters, order, presets.
 
@@ -136,6 +150,7 @@ class PoolEditor(pn.viewable.Viewer):
         super().__init__(**params)
         self._widgets: dict[tuple[Path, str], tuple[pn.widgets.Widget, ...]] = {}
         self._buttons: dict[Path, dict[str, pn.widgets.Button]] = {}
+        self._notes: dict[Path, pn.pane.Markdown] = {}
         self._structure: tuple[Any, ...] | None = None
         self._syncing = False
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
@@ -328,6 +343,10 @@ class PoolEditor(pn.viewable.Viewer):
         """The "up", "down" and "remove" buttons of the operation at `path`."""
         return self._buttons[_normalise_path(path)]
 
+    def operation_note(self, path: int | Path) -> str:
+        """The sentence shown on the card of the operation at `path` (`()`: the root)."""
+        return str(self._notes[_normalise_path(path)].object)
+
     def _describe_structure(self, root: dict[str, Any]) -> tuple[Any, ...]:
         """What decides the cards' layout: paths, names, parameters and their widget kinds."""
         entries = []
@@ -374,6 +393,7 @@ class PoolEditor(pn.viewable.Viewer):
     def _rebuild(self, root: dict[str, Any]) -> None:
         self._widgets.clear()
         self._buttons.clear()
+        self._notes.clear()
         groups: dict[str, Path] = {"top level": ()}
         cards: list[pn.viewable.Viewable] = [self._card(root, ())]
 
@@ -403,10 +423,12 @@ class PoolEditor(pn.viewable.Viewer):
             self._widgets[(path, name)] = made
             widgets.append(made[0] if len(made) == 1 else pn.Row(*made, margin=0))
         depth = len(path)
+        note = self._notes[path] = _operation_note(spec["name"], path)
         if not path:
             title = pn.pane.Markdown(f"**root: {spec['name']}**", margin=(0, 10))
             return pn.Column(
                 pn.Row(title, *widgets, sizing_mode="stretch_width"),
+                note,
                 sizing_mode="stretch_width",
             )
         buttons = {
@@ -427,6 +449,7 @@ class PoolEditor(pn.viewable.Viewer):
         body = pn.FlexBox(*widgets) if widgets else pn.pane.Markdown("*(no parameters)*")
         return pn.Column(
             heading,
+            note,
             body,
             margin=(4, 4, 4, 4 + 30 * (depth - 1)),
             styles={"border-left": f"3px solid {'#5b8def' if depth == 1 else '#9bb8f3'}"},
