@@ -11,7 +11,17 @@ import pytest
 
 from explore.dashboard.compare_view import CompareView, comparison_table
 from explore.dashboard.session import TrainingSession, available_datasets
-from explore.dashboard.training_view import TrainingControls, TrainingView, aligned_clusters
+from explore.dashboard.training_view import (
+    TrainingControls,
+    TrainingView,
+    aligned_clusters,
+    cluster_class_table,
+    loss_term_notes,
+)
+from explore.losses import describe_loss_term
+from explore.methods import METHODS
+from explore.metrics import cluster_accuracy
+from explore.training.history import EpochRecord
 
 pytestmark = pytest.mark.datasets("salinas_a")
 
@@ -191,6 +201,67 @@ def test_aligned_clusters_take_the_matched_class_colours() -> None:
     assert aligned[0, 0] == 1 and aligned[0, 2] == 2 and aligned[1, 1] == 3
     assert aligned[1, 3] == 4  # unmatched cluster after the classes
     assert np.array_equal(aligned_clusters(clusters, None), clusters + 1)
+
+
+def test_cluster_class_table_puts_the_matched_clusters_on_the_diagonal() -> None:
+    truth = np.array([[1, 1, 2, 2, 0], [3, 3, 3, 2, 0]])  # 0: unlabelled, not counted
+    clusters = np.array([[2, 2, 0, 0, 1], [1, 1, 0, 0, 3]])  # cluster 3 only on unlabelled
+    table, cluster_ids, classes = cluster_class_table(clusters, truth, n_clusters=5)
+    assert classes == [1, 2, 3]
+    assert cluster_ids == [2, 0, 1, 3, 4]  # matched to classes 1, 2, 3; then the rest (empty)
+    assert table.tolist() == [[2, 0, 0], [0, 3, 1], [0, 0, 2], [0, 0, 0], [0, 0, 0]]
+    assert table.shape == (5, 3) and table.sum() == np.count_nonzero(truth)
+    labelled = truth > 0
+    accuracy = np.trace(table[:3]) / table.sum()  # the diagonal is what ACC counts
+    assert accuracy == cluster_accuracy(truth[labelled], clusters[labelled])
+    # more classes than clusters: one row per cluster, a class may have no cluster
+    table, cluster_ids, classes = cluster_class_table(
+        np.array([0, 0, 1, 1]), np.array([1, 2, 3, 3])
+    )
+    assert table.shape == (2, 3) and cluster_ids == [0, 1] and classes == [1, 2, 3]
+    with pytest.raises(ValueError, match="no labelled item"):
+        cluster_class_table(np.array([0, 1]), np.array([0, 0]))
+
+
+def test_loss_term_notes_describe_each_logged_term_once() -> None:
+    def record(epoch: int, losses: dict[str, float]) -> EpochRecord:
+        zeros = np.zeros(4, dtype=np.int64)
+        return EpochRecord(epoch=epoch, losses=losses, assignments=zeros, cluster_sizes=[4])
+
+    records = [record(1, {"loss": 2.0, "on_diagonal": 1.0}), record(2, {"loss": 1.0})]
+    lines = loss_term_notes(records).splitlines()
+    assert lines == [
+        f"- **loss**: {describe_loss_term('loss')}",
+        f"- **on_diagonal**: {describe_loss_term('on_diagonal')}",
+    ]
+    assert loss_term_notes([]) == "" and loss_term_notes([record(1, {})]) == ""
+
+
+def test_the_page_explains_the_method_the_loss_terms_and_marks_the_shown_epoch() -> None:
+    session = TrainingSession(dataset="salinas_a", method="kmeans", n_clusters=6, epochs=2)
+    view = TrainingView(session=session)
+    controls = TrainingControls(session=session)
+    assert controls.method_summary.object == METHODS["kmeans"].summary
+    session.method = "sscc"
+    assert controls.method_summary.object == METHODS["sscc"].summary
+    assert view.loss_terms.object == "" and not _spans(view.losses_view())
+    assert "after the first epoch" in view.confusion_view().get(0).opts.get().kwargs["title"]
+    controls.start_button.clicks += 1
+    assert session.join(300)
+    assert session.status == "finished", session.error
+    terms = sorted(session.records[-1].losses)
+    assert terms and view.loss_terms.object.count("- **") == len(terms)
+    assert all(describe_loss_term(term) in view.loss_terms.object for term in terms)
+    assert _spans(view.losses_pane.object) == _spans(view.metrics_plot.object) == [2]
+    view.player.value = 1  # the replayed epoch is marked on both plots
+    assert _spans(view.losses_pane.object) == _spans(view.metrics_plot.object) == [1]
+    heat = view.confusion_view().get(0)
+    assert "epoch 1" in heat.opts.get().kwargs["title"]
+    assert len(heat) == 6 * 6  # K clusters x 6 classes of Salinas-A
+
+
+def _spans(overlay: hv.Overlay) -> list[float]:
+    return [element.data for element in overlay if isinstance(element, hv.VLine)]
 
 
 def test_compare_view_shows_two_runs() -> None:

@@ -1,6 +1,11 @@
 """Training components: the sidebar controls of a `TrainingSession` and the view that shows its
 run epoch by epoch (cluster map beside the ground truth, loss and metric curves, cluster sizes,
-mean spectrum per cluster or sample images per cluster, an epoch player to replay the run).
+mean spectrum per cluster or sample images per cluster, clusters against classes, an epoch player
+to replay the run; the curves mark the epoch the player shows).
+
+The page explains itself with the library's own sentences, written once there: the selected
+method's summary (`explore.methods.METHODS`) below the method selector, and one line per logged
+loss term (`explore.losses.describe_loss_term`) below the loss curves.
 
 Cluster colours follow the ground truth: for display only, each cluster is drawn in the colour of
 the class it is matched with (Hungarian matching on labelled items); clusters left unmatched get
@@ -23,7 +28,9 @@ from explore.dashboard.scene_view import map_frame, scene_axes
 from explore.dashboard.session import TrainingSession, load_cached
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
-from explore.metrics import match_clusters
+from explore.losses import describe_loss_term
+from explore.methods import METHODS
+from explore.metrics import match_clusters, matched_confusion_matrix
 from explore.training.history import EpochRecord
 from explore.viz import (
     cluster_image_grid,
@@ -88,6 +95,48 @@ def _display_lookup(
                     lookup[cluster] = next_free
                     next_free += 1
     return lookup
+
+
+def cluster_class_table(
+    assignments: np.ndarray, truth: np.ndarray, n_clusters: int = 0
+) -> tuple[np.ndarray, list[int], list[int]]:
+    """Clusters against classes on the labelled items (`truth` > 0, classes 1..C as
+    `_truth_of` gives them): a (K, C) table of item counts whose rows are in the order of the
+    metrics' Hungarian matching (`explore.metrics.matched_confusion_matrix`), so a good
+    clustering reads as a diagonal. Rows of clusters matched to a class come first (class
+    order), then the unmatched clusters, then clusters with no labelled item (all zeros; K is at
+    least `n_clusters`). Returns `(table, cluster_ids, class_values)`."""
+    assignments, truth = np.ravel(assignments), np.ravel(truth)
+    labelled = truth > 0
+    if not labelled.any():
+        raise ValueError("no labelled item: clusters cannot be compared with classes")
+    matrix, classes, order = matched_confusion_matrix(truth[labelled], assignments[labelled])
+    present = [(cluster, column) for column, cluster in enumerate(order) if cluster is not None]
+    n_clusters = max(int(n_clusters), int(assignments.max()) + 1 if assignments.size else 0)
+    missing = [k for k in range(n_clusters) if k not in {cluster for cluster, _ in present}]
+    rows = [matrix[:, column] for _, column in present]
+    rows += [np.zeros(len(classes), dtype=np.int64)] * len(missing)
+    clusters = [int(cluster) for cluster, _ in present] + missing
+    return (
+        np.asarray(rows, dtype=np.int64).reshape(len(clusters), len(classes)),
+        clusters,
+        [int(value) for value in classes],
+    )
+
+
+def loss_term_notes(records: list[EpochRecord]) -> str:
+    """One line per loss term the run logs (`describe_loss_term`), as Markdown ("" when none:
+    an anchor like k-means logs no loss)."""
+    terms: list[str] = []
+    for record in records:
+        terms += [name for name in record.losses if name not in terms]
+    return "\n".join(f"- **{name}**: {describe_loss_term(name)}" for name in terms)
+
+
+def method_summary(method: str) -> str:
+    """The registry's sentence on `method`, for the page ("" for a name it does not know)."""
+    entry = METHODS.get(method)
+    return "" if entry is None else entry.summary
 
 
 def _truth_of(data: Scene | ImageSet) -> np.ndarray | None:
@@ -176,6 +225,13 @@ class TrainingControls(pn.viewable.Viewer):
             "", alert_type="warning", visible=False, css_classes=["run-warning"]
         )
         self._confirmed: tuple | None = None  # the settings a warning was shown for
+        self.method_summary = pn.pane.Markdown(
+            method_summary(session.method),
+            css_classes=["method-summary"],
+            styles={"color": "#555", "font-size": "0.9em"},
+            margin=(0, 10, 5, 10),
+        )
+        session.param.watch(self._on_method, "method")
         # Plain inputs (no bounds in the browser, which would silently clamp what is typed):
         # each value reaches the session only when the session can take it.
         self.number_inputs = {
@@ -235,6 +291,9 @@ class TrainingControls(pn.viewable.Viewer):
             return
         if n_classes >= 2:
             self.session.n_clusters = n_classes
+
+    def _on_method(self, *events: Any) -> None:
+        self.method_summary.object = method_summary(self.session.method)
 
     def _clear_warning(self) -> None:
         self._confirmed = None
@@ -313,6 +372,7 @@ class TrainingControls(pn.viewable.Viewer):
         return pn.Column(
             dataset,
             method,
+            self.method_summary,
             numbers["n_clusters"],
             numbers["epochs"],
             config,
@@ -367,17 +427,23 @@ class TrainingView(pn.viewable.Viewer):
         self.metrics_pane = pn.pane.Markdown(self.metrics_table())
         # The curves too: panes whose object each new record replaces (a view re-rendered from
         # the training thread once missed a 1-epoch run's only update).
+        # They mark the shown epoch, so they are redrawn when the player moves too.
         self.losses_pane = pn.pane.HoloViews(self.losses_view(), sizing_mode="stretch_width")
         self.metrics_plot = pn.pane.HoloViews(self.metrics_view(), sizing_mode="stretch_width")
+        self.loss_terms = pn.pane.Markdown(
+            "", css_classes=["loss-terms"], styles={"font-size": "0.9em"}
+        )
         self.map_bounds = hv.streams.BoundsXY(bounds=None)
         self.map_bounds.add_subscriber(self._on_map_bounds)
         self.session.param.watch(self._on_records, "records")
         self.session.param.watch(self._on_dataset, "dataset")
         self.param.watch(self._update_shown_label, "shown")
+        self.param.watch(self._redraw_curves, "shown")
 
     # ------------------------------------------------------------------ epoch selection
     def _on_records(self, event: param.parameterized.Event) -> None:
         count = len(event.new)
+        shown_before = self.shown
         self.player.end = max(count, 1)
         self.player.start = 1 if count else 0
         self.player.disabled = count == 0
@@ -391,13 +457,23 @@ class TrainingView(pn.viewable.Viewer):
             self.highlight = None
         self._update_shown_label()
         self.metrics_pane.object = self.metrics_table()
-        self.losses_pane.object = self.losses_view()
-        self.metrics_plot.object = self.metrics_view()
+        if self.shown == shown_before:  # else the `shown` watcher has redrawn them
+            self._redraw_curves()
+        notes = loss_term_notes(event.new)
+        if count and not notes:
+            notes = f"{self.session.method} logs no loss: it is one fit, not trained by epochs."
+        if notes != self.loss_terms.object:
+            self.loss_terms.object = notes
 
     def _on_dataset(self, *events: Any) -> None:
         """Highlights are pixels of the shown run's dataset: another dataset drops them."""
         self.highlight = None
         self.map_selection = []
+
+    def _redraw_curves(self, *events: Any) -> None:
+        """New loss and metric curves (new records, or the marker of another shown epoch)."""
+        self.losses_pane.object = self.losses_view()
+        self.metrics_plot.object = self.metrics_view()
 
     def _on_player(self, event: param.parameterized.Event) -> None:
         self.shown = int(event.new)
@@ -492,17 +568,77 @@ class TrainingView(pn.viewable.Viewer):
         )
         return scene_axes(element, data.name)
 
+    def _marked(self, curves: hv.Overlay) -> hv.Overlay:
+        """The curves with a vertical line at the epoch the map shows (none before one)."""
+        record = self.record()
+        if record is None:
+            return curves
+        marker = hv.VLine(record.epoch).opts(color="#444", line_dash="dashed", line_width=1)
+        return curves * marker
+
     def losses_view(self) -> hv.Overlay:
-        """Loss parts per epoch of the current run."""
-        return loss_curves(self.session.records).opts(
+        """Loss parts per epoch of the current run, the shown epoch marked."""
+        return self._marked(loss_curves(self.session.records)).opts(
             title="losses by part", responsive=True, height=260, legend_position="right"
         )
 
     def metrics_view(self) -> hv.Overlay:
-        """Metrics per epoch of the current run."""
-        return metric_curves(self.session.records).opts(
+        """Metrics per epoch of the current run, the shown epoch marked."""
+        return self._marked(metric_curves(self.session.records)).opts(
             title=METRICS_TITLE, responsive=True, height=260, legend_position="right"
         )
+
+    @param.depends("shown", "session.dataset")
+    def confusion_view(self) -> hv.Overlay | pn.pane.Markdown:
+        """The shown epoch's clusters against the classes (`cluster_class_table`): item counts,
+        rows in the metrics' matching order, each cluster named by its own number; a one-line
+        reason instead when the dataset has no labels."""
+        data = self._data()
+        truth = _truth_of(data)
+        if truth is None:
+            return pn.pane.Markdown(
+                f"No clusters-vs-classes table: {data.name} has no labels.",
+                css_classes=["confusion-note"],
+            )
+        record = self.record()
+        n_classes = int(truth.max())
+        if isinstance(data, ImageSet) and data.class_names:
+            class_names = [str(name) for name in data.class_names]
+        elif isinstance(data, Scene) and data.class_names:
+            class_names = [f"{c + 1}. {name}" for c, name in enumerate(data.class_names)]
+        else:
+            class_names = [f"class {c}" for c in range(1, n_classes + 1)]
+        if record is None:
+            table = np.zeros((0, n_classes), dtype=np.int64)
+            clusters: list[int] = []
+            classes = list(range(1, n_classes + 1))
+            title = "clusters vs classes appear after the first epoch"
+        else:
+            table, clusters, classes = cluster_class_table(
+                record.assignments, truth, len(record.cluster_sizes)
+            )
+            title = f"epoch {record.epoch}: clusters vs classes (labelled items)"
+        x_names = [class_names[c - 1] if c - 1 < len(class_names) else str(c) for c in classes]
+        y_names = [f"cluster {k}" for k in clusters]
+        cells = [
+            (x_names[j], y_names[i], int(table[i, j]))
+            for i in range(len(y_names))
+            for j in range(len(x_names))
+        ]
+        heat = hv.HeatMap(cells, kdims=["class", "cluster"], vdims=["items"]).opts(
+            cmap="Blues",
+            colorbar=True,
+            tools=["hover"],
+            xrotation=45,
+            invert_yaxis=True,
+            title=title,
+            responsive=True,
+            height=max(300, 120 + 22 * len(y_names)),
+        )
+        labels = hv.Labels(cells, kdims=["class", "cluster"], vdims=["items"]).opts(
+            text_font_size="8pt", text_color="#222"
+        )
+        return heat * labels
 
     @param.depends("shown", "session.dataset")
     def sizes_view(self) -> hv.Element:
@@ -557,9 +693,17 @@ class TrainingView(pn.viewable.Viewer):
                 ),
                 pn.panel(self.truth_view, sizing_mode="fixed"),
             ),
-            pn.Row(self.losses_pane, self.metrics_plot),
-            pn.pane.Markdown(METRICS_NOTE, css_classes=["metrics-note"]),
+            pn.Row(
+                pn.Column(self.losses_pane, self.loss_terms),
+                pn.Column(
+                    self.metrics_plot,
+                    pn.pane.Markdown(METRICS_NOTE, css_classes=["metrics-note"]),
+                ),
+            ),
             pn.Row(pn.panel(self.sizes_view), pn.panel(self.spectra_view)),
-            pn.Column(self.metrics_pane, css_classes=["metrics-table"]),
+            pn.Row(
+                pn.Column(pn.panel(self.confusion_view), css_classes=["confusion-matrix"]),
+                pn.Column(self.metrics_pane, css_classes=["metrics-table"]),
+            ),
             sizing_mode="stretch_width",
         )
