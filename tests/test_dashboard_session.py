@@ -18,6 +18,7 @@ from explore.dashboard.training_view import (
     cluster_class_table,
     loss_term_notes,
 )
+from explore.data.scene import Scene
 from explore.losses import describe_loss_term
 from explore.methods import METHODS
 from explore.metrics import cluster_accuracy
@@ -258,6 +259,15 @@ def test_the_page_explains_the_method_the_loss_terms_and_marks_the_shown_epoch()
     heat = view.confusion_view().get(0)
     assert "epoch 1" in heat.opts.get().kwargs["title"]
     assert len(heat) == 6 * 6  # K clusters x 6 classes of Salinas-A
+
+
+@pytest.mark.parametrize("labels", [None, np.zeros((4, 5), dtype=np.int64)])
+def test_no_clusters_vs_classes_without_labels(monkeypatch, labels) -> None:
+    view = TrainingView(session=TrainingSession(dataset="salinas_a"))
+    cube = np.random.default_rng(0).random((4, 5, 3)).astype(np.float32)
+    monkeypatch.setattr(view, "_data", lambda: Scene(cube=cube, labels=labels, name="plain"))
+    note = view.confusion_view()
+    assert note.object == "No clusters-vs-classes table: plain has no labels."
 
 
 def _spans(overlay: hv.Overlay) -> list[float]:

@@ -143,7 +143,7 @@ def _truth_of(data: Scene | ImageSet) -> np.ndarray | None:
     """Ground truth as 1..C with 0 = unlabelled (scenes already are; image labels are 0..C-1,
     -1 unlabelled)."""
     if isinstance(data, Scene):
-        return data.labels if data.labels.any() else None
+        return data.labels if data.labels is not None and data.labels.any() else None
     if data.labels is None:
         return None
     labels = np.asarray(data.labels)
