@@ -569,12 +569,14 @@ class TrainingView(pn.viewable.Viewer):
         return scene_axes(element, data.name)
 
     def _marked(self, curves: hv.Overlay) -> hv.Overlay:
-        """The curves with a vertical line at the epoch the map shows (none before one)."""
+        """The curves with a vertical line at the epoch the map shows (none before one), the
+        x axis padded so that a line at the first or last epoch is not hidden by the frame."""
         record = self.record()
         if record is None:
             return curves
-        marker = hv.VLine(record.epoch).opts(color="#444", line_dash="dashed", line_width=1)
-        return curves * marker
+        marker = hv.VLine(record.epoch).opts(color="#333", line_dash="dashed", line_width=2)
+        # A new overlay: give it the curves' own overlay options back (whole-epoch ticks).
+        return (curves * marker).opts(**curves.opts.get().kwargs, padding=(0.05, 0.1))
 
     def losses_view(self) -> hv.Overlay:
         """Loss parts per epoch of the current run, the shown epoch marked."""
@@ -620,23 +622,26 @@ class TrainingView(pn.viewable.Viewer):
             title = f"epoch {record.epoch}: clusters vs classes (labelled items)"
         x_names = [class_names[c - 1] if c - 1 < len(class_names) else str(c) for c in classes]
         y_names = [f"cluster {k}" for k in clusters]
+        dark = max(int(table.max()) if table.size else 0, 1) * 0.6  # white counts above this
         cells = [
-            (x_names[j], y_names[i], int(table[i, j]))
+            (x_names[j], y_names[i], int(table[i, j]), "white" if table[i, j] > dark else "#222")
             for i in range(len(y_names))
             for j in range(len(x_names))
         ]
-        heat = hv.HeatMap(cells, kdims=["class", "cluster"], vdims=["items"]).opts(
+        heat = hv.HeatMap(cells, kdims=["class", "cluster"], vdims=["items", "ink"]).opts(
             cmap="Blues",
             colorbar=True,
             tools=["hover"],
-            xrotation=45,
+            hover_tooltips=[("class", "@class"), ("cluster", "@cluster"), ("items", "@items")],
+            xrotation=60,
             invert_yaxis=True,
             title=title,
             responsive=True,
-            height=max(300, 120 + 22 * len(y_names)),
+            # rows tall enough for their counts, below them room for the slanted class names
+            height=300 + 28 * max(len(y_names), 4),
         )
-        labels = hv.Labels(cells, kdims=["class", "cluster"], vdims=["items"]).opts(
-            text_font_size="8pt", text_color="#222"
+        labels = hv.Labels(cells, kdims=["class", "cluster"], vdims=["items", "ink"]).opts(
+            text_font_size="8pt", text_color="ink"
         )
         return heat * labels
 
