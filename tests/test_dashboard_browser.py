@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from explore.augment import describe_operation
 from explore.dashboard.browser import (
     VIEWPORT,
     DashboardServer,
@@ -40,6 +41,8 @@ from explore.dashboard.browser import (
     wait_for,
 )
 from explore.dashboard.scene_view import map_frame
+from explore.losses import describe_loss_term
+from explore.methods import METHODS
 
 pytestmark = pytest.mark.slow
 
@@ -675,3 +678,60 @@ def test_augmentation_preview_fits_and_a_refused_value_reverts(fresh_page, tmp_p
     _expect()(alert).to_be_visible()
     _expect()(field).to_have_value("1")
     _snap(page, tmp_path, "defect7_refused_value", full_page=False)
+
+
+# ---------------------------------------------------------------------- the page explains itself
+def test_start_here_and_the_method_summary_follow_the_method(fresh_page, tmp_path: Path) -> None:
+    """A "Start here" line tops the page; below the method selector the registry's sentence on
+    the selected method, replaced when another method is selected."""
+    page = fresh_page
+    _expect()(page.locator(".start-here")).to_contain_text("Start here:")
+    summary = page.locator(".method-summary")
+    _expect()(summary).to_have_text(METHODS["sscc"].summary)
+    page.locator(".method-select select").select_option("kmeans")
+    _expect()(summary).to_have_text(METHODS["kmeans"].summary)
+    page.locator(".method-select select").select_option("cc")
+    _expect()(summary).to_have_text(METHODS["cc"].summary)
+
+
+def test_a_run_explains_its_losses_marks_the_shown_epoch_and_tables_clusters_vs_classes(
+    fresh_page, tmp_path: Path
+) -> None:
+    """After a 2-epoch SSCC run on Salinas-A: one line per logged loss term below the loss
+    curves; a marker at the epoch the player shows on the loss and metric curves, which moves
+    back with the player; the clusters vs classes table is K = 8 clusters x 6 classes."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "sscc", 8, epochs=2)
+    terms = page.locator(".loss-terms")
+    for term in ("loss", "on_diagonal", "off_diagonal"):
+        _expect()(terms).to_contain_text(f"{term}: {describe_loss_term(term)}")
+
+    def marked(epoch: int) -> bool:
+        plots = [plot_frame(page, "losses by part"), plot_frame(page, "metrics on labelled")]
+        return all(frame.spans == [epoch] for frame in plots)
+
+    wait_for(lambda: marked(2), 60, "the marker at epoch 2", 0.2)
+    page.locator(".epoch-player button.previous").click()
+    _expect()(page.locator(".shown-epoch")).to_contain_text("map: epoch 1 of 2")
+    wait_for(lambda: marked(1), 60, "the marker at epoch 1", 0.2)
+    table = plot_frame(page, "epoch 1: clusters vs classes")
+    assert table.x_range == (0, 6) and table.y_range in ((0, 8), (8, 0)), table
+    assert [glyph["n"] for glyph in _glyphs(table, "Rect")] == [8 * 6], table.glyphs
+    page.locator(".loss-terms").scroll_into_view_if_needed()
+    _snap(page, tmp_path, "teach_training_curves", full_page=False)
+    page.locator(".confusion-matrix").scroll_into_view_if_needed()
+    _snap(page, tmp_path, "teach_training_table", full_page=False)
+
+
+def test_pool_cards_say_what_each_operation_does(fresh_page, tmp_path: Path) -> None:
+    """Each card of the augmentation pool editor carries its operation's sentence."""
+    page = fresh_page
+    open_tab(page, "Augmentation pool")
+    for where, name in (("1", "random_resized_crop"), ("3-3", "band_mask")):
+        note = page.locator(f".pool-note-{where}")
+        _expect()(note).to_have_text(describe_operation(name).replace("`", ""))  # `p`: code
+        _expect()(note).to_be_visible()
+    page.wait_for_timeout(1000)
+    _snap(page, tmp_path, "teach_pool", full_page=False)

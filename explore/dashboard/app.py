@@ -49,6 +49,11 @@ from explore.data.scene import Scene
 from explore.transfer.embedding import subsample_indices
 
 TITLE = "explore: deep clustering of hyperspectral images"
+START_HERE = (
+    "**Start here:** pick a dataset and its training bands (sidebar, Scene tab), look at the "
+    "augmentation pool, press Start and watch the Training tab, then embed the run and compare "
+    "runs."
+)
 MAX_EMBEDDED = 5000
 END_TIMEOUT = 120.0  # seconds an ended session waits for its training thread's current batch
 
@@ -333,6 +338,10 @@ class Dashboard:
             dynamic=True,
         )
 
+    def start_here(self) -> pn.pane.Markdown:
+        """One line at the top of the page: what to do first, in order."""
+        return pn.pane.Markdown(START_HERE, css_classes=["start-here"], margin=(0, 10))
+
     def sidebar(self) -> list[pn.viewable.Viewable]:
         return [
             pn.pane.Markdown("### Run"),
@@ -364,7 +373,7 @@ def build_dashboard() -> pn.template.FastListTemplate:
     template = pn.template.FastListTemplate(
         title=TITLE,
         sidebar=dashboard.sidebar(),
-        main=[dashboard.main()],
+        main=[dashboard.start_here(), dashboard.main()],
         **PAGE_STYLE,
     )
     template.dashboard = dashboard  # type: ignore[attr-defined]

@@ -159,6 +159,7 @@ PLOT_FRAMES_JS = """
             visible: r.visible,
           };
         }),
+        spans: (model.renderers || []).filter((r) => r.type === 'Span').map((r) => r.location),
         legends: ['center', 'left', 'right', 'above', 'below'].flatMap((side) =>
           (model[side] || []).filter((m) => m.type === 'Legend').map((legend) => {
             const labels = [], swatches = [];
@@ -456,6 +457,7 @@ class PlotFrame:
     visible: bool
     glyphs: list[dict[str, Any]] = field(default_factory=list)
     legends: list[dict[str, Any]] = field(default_factory=list)
+    spans: list[float] = field(default_factory=list)  # where its vertical / horizontal lines are
     x_min_interval: float | None = None
     box: dict[str, float] | None = None  # the whole plot's place in the page (CSS pixels)
     frame_inside: bool = True  # the frame lies inside the plot (nothing of it clipped)
@@ -481,6 +483,7 @@ def plot_frames(page: Any) -> list[PlotFrame]:
             visible=bool(item["visible"]),
             glyphs=list(item["glyphs"]),
             legends=list(item["legends"]),
+            spans=[float(location) for location in item["spans"] if location is not None],
             x_min_interval=item["x_min_interval"],
             box=item["box"],
             frame_inside=bool(item["frame_inside"]),
