@@ -427,9 +427,15 @@ class TrainingView(pn.viewable.Viewer):
         self.metrics_pane = pn.pane.Markdown(self.metrics_table())
         # The curves too: panes whose object each new record replaces (a view re-rendered from
         # the training thread once missed a 1-epoch run's only update).
-        # They mark the shown epoch, so they are redrawn when the player moves too.
-        self.losses_pane = pn.pane.HoloViews(self.losses_view(), sizing_mode="stretch_width")
-        self.metrics_plot = pn.pane.HoloViews(self.metrics_view(), sizing_mode="stretch_width")
+        # They mark the shown epoch, so they are redrawn when the player moves too; their axes
+        # are not linked (a linked plot kept the x range of an earlier epoch's plot, 0..2 for
+        # one epoch, which put the marker of the last epoch on the frame's edge).
+        self.losses_pane = pn.pane.HoloViews(
+            self.losses_view(), sizing_mode="stretch_width", linked_axes=False
+        )
+        self.metrics_plot = pn.pane.HoloViews(
+            self.metrics_view(), sizing_mode="stretch_width", linked_axes=False
+        )
         self.loss_terms = pn.pane.Markdown(
             "", css_classes=["loss-terms"], styles={"font-size": "0.9em"}
         )
