@@ -11,8 +11,8 @@ import pytest
 
 from explore.dashboard.compare_view import CompareView, comparison_table
 from explore.dashboard.session import TrainingSession, available_datasets
+from explore.dashboard.training_controls import TrainingControls
 from explore.dashboard.training_view import (
-    TrainingControls,
     TrainingView,
     aligned_clusters,
     cluster_class_table,

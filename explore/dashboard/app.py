@@ -39,12 +39,8 @@ from explore.dashboard.embedding_view import EmbeddingView
 from explore.dashboard.pool_editor import AugmentationPreview, PoolEditor
 from explore.dashboard.scene_view import SceneView, available_scenes
 from explore.dashboard.session import TrainingSession
-from explore.dashboard.training_view import (
-    TrainingControls,
-    TrainingView,
-    _truth_of,
-    cluster_palette,
-)
+from explore.dashboard.training_controls import TrainingControls
+from explore.dashboard.training_view import TrainingView, _truth_of, cluster_palette
 from explore.data.scene import Scene
 from explore.transfer.embedding import subsample_indices
 
