@@ -18,13 +18,11 @@ from explore.augment import (
     get_preset,
     resolve_pool,
 )
+from explore.dashboard.augmentation_preview import AugmentationPreview, preview_sampler
 from explore.dashboard.pool_editor import (
     SCENE_PRESETS,
-    AugmentationPreview,
     PoolEditor,
-    cut_patch,
     scene_operation_names,
-    standardised_cube,
 )
 from explore.data.registry import load_scene
 from explore.data.sampler import PatchSampler
@@ -254,12 +252,12 @@ def test_patches_are_standardised_and_reflect_padded_like_the_sampler(
         preview.param.update(row=row, col=col)
         expected = sampler.patches_at([row], [col])[0]
         assert torch.equal(preview.patch(), expected)
-    assert standardised_cube(scene) is standardised_cube(scene)  # computed once per scene
+    assert preview_sampler(scene, 11) is preview_sampler(scene, 11)  # cut once per scene
 
     tiny = Scene(np.random.default_rng(0).random((3, 4, 5)).astype(np.float32))
-    cube = standardised_cube(tiny)
+    small = AugmentationPreview(editor=PoolEditor(), scene=tiny, row=1, col=2, patch_size=9)
     big = PatchSampler(tiny.standardize(), patch_size=9).patches_at([1], [2])[0]
-    assert torch.equal(cut_patch(cube, 1, 2, 9), big)  # radius larger than the scene
+    assert torch.equal(small.patch(), big)  # radius larger than the scene
 
 
 def test_preview_is_deterministic_for_a_fixed_seed(preview: AugmentationPreview) -> None:

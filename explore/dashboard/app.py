@@ -34,9 +34,10 @@ from bokeh.core.validation.warnings import FIXED_SIZING_MODE
 from panel.theme import fast as panel_fast
 
 from explore.dashboard import access
+from explore.dashboard.augmentation_preview import AugmentationPreview
 from explore.dashboard.compare_view import CompareView
 from explore.dashboard.embedding_view import EmbeddingView
-from explore.dashboard.pool_editor import AugmentationPreview, PoolEditor
+from explore.dashboard.pool_editor import PoolEditor
 from explore.dashboard.scene_view import SceneView, available_scenes
 from explore.dashboard.session import TrainingSession
 from explore.dashboard.training_controls import TrainingControls

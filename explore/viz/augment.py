@@ -1,7 +1,7 @@
 """What an augmentation pool does to one patch: false-colour thumbnails of the patch and of each
 drawn view, and the centre pixel's spectrum before and after.
 
-Used by the dashboard's pool editor (`explore.dashboard.pool_editor.AugmentationPreview`) and by
+Used by the dashboard's pool preview (`explore.dashboard.augmentation_preview`) and by
 notebooks; it only draws, the views are drawn by `AugmentationPool.preview`.
 """
 
