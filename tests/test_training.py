@@ -193,3 +193,23 @@ def test_invalid_settings_are_refused(small_scene: Scene) -> None:
         SSCC(n_clusters=3, loss="magic", **TINY).fit(small_scene)
     with pytest.raises(DataError, match="device"):
         SSCC(n_clusters=3, **{**TINY, "device": "tpu:7"}).fit(small_scene)
+
+
+def test_image_source_trains_on_chosen_items_and_serves_labels() -> None:
+    """`train_items` restricts the items that train (a shuffled epoch and random draws alike);
+    `batch_labels` gives a batch's labels for supervised losses (fine-tuning)."""
+    from explore.data.images import ImageSet
+    from explore.training.sources import ImageSource
+
+    labels = np.array([0, 1, 2, 0, 1, -1])
+    images = ImageSet(np.zeros((6, 1, 4, 4), np.float32), labels=labels, name="tiny")
+    source = ImageSource(images, train_items=np.array([1, 3, 4]))
+    assert source.n_train == 3 and source.train_indices().tolist() == [1, 3, 4]
+    drawn = source.sample_train(50, torch.Generator().manual_seed(0))
+    assert set(drawn.tolist()) == {1, 3, 4}
+    assert source.batch_labels(torch.tensor([5, 1])).tolist() == [-1, 1]
+    assert ImageSource(images).n_train == 6
+    with pytest.raises(DataError, match="train_items"):
+        ImageSource(images, train_items=np.array([6]))
+    with pytest.raises(DataError, match="no labels"):
+        ImageSource(ImageSet(images.images, name="bare")).batch_labels(torch.tensor([0]))

@@ -215,6 +215,78 @@ def test_finetuning_leaves_the_given_extractor_unchanged(
 
 
 @pytest.mark.datasets("mnist_test")
+def test_finetuning_runs_on_the_trainer_and_repeats_with_its_seed(
+    cc_run: Path, mnist_small: ImageSet
+) -> None:
+    """Fine-tuning is a `Trainer` run: a callback passed through sees one epoch end per epoch,
+    records holding the report's losses and accuracies and no map (no clusters to assign); the
+    same seed gives the same losses and the same fine-tuned features twice."""
+    from explore.training.callbacks import Callback
+    from explore.training.trainer import Trainer
+    from explore.transfer.finetune import finetune
+
+    class Seen(Callback):
+        def __init__(self) -> None:
+            self.records: list = []
+            self.trainers: list = []
+
+        def on_epoch_end(self, trainer, record) -> None:
+            self.trainers.append(trainer)
+            self.records.append(record)
+
+    source = mnist_small.subset(np.arange(0, 400, 2))
+    sample = source.subset(np.arange(10))
+    runs = []
+    for _ in range(2):
+        seen = Seen()
+        extractor = RunExtractor(cc_run, device="cpu")
+        report = finetune(
+            extractor,
+            source,
+            epochs=2,
+            batch_size=32,
+            augmentation="cc_weak",
+            seed=3,
+            callbacks=[seen],
+        )
+        runs.append((report, extractor.features(sample)))
+    assert [record.epoch for record in seen.records] == [1, 2]
+    assert all(isinstance(trainer, Trainer) for trainer in seen.trainers)
+    assert all(record.assignments is None for record in seen.records)
+    assert report.epochs == 2 and len(seen.trainers[-1].history) == 2
+    assert report.losses == tuple(record.losses["loss"] for record in seen.records)
+    assert report.train_accuracy == tuple(record.losses["accuracy"] for record in seen.records)
+    assert runs[0][0].losses == runs[1][0].losses
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+@pytest.mark.datasets("mnist_test")
+def test_finetuning_resumes_exactly_from_its_checkpoint(
+    cc_run: Path, mnist_small: ImageSet, tmp_path: Path
+) -> None:
+    """One epoch with a checkpoint, then a resumed run of two: the losses and the fine-tuned
+    features of an uninterrupted two-epoch run."""
+    from explore.transfer.finetune import finetune
+
+    source = mnist_small.subset(np.arange(0, 400, 2))
+    sample = source.subset(np.arange(10))
+    settings = {"batch_size": 32, "seed": 1}
+    whole_extractor = RunExtractor(cc_run, device="cpu")
+    whole = finetune(whole_extractor, source, epochs=2, **settings)
+    path = tmp_path / "finetune.pt"
+    first = finetune(
+        RunExtractor(cc_run, device="cpu"), source, epochs=1, checkpoint_path=path, **settings
+    )
+    assert first.epochs == 1 and path.is_file()
+    extractor = RunExtractor(cc_run, device="cpu")
+    resumed = finetune(extractor, source, epochs=2, checkpoint_path=path, resume=True, **settings)
+    assert resumed.epochs == 2
+    assert resumed.losses == whole.losses
+    assert resumed.train_accuracy == whole.train_accuracy
+    np.testing.assert_array_equal(extractor.features(sample), whole_extractor.features(sample))
+
+
+@pytest.mark.datasets("mnist_test")
 def test_finetuning_needs_weights_and_a_source(mnist_small: ImageSet) -> None:
     from explore.methods.transfer import TransferClustering
     from explore.transfer.finetune import finetune

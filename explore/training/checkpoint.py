@@ -4,16 +4,19 @@ A checkpoint holds the method's name and configuration, the model, optimiser and
 states, the RNG states, the number of finished epochs, the run history and the preprocessing
 state. It is written with `explore.outputs.write_atomic` (temporary file, fsync, rename, fsync of
 the folder), so a kill or a power loss during a save never leaves a corrupt checkpoint behind,
-and the temporary file a killed save leaves is removed by the next save.
+and the temporary file a killed save leaves is removed by the next save. A checkpoint's size is
+estimated before the run (`estimate_checkpoint_bytes`), for the free-space check.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from explore.errors import CheckpointError
 from explore.outputs import write_atomic
@@ -72,3 +75,21 @@ def check_compatible(state: dict[str, Any], method: str, config: dict[str, Any])
                 f"checkpoint has {key}={saved[key]!r} but this run has {key}={value!r}: "
                 f"set {key}={saved[key]!r} to use it"
             )
+
+
+def estimate_checkpoint_bytes(model: nn.Module, method: Any, history_bytes: int) -> int:
+    """Size of a checkpoint of `model` trained by `method`, estimated before it is written: the
+    model's state, two Adam moments per trainable parameter, `history_bytes` (the history with
+    every epoch's map), the method's extra state (`checkpoint_extra`: preprocessing,
+    parameters; measured) and 64 KiB for the rest."""
+    model_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    parameter_bytes = sum(
+        p.numel() * p.element_size() for p in model.parameters() if p.requires_grad
+    )
+    extra = getattr(method, "checkpoint_extra", None)
+    extra_bytes = 0
+    if callable(extra):
+        buffer = io.BytesIO()
+        torch.save(extra(), buffer)
+        extra_bytes = buffer.tell()
+    return model_bytes + 2 * parameter_bytes + history_bytes + extra_bytes + (64 << 10)

@@ -298,28 +298,57 @@ def _tile_indices(rows: slice, cols: slice, width: int) -> torch.Tensor:
 
 class ImageSource:
     """Whole images of an `ImageSet`, held once on the device (N, C, H, W) in [0, 1]; items are
-    images; unknown labels (-1) are not scored."""
+    images; unknown labels (-1) are not scored.
 
-    def __init__(self, images: ImageSet, *, device: torch.device | str = "cpu") -> None:
+    `train_items` (item indices) makes only those images train, e.g. fine-tuning keeps a
+    held-out part of a labelled set for its probe; default: every image. `batch_labels` gives a
+    batch's labels on the device, for supervised losses."""
+
+    def __init__(
+        self,
+        images: ImageSet,
+        *,
+        device: torch.device | str = "cpu",
+        train_items: np.ndarray | None = None,
+    ) -> None:
         self.images = images
         self.tensor = images.to_tensor(device)
         self.n_items = images.n_images
         self.in_channels = images.n_channels
         self.assignment_shape = (images.n_images,)
         self.has_labels = images.labels is not None and bool((images.labels >= 0).any())
+        self._train: torch.Tensor | None = None
+        if train_items is not None:
+            items = np.asarray(train_items)
+            if items.ndim != 1 or not np.issubdtype(items.dtype, np.integer):
+                raise DataError("train_items must be a 1-D array of image indices")
+            if items.size and (items.min() < 0 or items.max() >= self.n_items):
+                raise DataError(f"train_items must lie in [0, {self.n_items})")
+            self._train = torch.from_numpy(items.astype(np.int64))
+        self._labels: torch.Tensor | None = None
 
     @property
     def n_train(self) -> int:
-        return self.n_items
+        return self.n_items if self._train is None else len(self._train)
 
     def batch(self, indices: torch.Tensor) -> torch.Tensor:
         return self.tensor[indices.to(self.tensor.device)]
 
+    def batch_labels(self, indices: torch.Tensor) -> torch.Tensor:
+        """Labels (n,) int64 on the device of the images `indices` (-1: unknown)."""
+        if self.images.labels is None:
+            raise DataError(f"image set {self.images.name!r} has no labels")
+        if self._labels is None:
+            labels = np.asarray(self.images.labels, dtype=np.int64)
+            self._labels = torch.from_numpy(labels).to(self.tensor.device)
+        return self._labels[indices.to(self.tensor.device)]
+
     def train_indices(self) -> torch.Tensor:
-        return torch.arange(self.n_items)
+        return torch.arange(self.n_items) if self._train is None else self._train
 
     def sample_train(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.randint(self.n_items, (int(count),), generator=generator)
+        positions = torch.randint(self.n_train, (int(count),), generator=generator)
+        return positions if self._train is None else self._train[positions]
 
     def eval_batches(
         self, batch_size: int, shard: Shard | None = None

@@ -19,7 +19,6 @@ calls the callbacks and writes checkpoints.
 from __future__ import annotations
 
 import contextlib
-import io
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +35,7 @@ from explore.errors import CheckpointError, DataError, OutputError, TrainingDive
 from explore.training.callbacks import Callback, Checkpointing, ProgressBars, as_callbacks
 from explore.training.checkpoint import (
     check_compatible,
+    estimate_checkpoint_bytes,
     history_from_state,
     history_to_state,
     load_checkpoint,
@@ -67,7 +67,12 @@ FEATURE_FIT_ITEMS = 100_000
 
 
 class TrainableMethod(Protocol):
-    """What a method gives the trainer (see `explore.methods.base.DeepClusteringMethod`)."""
+    """What a method (or another training task: `explore.transfer.finetune`) gives the trainer
+    (see `explore.methods.base.DeepClusteringMethod`). Optional hooks, read when present:
+    `training_inputs(source, indices, generator)`, what `training_loss` gets for a batch (e.g.
+    images and their labels for a supervised loss); `assigns_each_epoch = False`, no per-epoch
+    assignment (a task without clusters: its records hold losses only); `clusters_features`,
+    `n_clusters`, `checkpoint_extra` / `restore_extra`."""
 
     name: str
 
@@ -78,7 +83,7 @@ class TrainableMethod(Protocol):
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]: ...
 
     def training_loss(
-        self, model: nn.Module, batch: torch.Tensor, generator: torch.Generator
+        self, model: nn.Module, batch: Any, generator: torch.Generator
     ) -> dict[str, torch.Tensor]: ...
 
     def architecture(self, in_channels: int) -> dict[str, Any]: ...
@@ -89,7 +94,8 @@ class Trainer:
 
     Each epoch shuffles the training items (drop last incomplete batch, as the reference code),
     runs the method's loss on every batch, steps the schedule, then assigns every item (batch
-    by batch, in eval mode) and hands an `EpochRecord` to each callback. With
+    by batch, in eval mode; skipped for a method with `assigns_each_epoch = False`) and hands
+    an `EpochRecord` (each part of the loss, averaged over the batches) to each callback. With
     `checkpoint_path`, a checkpoint is written after every epoch.
 
     Large sources: `samples_per_epoch` makes an epoch N items drawn uniformly at random (with
@@ -107,8 +113,8 @@ class Trainer:
     Across processes, `batch_size` is the global batch (each process takes batch_size /
     world_size items, so the loss sees the same batch whatever the number of processes);
     CUDA runs convert BatchNorm to SyncBatchNorm (`sync_batchnorm`, default on CUDA).
-    `single_process=True` makes a trainer that ignores the process group (inference only: each
-    process of a sharded prediction holds its own copy of the model).
+    `single_process=True` makes a trainer that ignores the process group: each process holds
+    its own copy of the model (a sharded prediction, or an extractor fine-tuned per process).
 
     Whole-source passes (`assign`, `predict_proba`, `embed`, the per-epoch map) run densely
     when the model is dense-capable and the source is a scene (`uses_dense_inference`;
@@ -357,7 +363,7 @@ class Trainer:
             self.scheduler.step()
         self.epoch = epoch
         losses = {key: value / max(n_batches, 1) for key, value in totals.items()}
-        if self.is_main_process:
+        if self.is_main_process and self.assigns_each_epoch:
             assignments, sizes, metrics = self._evaluate()
         else:
             assignments, sizes, metrics = None, [], {}
@@ -397,6 +403,12 @@ class Trainer:
 
     def _n_outputs(self) -> int:
         return int(getattr(self.method, "n_clusters", 0))
+
+    @property
+    def assigns_each_epoch(self) -> bool:
+        """Whether each epoch assigns (or samples) the items: the method's `assigns_each_epoch`
+        (default True; False for a task without clusters, such as fine-tuning)."""
+        return bool(getattr(self.method, "assigns_each_epoch", True))
 
     # ------------------------------------------------------------------ method hooks
     def _training_inputs(self, indices: torch.Tensor) -> torch.Tensor:
@@ -575,7 +587,7 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def _map_bytes(self) -> int:
         """Bytes of one epoch's map as the history keeps it (none on sampled sources)."""
-        if self.source.n_items > self.max_eval_items:
+        if self.source.n_items > self.max_eval_items or not self.assigns_each_epoch:
             return 0
         return self.source.n_items * np.dtype(self._label_dtype()).itemsize
 
@@ -584,26 +596,9 @@ class Trainer:
         return self.epochs * (self._map_bytes() + 1024) + (64 << 10)
 
     def estimated_checkpoint_bytes(self) -> int:
-        """Size of the checkpoint after the last epoch, estimated: the model's state, two Adam
-        moments per trainable parameter, the history with every epoch's map, the method's extra
-        state (preprocessing, parameters; measured) and 64 KiB for the rest."""
-        model_bytes = sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
-        parameter_bytes = sum(
-            p.numel() * p.element_size() for p in self.model.parameters() if p.requires_grad
-        )
-        extra = getattr(self.method, "checkpoint_extra", None)
-        extra_bytes = 0
-        if callable(extra):
-            buffer = io.BytesIO()
-            torch.save(extra(), buffer)
-            extra_bytes = buffer.tell()
-        return (
-            model_bytes
-            + 2 * parameter_bytes
-            + self.estimated_history_bytes()
-            + extra_bytes
-            + (64 << 10)
-        )
+        """Size of the checkpoint after the last epoch, estimated
+        (`explore.training.checkpoint.estimate_checkpoint_bytes`)."""
+        return estimate_checkpoint_bytes(self.model, self.method, self.estimated_history_bytes())
 
     def state_dict(self) -> dict[str, Any]:
         state = {

@@ -3,6 +3,10 @@ section 4, step 1): a classification head (linear or a small MLP) on the extract
 few epochs of Adam (light augmentation optional), then the head is dropped and the extractor is
 used on the target. Source and target classes may differ: only the features are transferred.
 
+The training runs on the project's one engine, `explore.training.Trainer` (`FinetuneTask`
+implements its protocol): devices, CPU threads, mixed precision on GPU, callbacks, progress and
+checkpoints that resume exactly are the trainer's.
+
 Its effect is measured, not assumed: a held-out part of the source (never trained on) is scored
 by a linear probe (logistic regression on the features) before and after fine-tuning.
 """
@@ -10,8 +14,9 @@ by a linear probe (logistic regression on the features) before and after fine-tu
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -21,9 +26,11 @@ from torch import nn
 from explore.compute import limit_threads
 from explore.data.images import ImageSet
 from explore.errors import DataError
+from explore.training.sources import ImageSource
+from explore.training.trainer import CallbackLike, Trainer
 from explore.transfer.extractors import Extractor, TorchExtractor
 
-__all__ = ["FinetuneReport", "finetune", "linear_probe_accuracy"]
+__all__ = ["FinetuneReport", "FinetuneTask", "finetune", "linear_probe_accuracy"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,96 @@ def _make_head(kind: str, in_features: int, n_classes: int, hidden: int) -> nn.M
     raise DataError(f"head must be 'linear' or 'mlp'; got {kind!r}")
 
 
+class Classifier(nn.Module):
+    """An extractor's network (`backbone`, trained in place) with a classification head on its
+    features (`head`, dropped after fine-tuning)."""
+
+    def __init__(self, extractor: TorchExtractor, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone = extractor.module
+        self.head = head
+        self._features = extractor.forward  # the extractor's own input handling
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self._features(x))
+
+
+class FinetuneTask:
+    """Supervised fine-tuning as a task of the `Trainer` (its `TrainableMethod` protocol): the
+    model is the extractor plus a head, the optimiser Adam with the head's and the extractor's
+    learning rates, the loss cross-entropy on each batch's labels (read with the images by
+    `training_inputs`) after the optional augmentation `pool`. There are no clusters, so the
+    trainer assigns nothing per epoch; each epoch's record holds the mean loss and the mean
+    head accuracy ("accuracy") over its batches."""
+
+    name = "finetune"
+    assigns_each_epoch = False
+
+    def __init__(
+        self,
+        extractor: TorchExtractor,
+        *,
+        n_classes: int,
+        head: str = "linear",
+        hidden: int = 256,
+        lr: float = 1e-3,
+        backbone_lr: float | None = None,
+        pool: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    ) -> None:
+        self.extractor = extractor
+        self.n_classes = int(n_classes)
+        self.head = head
+        self.hidden = int(hidden)
+        self.lr = lr
+        self.backbone_lr = backbone_lr
+        self.pool = pool
+        self.out_features = extractor.out_features
+
+    def build_model(self, in_channels: int) -> nn.Module:
+        head = _make_head(self.head, self.out_features, self.n_classes, self.hidden)
+        return Classifier(self.extractor, head)
+
+    def configure_optimizers(self, model: nn.Module) -> tuple[torch.optim.Optimizer, None]:
+        optimizer = torch.optim.Adam(
+            [
+                {"params": model.backbone.parameters(), "lr": self.backbone_lr or self.lr / 10},
+                {"params": model.head.parameters(), "lr": self.lr},
+            ]
+        )
+        return optimizer, None
+
+    def training_inputs(
+        self, source: ImageSource, indices: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's images and labels, on the device."""
+        return source.batch(indices), source.batch_labels(indices)
+
+    def training_loss(
+        self,
+        model: nn.Module,
+        batch: tuple[torch.Tensor, torch.Tensor],
+        generator: torch.Generator,
+    ) -> dict[str, torch.Tensor]:
+        images, targets = batch
+        if self.pool is not None:
+            images = self.pool(images, generator)
+        logits = model(images)
+        loss = nn.functional.cross_entropy(logits, targets)
+        accuracy = (logits.argmax(dim=1) == targets).float().mean()
+        return {"loss": loss, "accuracy": accuracy}
+
+    def architecture(self, in_channels: int) -> dict[str, Any]:
+        """What a checkpoint must match to resume this fine-tuning."""
+        return {
+            "extractor": self.extractor.label,
+            "in_channels": in_channels,
+            "out_features": self.out_features,
+            "n_classes": self.n_classes,
+            "head": self.head,
+            "hidden": self.hidden,
+        }
+
+
 def finetune(
     extractor: Extractor,
     source: ImageSet,
@@ -110,6 +207,10 @@ def finetune(
     heldout_fraction: float = 0.2,
     max_probe_items: int = 2000,
     seed: int = 0,
+    callbacks: Iterable[CallbackLike] = (),
+    progress: bool | None = False,
+    checkpoint_path: str | Path | None = None,
+    resume: bool = False,
 ) -> FinetuneReport:
     """Fine-tune `extractor` (in place) on the labelled images of `source`, then drop the head.
 
@@ -119,6 +220,11 @@ def finetune(
     `lr` is the head's learning rate, `backbone_lr` the extractor's (default lr / 10: the
     pretrained weights move less). `augmentation`: an augmentation preset name or pool dict
     (e.g. "cc_weak"), applied to each training batch; None trains on the images as they are.
+
+    Training runs on the `Trainer` (`FinetuneTask`), on the extractor's device: `callbacks`
+    see each epoch's record (losses "loss" and "accuracy"), `progress` draws bars (None: where
+    a person watches; default off), `checkpoint_path` keeps a checkpoint after every epoch and
+    `resume=True` continues from it when it exists.
     """
     if not isinstance(extractor, TorchExtractor):
         raise DataError(
@@ -133,6 +239,8 @@ def finetune(
         raise DataError(f"heldout_fraction must lie in [0, 1); got {heldout_fraction}")
     if int(batch_size) < 2:
         raise DataError(f"batch_size must be >= 2; got {batch_size}")
+    if head not in ("linear", "mlp"):
+        raise DataError(f"head must be 'linear' or 'mlp'; got {head!r}")
     started = time.perf_counter()
     prepared = extractor.prepare(source)
     adaptations = tuple(extractor.adaptations_)
@@ -161,59 +269,47 @@ def finetune(
         )
 
     before = probe()
-    device = extractor.device
-    torch.manual_seed(seed)
-    classifier = _make_head(head, extractor.out_features, n_classes, hidden).to(device)
-    optimizer = torch.optim.Adam(
-        [
-            {"params": extractor.module.parameters(), "lr": backbone_lr or lr / 10},
-            {"params": classifier.parameters(), "lr": lr},
-        ]
-    )
     pool = None
     if augmentation is not None:
         from explore.augment import resolve_pool
 
         pool = resolve_pool(augmentation, image_size=int(prepared.images.shape[-1]))
-    shuffle = torch.Generator().manual_seed(seed)
-    augment_generator = torch.Generator(device=device).manual_seed(seed + 1)
-    images = prepared.to_tensor(device)
-    targets = torch.from_numpy(labels).to(device)
-    train = torch.from_numpy(train_indices)
-    size = min(int(batch_size), train.numel())
-    losses: list[float] = []
-    accuracies: list[float] = []
-    extractor.module.train()
-    classifier.train()
+    task = FinetuneTask(
+        extractor,
+        n_classes=n_classes,
+        head=head,
+        hidden=hidden,
+        lr=lr,
+        backbone_lr=backbone_lr,
+        pool=pool,
+    )
+    trainer = Trainer(
+        task,
+        ImageSource(prepared, device=extractor.device, train_items=train_indices),
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        device=extractor.device,
+        seed=seed,
+        callbacks=callbacks,
+        checkpoint_path=checkpoint_path,
+        progress=progress,
+        single_process=True,  # each process fine-tunes the extractor it then uses
+        metadata={"dataset": source.name, "n_classes": n_classes, "head": head},
+    )
     try:
-        for _ in range(int(epochs)):
-            order = train[torch.randperm(train.numel(), generator=shuffle)]
-            total_loss, correct, seen = 0.0, 0, 0
-            for start in range(0, order.numel() - size + 1, size):  # drop the last partial
-                batch_indices = order[start : start + size].to(device)
-                batch = images[batch_indices]
-                if pool is not None:
-                    batch = pool(batch, augment_generator)
-                logits = classifier(extractor.forward(batch))
-                loss = nn.functional.cross_entropy(logits, targets[batch_indices])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total_loss += loss.item() * size
-                correct += int((logits.argmax(dim=1) == targets[batch_indices]).sum().item())
-                seen += size
-            losses.append(total_loss / max(seen, 1))
-            accuracies.append(correct / max(seen, 1))
+        if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
+            trainer.load_checkpoint(checkpoint_path)
+        history = trainer.fit()
     finally:
         extractor.module.eval()
     after = probe()
     return FinetuneReport(
-        epochs=int(epochs),
+        epochs=trainer.epoch,
         n_classes=n_classes,
         n_train=int(train_indices.size),
         n_heldout=int(heldout_indices.size),
-        losses=tuple(losses),
-        train_accuracy=tuple(accuracies),
+        losses=tuple(record.losses["loss"] for record in history),
+        train_accuracy=tuple(record.losses["accuracy"] for record in history),
         probe_accuracy_before=before,
         probe_accuracy_after=after,
         seconds=time.perf_counter() - started,
