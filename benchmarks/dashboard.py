@@ -3,7 +3,7 @@
 Serves `apps/hsi_dashboard.py` with `panel serve` (a subprocess) and drives headless Chromium
 (`EXPLORE_CHROMIUM`, default /usr/bin/chromium) with Playwright; every time is measured in the
 page, by polling the text and canvas pixels of the plots (Panel renders into shadow DOM; see
-`explore.dashboard.browser`). Prints a markdown table:
+`tests/browser_harness.py`). Prints a markdown table:
 
 - start: seconds from `panel serve` start to the first composite drawn in Chromium (the embedded
   Indian Pines scene), and to the first HTTP answer;
@@ -31,7 +31,8 @@ from typing import Any
 
 from common import machine_line, markdown_table
 
-from explore.dashboard.browser import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the browser harness
+from browser_harness import (  # noqa: E402
     VIEWPORT,
     DashboardServer,
     browser_problem,

@@ -14,10 +14,10 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from browser_harness import DashboardServer, wait_for
 
 from explore.dashboard import access
 from explore.dashboard.app import build_dashboard
-from explore.dashboard.browser import DashboardServer, wait_for
 
 
 @pytest.mark.parametrize(

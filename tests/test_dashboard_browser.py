@@ -9,7 +9,7 @@ saves a screenshot in its tmp_path.
 
 Chromium is the system's (`EXPLORE_CHROMIUM`, default /usr/bin/chromium). Without it (or without
 the playwright package) the tests skip, unless `EXPLORE_REQUIRE_BROWSER=1` (CI), where they fail
-(`explore.dashboard.browser.require_browser`).
+(`browser_harness.require_browser`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from explore.augment import describe_operation
-from explore.dashboard.browser import (
+from browser_harness import (
     VIEWPORT,
     DashboardServer,
     canvas_signature,
@@ -40,6 +37,9 @@ from explore.dashboard.browser import (
     set_number,
     wait_for,
 )
+from PIL import Image
+
+from explore.augment import describe_operation
 from explore.dashboard.scene_view import map_frame
 from explore.losses import describe_loss_term
 from explore.methods import METHODS

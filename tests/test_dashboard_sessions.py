@@ -5,7 +5,7 @@ ended, drops its runs / model / data, and is garbage collected.
 
 In a real browser (`panel serve` + headless Chromium, as tests/test_dashboard_browser.py, with
 the same skip / fail rule): three pages in separate browser contexts train sscc, cc and s3ocnet
-on Salinas-A at once (`explore.dashboard.browser.CONCURRENT_RUNS`); each page shows only its own
+on Salinas-A at once (`browser_harness.CONCURRENT_RUNS`); each page shows only its own
 run; the cc page is closed after its first epoch of 200 and only its thread stops (the server
 logs it) while the other two finish; and the server's resident memory returns to its level
 before the sessions. benchmarks/dashboard_sessions.py measures the same scenario.
@@ -20,9 +20,7 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
-
-from explore.dashboard.app import build_dashboard
-from explore.dashboard.browser import (
+from browser_harness import (
     CONCURRENT_RUNS,
     SESSION_ENDED,
     SHORT_SESSION_LIFETIME,
@@ -36,6 +34,8 @@ from explore.dashboard.browser import (
     wait_for,
     warm_up,
 )
+
+from explore.dashboard.app import build_dashboard
 from explore.dashboard.session import TrainingSession
 
 pytestmark = pytest.mark.slow
