@@ -221,7 +221,8 @@ class ClusteringScores:
     """Every metric of one clustering against ground truth.
 
     `n_clusters` counts the distinct predicted labels among the scored samples; `per_class`
-    maps class value -> per-class accuracy.
+    maps class value -> per-class accuracy (runs of the library score every dataset in one
+    convention, `item_classes`: class index 0..C-1, named by the dataset's `class_names[c]`).
     """
 
     acc: float
@@ -295,23 +296,31 @@ def score_scene(labels_map: np.ndarray, predicted_map: np.ndarray) -> Clustering
     if not (truth != 0).any():
         raise DataError("labels_map has no labelled pixel (all 0): nothing to score")
     predicted = _as_labels(predicted_map.ravel(), "predicted_map")
-    return evaluate(truth, predicted, ignore_label=0)
+    # the datasets' one convention (`item_classes`): class c of the map is 0..C-1, -1 unlabelled
+    return evaluate(truth - 1, predicted, ignore_label=-1)
 
 
 def score_dataset(data: Scene | ImageSet, predicted: np.ndarray) -> ClusteringScores | None:
-    """Scores of a clustering of a whole dataset on its labelled items only: a scene's pixels
-    with label > 0 (`predicted` an (H, W) map), an image set's images with label >= 0
-    (`predicted` (n,)). None when nothing is labelled. The one place runs are scored."""
-    from explore.data.scene import Scene
-
-    labels = data.labels
-    if labels is None:
+    """Scores of a clustering of a whole dataset on its labelled items only (`predicted`: one
+    cluster per item, an (H, W) map for a scene or (n,) for an image set). Every dataset gives
+    its classes in one convention (`item_classes`: 0..C-1, -1 unlabelled). None when nothing
+    is labelled. The one place runs are scored."""
+    classes = data.item_classes()
+    if not (classes >= 0).any():
         return None
-    if isinstance(data, Scene):
-        return score_scene(labels, predicted) if np.asarray(labels).any() else None
-    if not (np.asarray(labels) >= 0).any():
-        return None
-    return evaluate(labels, predicted, ignore_label=-1)
+    predicted = np.asarray(predicted)
+    map_shape = getattr(data, "shape", (None, None))[:2]  # a scene's (H, W)
+    if predicted.ndim == 2 and map_shape[0] is not None and predicted.shape != map_shape:
+        raise DataError(
+            f"predicted_map has shape {predicted.shape} but the scene is {map_shape}; "
+            "they must match"
+        )
+    if predicted.size != classes.size:
+        raise DataError(
+            f"predicted has {predicted.size} items (shape {predicted.shape}) but the dataset "
+            f"has {classes.size}; they must match"
+        )
+    return evaluate(classes, predicted.ravel(), ignore_label=-1)
 
 
 # ---------------------------------------------------------------------------------- over seeds

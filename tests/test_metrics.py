@@ -242,3 +242,33 @@ def test_summarize_runs_and_format() -> None:
         summarize_runs([{"acc": 0.5}, {"nmi": 0.5}])
     with pytest.raises(DataError, match="runs is empty"):
         summarize_runs([])
+
+
+def test_scenes_and_image_sets_share_one_label_convention() -> None:
+    """A scene stores 0 = unlabelled and classes 1..C, an image set -1 and 0..C-1; both give
+    their items' classes as 0..C-1 with -1 unlabelled (`item_classes`), so the same clustering
+    of the same items scores the same, per-class keys included."""
+    from explore.data.image_set import ImageSet
+    from explore.data.scene import Scene
+    from explore.metrics import score_dataset
+
+    scene_labels = np.array([[0, 1, 1], [2, 2, 0]])
+    scene = Scene(np.random.default_rng(0).random((2, 3, 4)).astype(np.float32), scene_labels)
+    images = ImageSet(
+        np.zeros((6, 1, 2, 2), dtype=np.float32),
+        np.array([-1, 0, 0, 1, 1, -1]),
+        class_names=("a", "b"),
+    )
+    assert scene.n_items == images.n_items == 6
+    assert scene.item_classes().tolist() == images.item_classes().tolist() == [-1, 0, 0, 1, 1, -1]
+    assert scene.item_classes(np.array([4, 1])).tolist() == [1, 0]
+    predicted = np.array([5, 0, 0, 1, 0, 5])
+    from_scene = score_dataset(scene, predicted.reshape(2, 3))
+    from_images = score_dataset(images, predicted)
+    assert from_scene == from_images
+    assert set(from_scene.per_class) == {0, 1}
+    with pytest.raises(DataError, match="shape"):
+        score_dataset(scene, predicted.reshape(3, 2))
+    unlabelled = Scene(scene.cube, np.zeros((2, 3), dtype=int))
+    assert score_dataset(unlabelled, predicted.reshape(2, 3)) is None
+    assert unlabelled.item_classes().tolist() == [-1] * 6

@@ -132,14 +132,14 @@ def loss_term_notes(records: list[EpochRecord]) -> str:
 
 
 def _truth_of(data: Scene | ImageSet) -> np.ndarray | None:
-    """Ground truth as 1..C with 0 = unlabelled (scenes already are; image labels are 0..C-1,
-    -1 unlabelled)."""
-    if isinstance(data, Scene):
-        return data.labels if data.labels is not None and data.labels.any() else None
-    if data.labels is None:
+    """Ground truth for display, in the item shape (a scene's (H, W) map, an image set's (N,)):
+    classes 1..C and 0 = unlabelled, from the datasets' one convention (`item_classes`);
+    None when nothing is labelled."""
+    classes = data.item_classes()
+    if not (classes >= 0).any():
         return None
-    labels = np.asarray(data.labels)
-    return None if (labels < 0).all() else labels + 1
+    shape = data.shape[:2] if isinstance(data, Scene) else (data.n_images,)
+    return (classes + 1).reshape(shape)
 
 
 class TrainingView(pn.viewable.Viewer):

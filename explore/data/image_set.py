@@ -99,6 +99,22 @@ class ImageSet:
         return self.images.shape[0]
 
     @property
+    def n_items(self) -> int:
+        """Items a method clusters: the images (the name every dataset shares)."""
+        return self.n_images
+
+    def item_classes(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """(n_items,) int64 class of each image (or of the images `indices`) in the one
+        convention every dataset shares: 0..C-1, -1 for an image of unknown class (all -1
+        without labels)."""
+        count = self.n_images if indices is None else len(indices)
+        if self.labels is None:
+            return np.full(count, -1, dtype=np.int64)
+        labels = np.asarray(self.labels)
+        chosen = labels if indices is None else labels[np.asarray(indices)]
+        return chosen.astype(np.int64)
+
+    @property
     def n_classes(self) -> int:
         """Number of named classes (0 when the set has no labels and no names)."""
         return len(self.class_names)

@@ -202,6 +202,22 @@ class Scene:
         return len(self.label_values) if self.labels is not None else 0
 
     @property
+    def n_items(self) -> int:
+        """Items a method clusters: the scene's pixels (the name every dataset shares)."""
+        return self.n_pixels
+
+    def item_classes(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """(n_items,) int64 class of each pixel in row-major order (or of the flat `indices`),
+        in the one convention every dataset shares: 0..C-1 for classes 1..C, -1 for unlabelled
+        pixels (all -1 without labels). Scoring reads this, not the stored 0 = unlabelled map."""
+        count = self.n_pixels if indices is None else len(indices)
+        if self.labels is None:
+            return np.full(count, -1, dtype=np.int64)
+        flat = np.asarray(self.labels).ravel()
+        chosen = flat if indices is None else flat[np.asarray(indices)]
+        return chosen.astype(np.int64) - 1
+
+    @property
     def labelled_mask(self) -> np.ndarray:
         """(H, W) bool: pixels with a class label."""
         if self.labels is None:

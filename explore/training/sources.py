@@ -29,7 +29,7 @@ from explore.data.preprocess import SpectralPreprocessor
 from explore.data.sampler import PatchSampler
 from explore.data.scene import Scene
 from explore.errors import DataError
-from explore.metrics import evaluate, score_scene
+from explore.metrics import evaluate
 
 SCORE_KEYS = ("acc", "nmi", "ari", "kappa")
 
@@ -103,10 +103,15 @@ class DataSource(Protocol):
         ...
 
 
-def _scores(truth: np.ndarray, predicted: np.ndarray, ignore_label: int) -> dict[str, float]:
-    if not (truth != ignore_label).any():
+def _score_items(
+    data: Scene | ImageSet, assignments: np.ndarray, indices: np.ndarray | None
+) -> dict[str, float]:
+    """Metrics of `assignments` (one per item, or per item of `indices`) on the labelled items,
+    read in the datasets' one label convention (`item_classes`: -1 = unlabelled)."""
+    classes = data.item_classes(None if indices is None else np.asarray(indices))
+    if not (classes >= 0).any():
         return {}
-    scores = evaluate(truth, predicted, ignore_label=ignore_label).as_dict()
+    scores = evaluate(classes, np.asarray(assignments).ravel(), ignore_label=-1).as_dict()
     return {key: float(scores[key]) for key in SCORE_KEYS}
 
 
@@ -282,11 +287,7 @@ class SceneSource:
     def score(self, assignments: np.ndarray, indices: np.ndarray | None = None) -> dict[str, float]:
         if not self.has_labels:
             return {}
-        if indices is None:
-            scores = score_scene(self.scene.labels, assignments).as_dict()
-            return {key: float(scores[key]) for key in SCORE_KEYS}
-        truth = self.scene.labels.ravel()[np.asarray(indices)]  # type: ignore[union-attr]
-        return _scores(truth, np.asarray(assignments).ravel(), ignore_label=0)
+        return _score_items(self.scene, assignments, indices)
 
 
 def _tile_indices(rows: slice, cols: slice, width: int) -> torch.Tensor:
@@ -316,7 +317,7 @@ class ImageSource:
         self.n_items = images.n_images
         self.in_channels = images.n_channels
         self.assignment_shape = (images.n_images,)
-        self.has_labels = images.labels is not None and bool((images.labels >= 0).any())
+        self.has_labels = bool((images.item_classes() >= 0).any())
         self._train: torch.Tensor | None = None
         if train_items is not None:
             items = np.asarray(train_items)
@@ -361,5 +362,4 @@ class ImageSource:
     def score(self, assignments: np.ndarray, indices: np.ndarray | None = None) -> dict[str, float]:
         if not self.has_labels:
             return {}
-        truth = self.images.labels if indices is None else self.images.labels[np.asarray(indices)]
-        return _scores(np.asarray(truth), np.asarray(assignments).ravel(), ignore_label=-1)
+        return _score_items(self.images, assignments, indices)
