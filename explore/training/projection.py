@@ -2,8 +2,10 @@
 the embedding move while a run trains (the dashboard's "moving embedding").
 
 Why this projection: each frame is the backbone features of one fixed sample of items (at most
-`max_items`, drawn once with a fixed seed, the same items every epoch) projected onto the two
-principal axes of the *first* frame's features. The PCA (mean and two directions) is fitted
+`max_items`, drawn once with a fixed seed, the same items every epoch), scaled to unit length
+(their directions, which the contrastive losses compare: otherwise a few items of large norm set
+the axes and squash the rest into a corner), projected onto the two principal axes of the
+*first* frame's features. The PCA (mean and two directions) is fitted
 once, on the first epoch this callback sees, and every later frame is projected with that same
 fitted map, so the axes mean the same thing in every frame: a point that moves between frames
 moved in feature space, not because the picture was re-fitted. Alternatives set aside: a UMAP per
@@ -38,8 +40,9 @@ __all__ = ["EmbeddingFrames", "MAX_FRAME_ITEMS", "fit_projection"]
 
 MAX_FRAME_ITEMS = 2000
 PROJECTION_NOTE = (
-    "Backbone features of the same {n} items every epoch, projected on the two principal axes "
-    "of the first epoch's features (fitted once): the axes are the same in every frame."
+    "Backbone features (unit length) of the same {n} items every epoch, projected on the two "
+    "principal axes of the first epoch's features (fitted once): the axes are the same in "
+    "every frame, so what moves is the model."
 )
 
 
@@ -81,8 +84,9 @@ class EmbeddingFrames(Callback):
         started = time.perf_counter()
         if self.sample is None:
             self.sample = subsample_indices(trainer.source.n_items, self.max_items, self.seed)
-        features = trainer.embed_items(self.sample).numpy()
-        self.frames[record.epoch] = self.project(features)
+        features = trainer.embed_items(self.sample).numpy().astype(np.float64)
+        norms = np.linalg.norm(features, axis=1, keepdims=True)
+        self.frames[record.epoch] = self.project(features / np.maximum(norms, 1e-12))
         self.seconds[record.epoch] = time.perf_counter() - started
 
     def project(self, features: np.ndarray) -> np.ndarray:
