@@ -215,7 +215,10 @@ def test_the_moving_embedding_follows_the_player_in_the_run_colours() -> None:
     palette = training.palette()
     clusters = session.records[1].assignments.ravel()[session.frame_sample]
     assert list(points.dimension_values("colour")) == [palette[k] for k in clusters]
-    training.player.value = 1  # the player replays the embedding too
+    view.step(-1)  # its button steps the player, which replays the embedding with the maps
+    assert training.player.value == 1 and training.shown == 1
+    view.step(-5)
+    assert training.player.value == 1
     earlier = view.plot().get(0)
     assert not np.allclose(earlier.array([0, 1]), points.array([0, 1]))
     assert earlier.opts.get().kwargs["xlim"] == points.opts.get().kwargs["xlim"]  # one frame

@@ -62,6 +62,16 @@ class MovingEmbeddingView(pn.viewable.Viewer):
         self.status_pane = pn.pane.Markdown(
             self.param.status, css_classes=["moving-status"], width=330
         )
+        # The player sits above the maps, out of sight once the page is scrolled down to here:
+        # two buttons step it from beside the plot.
+        self.previous_button = pn.widgets.Button(
+            label="◀ previous epoch", css_classes=["moving-previous"], width=150
+        )
+        self.next_button = pn.widgets.Button(
+            label="next epoch ▶", css_classes=["moving-next"], width=150
+        )
+        self.previous_button.on_click(lambda event: self.step(-1))
+        self.next_button.on_click(lambda event: self.step(+1))
         self.session.param.watch(self._on_sample, ["frame_sample", "frame_note"])
         self.session.param.watch(self._on_records, "records")
 
@@ -89,6 +99,13 @@ class MovingEmbeddingView(pn.viewable.Viewer):
         palette = self.training_view.palette() or []
         clusters = np.ravel(record.assignments)[np.asarray(sample, dtype=np.int64)]
         return [palette[int(k)] if int(k) < len(palette) else NO_COLOUR for k in clusters]
+
+    def step(self, change: int) -> None:
+        """Move the epoch player (and so the maps and this frame) by `change` epochs."""
+        player = self.training_view.player
+        if player.disabled:
+            return
+        player.value = int(min(max(player.value + change, player.start), player.end))
 
     def _on_sample(self, *events: Any) -> None:
         self.note.object = self.session.frame_note or NO_FRAMES
@@ -178,6 +195,7 @@ class MovingEmbeddingView(pn.viewable.Viewer):
                     "**Moving embedding** (played by the epoch player above). Draw a box on "
                     "it to outline those pixels on the map."
                 ),
+                pn.Row(self.previous_button, self.next_button),
                 self.note,
                 self.status_pane,
                 width=350,
