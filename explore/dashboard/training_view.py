@@ -453,7 +453,7 @@ class TrainingView(pn.viewable.Viewer):
             pn.Row(self.player, self.follow_toggle, self.shown_label),
             pn.pane.Markdown(
                 "Draw a box on the cluster map (box-select tool) to highlight those pixels in "
-                "the embedding."
+                "the moving embedding below and in the Embedding tab's UMAP."
             ),
             pn.Row(
                 pn.Column(
