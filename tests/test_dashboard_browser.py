@@ -243,6 +243,40 @@ def test_epoch_player_replays_an_earlier_epoch(page, tmp_path: Path) -> None:
     _expect()(shown).to_contain_text("map: epoch 2 of 2")
 
 
+def test_the_moving_embedding_plays_with_the_epoch_player(page, tmp_path: Path) -> None:
+    """Under the maps: the fixed sample's frame of the shown epoch, in the map's colours, on
+    axes shared by every epoch; the player's previous epoch shows another frame."""
+    _after("trained")
+    shown = page.locator(".shown-epoch")
+    _expect()(shown).to_contain_text("map: epoch 2 of 2")
+
+    def frame_and_points(epoch: int) -> tuple:
+        frame = plot_frame(page, f"epoch {epoch}: embedding of 2000 items")
+        scatter = [g for g in frame.glyphs if g["type"] == "Scatter" and g["n"] > 0]
+        (image,) = [
+            g for g in plot_frame(page, f"epoch {epoch}: clusters").glyphs if g["type"] == "Image"
+        ]
+        return frame, scatter[0], [c.lower() for c in image["palette"][:6]]
+
+    latest, points, palette = frame_and_points(2)
+    assert points["n"] == 2000  # the fixed sample of Salinas-A's 7,138 pixels
+    colours = {str(c).lower() for c in points["colours"]}
+    assert len(colours) >= 2 and colours <= set(palette), (colours, palette)
+    drawn = canvas_signature(page, "moving-embedding")
+    assert drawn != ""
+    page.locator(".epoch-player button.previous").click()
+    _expect()(shown).to_contain_text("map: epoch 1 of 2")
+    wait_for(lambda: canvas_signature(page, "moving-embedding") != drawn, 30, "epoch 1's frame")
+    earlier, points, palette = frame_and_points(1)
+    assert points["n"] == 2000
+    assert {str(c).lower() for c in points["colours"]} <= set(palette)
+    assert (earlier.x_range, earlier.y_range) == (latest.x_range, latest.y_range)  # same axes
+    page.locator(".moving-embedding").scroll_into_view_if_needed()
+    _snap(page, tmp_path, "05_moving_embedding_epoch_1", full_page=False)
+    page.locator(".epoch-player button.last").click()
+    _expect()(shown).to_contain_text("map: epoch 2 of 2")
+
+
 def test_embedding_tab_computes_and_shows_a_umap(page, tmp_path: Path) -> None:
     _after("trained")
     open_tab(page, "Embedding")

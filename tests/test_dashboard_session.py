@@ -98,11 +98,19 @@ def test_deep_run_streams_epochs_from_a_thread_then_resumes() -> None:
     assert seen[-2:] == [1, 2]
     assert [r.epoch for r in session.records] == [1, 2]
     first_model_labels = session.records[-1].assignments.copy()
+    sample = session.frame_sample.copy()
+    assert len(session.frames) == 2 and session.frames[0].shape == (2000, 2)
     assert session.resume(1)
     assert session.join(300)
     assert session.status == "finished", session.error
     assert [r.epoch for r in session.records] == [1, 2, 3]
     assert session.trainer.epoch == 3
+    # The resumed epochs are projected like the first ones: same items, same fitted axes.
+    assert len(session.frames) == 3 and session.frames[2].dtype == np.float32
+    np.testing.assert_array_equal(session.frame_sample, sample)
+    assert "fitted once" in session.frame_note
+    kept = session.runs[session.run_name].extra
+    assert len(kept["frames"]) == 3 and kept["frame_sample"] is session.frame_sample
     assert session.records[-1].assignments.shape == first_model_labels.shape
 
 
@@ -185,6 +193,50 @@ def test_training_view_follows_epochs_and_replays() -> None:
     assert isinstance(view.metrics_view(), hv.Overlay)
     view.highlight = np.array([0, 5, 100])
     assert isinstance(view.cluster_view(), hv.Overlay)
+
+
+def test_the_moving_embedding_follows_the_player_in_the_run_colours() -> None:
+    from explore.dashboard.app import Dashboard
+    from explore.dashboard.moving_embedding import NO_FRAMES
+
+    dashboard = Dashboard()
+    session, view = dashboard.session, dashboard.moving_embedding
+    training = dashboard.training_view
+    session.param.update(dataset="salinas_a", method="sscc", n_clusters=6, epochs=2)
+    assert view.frame() is None and view.note.object == NO_FRAMES
+    assert "no frame yet" in view.plot().opts.get().kwargs["title"]
+    assert session.start() and session.join(300)
+    assert session.status == "finished", session.error
+    assert training.shown == 2
+    np.testing.assert_array_equal(view.frame(), session.frames[1])
+    latest = view.plot()
+    assert "epoch 2: embedding of 2000 items" in latest.opts.get().kwargs["title"]
+    points = latest.get(0)
+    palette = training.palette()
+    clusters = session.records[1].assignments.ravel()[session.frame_sample]
+    assert list(points.dimension_values("colour")) == [palette[k] for k in clusters]
+    view.step(-1)  # its button steps the player, which replays the embedding with the maps
+    assert training.player.value == 1 and training.shown == 1
+    view.step(-5)
+    assert training.player.value == 1
+    earlier = view.plot().get(0)
+    assert not np.allclose(earlier.array([0, 1]), points.array([0, 1]))
+    assert earlier.opts.get().kwargs["xlim"] == points.opts.get().kwargs["xlim"]  # one frame
+    # A box in it outlines its items' pixels on the map; a box on the map highlights them here.
+    frame = view.frame()
+    view.bounds_stream.event(bounds=(-1e9, -1e9, float(np.median(frame[:, 0])), 1e9))
+    assert 0 < len(view.selection) < len(frame)
+    np.testing.assert_array_equal(training.highlight, session.frame_sample[view.selection])
+    training.map_selection = session.frame_sample[:10].tolist()
+    assert view.highlighted == list(range(10))
+    assert session.start() and session.join(300)  # a new run drops the old selection
+    assert view.selection == [] and view.highlighted == []
+
+
+def test_anchors_have_no_moving_embedding() -> None:
+    session = TrainingSession(dataset="salinas_a", method="kmeans", n_clusters=6)
+    assert session.start() and session.join(300)
+    assert session.frames == [None] and session.frame_sample is None
 
 
 def test_controls_show_errors_as_an_alert() -> None:

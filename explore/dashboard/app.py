@@ -2,8 +2,9 @@
 
 It makes a `TrainingSession` and the components over it, links them (the sidebar's dataset
 drives the scene view; the scene view's band range and the pool editor's pool feed the next
-run; a selection in the embedding highlights pixels on the cluster map and a box drawn on the
-map (box-select tool on the Training tab) highlights those pixels' points in the embedding), and
+run; a selection in the embedding, or in the moving embedding under the Training tab's maps,
+highlights pixels on the cluster map and a box drawn on the map (box-select tool on the
+Training tab) highlights those pixels' points in both embeddings), and
 ends the session when Bokeh destroys it (a closed tab, after `--unused-session-lifetime`):
 `Dashboard.end_session` stops the training thread, waits for it off the event loop, drops the
 session's runs, model and data, returns the freed memory to the system (`release_memory`:
@@ -37,6 +38,7 @@ from explore.dashboard import access
 from explore.dashboard.augmentation_preview import AugmentationPreview
 from explore.dashboard.compare_view import CompareView
 from explore.dashboard.embedding_view import EmbeddingView
+from explore.dashboard.moving_embedding import MovingEmbeddingView
 from explore.dashboard.pool_editor import PoolEditor
 from explore.dashboard.scene_view import SceneView, available_scenes
 from explore.dashboard.session import TrainingSession
@@ -128,6 +130,8 @@ class Dashboard:
         self.preview = AugmentationPreview(editor=self.pool_editor, scene=self.scene_view.scene)
         self.controls = TrainingControls(session=self.session)
         self.training_view = TrainingView(session=self.session)
+        self.moving_embedding = MovingEmbeddingView(training_view=self.training_view)
+        self.training_view.below_map = self.moving_embedding
         self.embedding_view = EmbeddingView()
         self.compare_view = CompareView(session=self.session)
         self.embed_button = pn.widgets.Button(
@@ -144,6 +148,7 @@ class Dashboard:
         self.embedding_view.param.watch(self._on_embedding_selection, "map_selection")
         self.training_view.param.watch(self._on_map_selection, "map_selection")
         self.embedding_view.param.watch(self._on_embedded, "points")
+        self.moving_embedding.param.watch(self._on_moving_selection, "map_selection")
         self._on_train_bands()
         self._on_pool()
 
@@ -182,6 +187,11 @@ class Dashboard:
             return
         self.training_view.highlight = None if selected is None else np.asarray(selected)
 
+    def _on_moving_selection(self, event: Any) -> None:
+        """A box in the moving embedding: outline those pixels on the map (it always shows the
+        map's run, so the highlight belongs to that run)."""
+        self.training_view.highlight = np.asarray(event.new) if event.new else None
+
     def _on_embedded(self, event: Any) -> None:
         """New embedding points: highlight the pixels of the box on the map, if any."""
         if event.new is not None and self.training_view.map_selection:
@@ -190,7 +200,15 @@ class Dashboard:
             self.embedding_view.status = f"{status} {message}"
 
     def _on_map_selection(self, event: Any) -> None:
-        """A box on the cluster map: highlight those pixels' points in the embedding."""
+        """A box on the cluster map: highlight those pixels' points in both embeddings."""
+        pixels = event.new
+        chosen = self.moving_embedding.highlight_pixels(pixels if pixels else None)
+        self.moving_embedding.status = (
+            f"{len(pixels)} pixels selected on the map; {chosen.size} of them are in the "
+            "moving embedding (highlighted)."
+            if pixels
+            else ""
+        )
         self.embedding_view.status = self._highlight_map_selection(event.new)
 
     def _highlight_map_selection(self, pixels: list[int]) -> str:
@@ -320,6 +338,8 @@ class Dashboard:
             )
         with param.parameterized.discard_events(self.training_view):
             self.training_view.highlight = None
+        with param.parameterized.discard_events(self.moving_embedding):
+            self.moving_embedding.param.update(selection=[], map_selection=[], highlighted=[])
 
     # ------------------------------------------------------------------ layout
     def main(self) -> pn.Tabs:

@@ -10,6 +10,11 @@ the tab closes) stops and joins the thread; `release()` then drops the runs, mod
 
 Finished and stopped runs are kept in `runs` (newest last, at most `MAX_RUNS`) for the compare
 and embedding views.
+
+A deep run also projects a fixed sample of items after every epoch
+(`explore.training.projection.EmbeddingFrames`, one more callback of the same trainer): the
+frames (2-D float32 coordinates, one per record) are published in `frames` before the record, for
+the moving embedding.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from explore.errors import DataError, ExploreError
 from explore.methods import DEEP_METHODS, SHALLOW_METHODS
 from explore.runs import build_method, fit_run
 from explore.training.history import EpochRecord, RunHistory
+from explore.training.projection import EmbeddingFrames
 
 SESSION_METHODS = (*SHALLOW_METHODS, *DEEP_METHODS)
 """What the page trains: the registry's anchors and deep methods (transfer clustering needs an
@@ -103,6 +109,15 @@ class TrainingSession(param.Parameterized):
     epoch = param.Integer(default=0, doc="epochs finished by the current run")
     total_epochs = param.Integer(default=0)
     records = param.List(default=[], item_type=EpochRecord, doc="current run's epochs")
+    frames = param.List(
+        default=[],
+        doc="(n, 2) float32 projection of the fixed sample per record (None where an epoch has "
+        "none, e.g. an anchor); set before `records`",
+    )
+    frame_sample = param.Array(
+        default=None, allow_None=True, doc="(n,) item indices of the projected sample"
+    )
+    frame_note = param.String(default="", doc="what the frames show (one line)")
     error = param.String(default="")
     message = param.String(default="")
     runs = param.Dict(default={}, doc="finished / stopped runs by name, oldest first")
@@ -123,6 +138,7 @@ class TrainingSession(param.Parameterized):
         self._lock = threading.Lock()
         self._run_count = 0
         self._stop_requested = False
+        self._projection: EmbeddingFrames | None = None
 
     # ------------------------------------------------------------------ data
     def data(self) -> Scene | ImageSet:
@@ -171,6 +187,8 @@ class TrainingSession(param.Parameterized):
             self._run_count += 1
             self._data, self._method, self._trainer = data, method, None
             self.run_name = f"{self._run_count}. {self.method} on {data.name} (K={self.n_clusters})"
+            self._projection = None
+            self.param.update(frames=[], frame_sample=None, frame_note="")
             self.records = []
             self.epoch = 0
             shallow = self.method in SHALLOW_METHODS
@@ -228,7 +246,8 @@ class TrainingSession(param.Parameterized):
             raise RuntimeError("the training thread is running: close() the session first")
         self._trainer = self._method = self._data = None
         with param.parameterized.discard_events(self):
-            self.param.update(runs={}, records=[])
+            self.param.update(runs={}, records=[], frames=[], frame_sample=None)
+        self._projection = None
 
     # ------------------------------------------------------------------ internals
     def _build_method(self, data: Scene | ImageSet) -> Any:
@@ -278,6 +297,11 @@ class TrainingSession(param.Parameterized):
         self.message = text  # shown after the status: "failed: <text>"
 
     def _on_epoch(self, record: EpochRecord) -> None:
+        projection = self._projection
+        frame = None if projection is None else projection.frames.get(record.epoch)
+        if projection is not None and self.frame_sample is None:
+            self.param.update(frame_sample=projection.sample, frame_note=projection.note)
+        self.frames = [*self.frames, frame]
         self.records = [*self.records, record]
         self.epoch = record.epoch
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in record.metrics.items())
@@ -288,7 +312,11 @@ class TrainingSession(param.Parameterized):
     def _train_deep(self) -> None:
         if self._trainer is None:  # a new run: preprocessing and model are built here, off
             # the server's event loop (PCA of a large scene takes seconds)
-            self._trainer = self._method.make_trainer(self._data, callbacks=[self._on_epoch])
+            # The projection runs first: its frame is ready when `_on_epoch` publishes.
+            self._projection = EmbeddingFrames()  # the same items in every run of a dataset
+            self._trainer = self._method.make_trainer(
+                self._data, callbacks=[self._projection, self._on_epoch]
+            )
             self.total_epochs = self._trainer.epochs
         trainer = self._trainer
         if not self._stop_requested:  # a stop during set-up ends the run before epoch 1
@@ -344,6 +372,7 @@ class TrainingSession(param.Parameterized):
             data=self._data,
             seconds=time.perf_counter() - self._started,
             status=status,
+            extra={"frames": list(self.frames), "frame_sample": self.frame_sample},
         )
         runs = {k: v for k, v in self.runs.items() if k != run.name}
         runs[run.name] = run

@@ -156,6 +156,9 @@ class TrainingView(pn.viewable.Viewer):
     map_selection = param.List(
         default=[], doc="flat pixel indices inside the box drawn on the cluster map"
     )
+    below_map = param.Parameter(
+        default=None, doc="a view shown under the maps (the dashboard's moving embedding)"
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -450,7 +453,7 @@ class TrainingView(pn.viewable.Viewer):
             pn.Row(self.player, self.follow_toggle, self.shown_label),
             pn.pane.Markdown(
                 "Draw a box on the cluster map (box-select tool) to highlight those pixels in "
-                "the embedding."
+                "the moving embedding below and in the Embedding tab's UMAP."
             ),
             pn.Row(
                 pn.Column(
@@ -458,6 +461,7 @@ class TrainingView(pn.viewable.Viewer):
                 ),
                 pn.panel(self.truth_view, sizing_mode="fixed"),
             ),
+            *([] if self.below_map is None else [self.below_map]),
             pn.Row(
                 pn.Column(self.losses_pane, self.loss_terms),
                 pn.Column(
