@@ -6,8 +6,9 @@ run; a selection in the embedding, or in the moving embedding under the Training
 highlights pixels on the cluster map and a box drawn on the map (box-select tool on the
 Training tab) highlights those pixels' points in both embeddings), and
 ends the session when Bokeh destroys it (a closed tab, after `--unused-session-lifetime`):
-`Dashboard.end_session` stops the training thread, waits for it off the event loop, drops the
-session's runs, model and data, returns the freed memory to the system (`release_memory`:
+`Dashboard.end_session` stops the training thread, removes the session's upload folder
+(`explore.dashboard.upload`), waits for the thread off the event loop, drops the session's
+runs, model and data, returns the freed memory to the system (`release_memory`:
 `gc.collect()` and glibc's `malloc_trim(0)`), so the server's memory comes back after its
 sessions end, and then logs one line (logger `explore.dashboard.app`, INFO, in the server's
 output): "session ended: run '...' <status> after <n> of <total> epochs; training thread
@@ -40,10 +41,11 @@ from explore.dashboard.compare_view import CompareView
 from explore.dashboard.embedding_view import EmbeddingView
 from explore.dashboard.moving_embedding import MovingEmbeddingView
 from explore.dashboard.pool_editor import PoolEditor
-from explore.dashboard.scene_view import SceneView, available_scenes
+from explore.dashboard.scene_view import SceneView
 from explore.dashboard.session import TrainingSession
 from explore.dashboard.training_controls import TrainingControls
 from explore.dashboard.training_view import TrainingView, _truth_of, cluster_palette
+from explore.dashboard.upload import UploadControl
 from explore.data.scene import Scene
 from explore.transfer.embedding import subsample_indices
 
@@ -125,7 +127,8 @@ class Dashboard:
 
     def __init__(self) -> None:
         self.session = TrainingSession()
-        self.scene_view = SceneView()
+        self.scene_view = SceneView(loader=self.session.load)
+        self.upload = UploadControl(session=self.session)
         self.pool_editor = PoolEditor()
         self.preview = AugmentationPreview(editor=self.pool_editor, scene=self.scene_view.scene)
         self.controls = TrainingControls(session=self.session)
@@ -154,8 +157,11 @@ class Dashboard:
 
     # ------------------------------------------------------------------ links
     def _on_dataset(self, *events: Any) -> None:
-        if self.session.dataset in available_scenes():
-            self.scene_view.dataset = self.session.dataset
+        name = self.session.dataset
+        if isinstance(self.session.uploads.get(name), Scene):
+            self.scene_view.add_scene(name)
+        if name in self.scene_view.param.dataset.objects:
+            self.scene_view.dataset = name
 
     def _on_scene(self, *events: Any) -> None:
         self.preview.scene = self.scene_view.scene
@@ -294,6 +300,7 @@ class Dashboard:
         return ender
 
     def _finish_end(self, timeout: float) -> None:
+        self.upload.remove()  # uploads were read into memory: their files are not in use
         session = self.session
         ended = session.join(timeout)
         run = session.run_name or "no run"
@@ -327,6 +334,7 @@ class Dashboard:
         only Python's next full collection frees, which an idle server may not run for a long
         time. Meanwhile it keeps only small objects."""
         self.session.release()
+        self.upload.remove()
         with param.parameterized.discard_events(self.embedding_view):
             self.embedding_view.param.update(
                 features=None,
@@ -363,6 +371,8 @@ class Dashboard:
         return [
             pn.pane.Markdown("### Run"),
             self.controls,
+            pn.pane.Markdown("### Your own data"),
+            self.upload,
             pn.pane.Markdown("### Scene"),
             self.scene_view.controls(),
         ]

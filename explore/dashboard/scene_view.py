@@ -7,9 +7,11 @@ the band range that trains, and a click on the composite to see that pixel's spe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import holoviews as hv
+import numpy as np
 import panel as pn
 import param
 
@@ -53,12 +55,20 @@ def scene_axes(element: hv.Element | hv.Overlay, name: str) -> hv.Element | hv.O
     )
 
 
-def _load(name: str) -> Scene:
-    """A scene by registry name from the dashboard's one cache (`load_cached`)."""
-    scene = load_cached(name)
+def _load(name: str, loader: Callable[[str], Any] = load_cached) -> Scene:
+    """A scene by name through `loader`: by default the dashboard's one cache of registered
+    datasets (`load_cached`); a session's `TrainingSession.load` also finds its uploads."""
+    scene = loader(name)
     if not isinstance(scene, Scene):
         raise DataError(f"{name!r} is an image set, not a hyperspectral scene")
     return scene
+
+
+def _truth(scene: Scene) -> np.ndarray:
+    """The scene's label map, or an all-unlabelled map for a scene without one (an upload)."""
+    if scene.labels is not None:
+        return scene.labels
+    return np.zeros(scene.shape[:2], dtype=np.int64)
 
 
 class SceneView(pn.viewable.Viewer):
@@ -75,6 +85,7 @@ class SceneView(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         dataset = params.pop("dataset", DEFAULT_SCENE)
+        self._loader: Callable[[str], Any] = params.pop("loader", load_cached)
         super().__init__(**params)
         self.param.dataset.objects = available_scenes()
         self.dataset = dataset
@@ -84,7 +95,12 @@ class SceneView(pn.viewable.Viewer):
 
     @property
     def scene(self) -> Scene:
-        return _load(self.dataset)
+        return _load(self.dataset, self._loader)
+
+    def add_scene(self, name: str) -> None:
+        """Offer one more scene (a session's upload, which `loader` finds) in the choices."""
+        if name not in self.param.dataset.objects:
+            self.param.dataset.objects = [*self.param.dataset.objects, name]
 
     @param.depends("dataset", watch=True)
     def _reset_bands(self) -> None:
@@ -97,14 +113,14 @@ class SceneView(pn.viewable.Viewer):
                 setattr(self, name, value)
             self.param.train_bands.bounds = (0, scene.n_bands)
             self.train_bands = (0, scene.n_bands)
-            height, width = scene.labels.shape
+            height, width = scene.shape[:2]
             self.pixel = (height // 2, width // 2)
 
     def _on_tap(self, x: float | None = None, y: float | None = None) -> None:
         """A click at plot coordinates (x, y) selects pixel (row, col) (row 0 on top)."""
         if x is None or y is None:
             return
-        height, width = self.scene.labels.shape
+        height, width = self.scene.shape[:2]
         col, row = int(x), int(height - y)
         if 0 <= row < height and 0 <= col < width:
             self.pixel = (row, col)
@@ -125,7 +141,7 @@ class SceneView(pn.viewable.Viewer):
         element = composite_image(scene, (self.red, self.green, self.blue)).opts(
             tools=["tap"], **map_frame(scene.shape)
         )
-        truth = label_map(scene.labels, title="").opts(
+        truth = label_map(_truth(scene), title="").opts(
             alpha=0.55 if self.overlay_truth else 0.0, clipping_colors={}
         )
         return scene_axes(element * truth, self.dataset)
@@ -146,9 +162,10 @@ class SceneView(pn.viewable.Viewer):
     @param.depends("dataset")
     def ground_truth(self) -> hv.Image:
         scene = self.scene
-        element = label_map(scene.labels, title=f"{scene.name}: ground truth").opts(
-            **map_frame(scene.shape)
-        )
+        element = label_map(
+            _truth(scene),
+            title=f"{scene.name}: ground truth" + ("" if scene.labels is not None else " (none)"),
+        ).opts(**map_frame(scene.shape))
         return scene_axes(element, self.dataset)
 
     @param.depends("dataset", "pixel")

@@ -41,6 +41,8 @@ SESSION_METHODS = (*SHALLOW_METHODS, *DEEP_METHODS)
 """What the page trains: the registry's anchors and deep methods (transfer clustering needs an
 extractor and a source, which the page does not offer)."""
 MAX_RUNS = 6
+UPLOAD_PREFIX = "upload: "
+"""How a session's uploaded dataset is named in its dataset choices ("upload: cube.npy")."""
 STATUSES = ("idle", "running", "stopping", "finished", "stopped", "failed")
 
 
@@ -139,11 +141,35 @@ class TrainingSession(param.Parameterized):
         self._run_count = 0
         self._stop_requested = False
         self._projection: EmbeddingFrames | None = None
+        self._uploads: dict[str, Scene | ImageSet] = {}
 
     # ------------------------------------------------------------------ data
+    def load(self, name: str) -> Scene | ImageSet:
+        """A dataset by name: this session's upload of that exact name, else a registered
+        dataset (`load_cached`, confined). A name is never read as a path."""
+        upload = self._uploads.get(name)
+        return upload if upload is not None else load_cached(name)
+
+    @property
+    def uploads(self) -> dict[str, Scene | ImageSet]:
+        """This session's uploaded datasets by their names in the dataset choices."""
+        return dict(self._uploads)
+
+    def add_upload(self, label: str, data: Scene | ImageSet) -> str:
+        """Offer uploaded data as "upload: <label>" (numbered when the name is taken) in this
+        session's dataset choices; returns that name. Nothing earlier is replaced."""
+        key = f"{UPLOAD_PREFIX}{label}"
+        count = 1
+        while key in self._uploads:
+            count += 1
+            key = f"{UPLOAD_PREFIX}{label} ({count})"
+        self._uploads[key] = data
+        self.param.dataset.objects = [*self.param.dataset.objects, key]
+        return key
+
     def data(self) -> Scene | ImageSet:
         """The selected dataset, with the selected band range for scenes."""
-        data = load_cached(self.dataset)
+        data = self.load(self.dataset)
         if isinstance(data, Scene) and self.band_range is not None:
             start, stop = (int(v) for v in self.band_range)
             if stop - start < 1:
@@ -245,6 +271,7 @@ class TrainingSession(param.Parameterized):
         if self.running:
             raise RuntimeError("the training thread is running: close() the session first")
         self._trainer = self._method = self._data = None
+        self._uploads = {}
         with param.parameterized.discard_events(self):
             self.param.update(runs={}, records=[], frames=[], frame_sample=None)
         self._projection = None

@@ -11,7 +11,7 @@ import numpy as np
 import panel as pn
 import param
 
-from explore.dashboard.session import TrainingSession, load_cached
+from explore.dashboard.session import TrainingSession
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
 from explore.methods import METHODS
@@ -159,7 +159,7 @@ class TrainingControls(pn.viewable.Viewer):
         """A new dataset: K becomes its number of classes (when it has labels)."""
         self._clear_warning()
         try:
-            n_classes = n_classes_of(load_cached(self.session.dataset))
+            n_classes = n_classes_of(self.session.load(self.session.dataset))
         except Exception:  # noqa: BLE001 - Start reports an unloadable dataset
             return
         if n_classes >= 2:
