@@ -7,12 +7,16 @@
 # Settings you may override: PYTHON (the interpreter that makes the venv), TORCH_SPEC (the torch
 # build: the default is a CPU wheel; e.g. TORCH_SPEC="torch==2.13.0" with PIP_INDEX_URL set to a
 # CUDA index for a GPU build), EXPLORE_DATA_DIR (real benchmark data: default ../shared/data when
-# it exists, else the tests read the download cache), CHROMIUM, PORT.
+# it exists, else the tests read the download cache), CHROMIUM, PORT, EXPLORE_UPLOAD_MAX_MB (the
+# dashboard's upload limit in MB, default 512; the websocket message size follows it).
 
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PORT ?= 5006
+EXPLORE_UPLOAD_MAX_MB ?= 512
+# An upload travels base64-encoded (4/3 of its size) in one websocket message, plus 1 MiB.
+WEBSOCKET_MAX_BYTES = $(shell echo $$(( $(EXPLORE_UPLOAD_MAX_MB) * 1398102 + 1048576 )))
 SHARED_DATA := $(abspath ../shared/data)
 EXPLORE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
 BIN := $(VENV)/bin
@@ -56,7 +60,8 @@ data: setup
 
 dashboard: setup
 	$(BIN)/panel serve apps/hsi_dashboard.py --address 127.0.0.1 --port $(PORT) \
-		--allow-websocket-origin 127.0.0.1:$(PORT) --allow-websocket-origin localhost:$(PORT)
+		--allow-websocket-origin 127.0.0.1:$(PORT) --allow-websocket-origin localhost:$(PORT) \
+		--websocket-max-message-size $(WEBSOCKET_MAX_BYTES)
 
 lint: setup
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -769,3 +769,51 @@ def test_pool_cards_say_what_each_operation_does(fresh_page, tmp_path: Path) -> 
         _expect()(note).to_be_visible()
     page.wait_for_timeout(1000)
     _snap(page, tmp_path, "teach_pool", full_page=False)
+
+
+def test_an_uploaded_scene_is_offered_and_trains_and_a_broken_file_is_refused(
+    fresh_page, server: DashboardServer, tmp_path: Path
+) -> None:
+    """The sidebar's upload: a truncated file gives a visible one-line alert and the dataset
+    stays; a small .npy scene becomes "upload: <name>", shown in the Scene tab, and k-means
+    trains on it."""
+    page = fresh_page
+    rng = np.random.default_rng(0)
+    cube = 0.1 * rng.random((24, 20, 8)).astype(np.float32)
+    cube[:, :10] += np.linspace(0.2, 0.8, 8, dtype=np.float32)  # two fields, two spectra
+    cube[12:, 10:] += np.linspace(0.9, 0.1, 8, dtype=np.float32)
+    good = tmp_path / "my_scene.npy"
+    np.save(good, cube)
+    broken = tmp_path / "broken.npy"
+    broken.write_bytes(good.read_bytes()[:100])
+    file_input = page.locator(".upload-input input[type=file]")
+    select = page.locator(".dataset-select select")
+    before = select.input_value()
+    file_input.set_input_files(str(broken))
+    alert = page.locator(".upload-error")
+    _expect()(alert).to_be_visible()
+    _expect()(alert).to_contain_text("broken.npy")
+    _expect()(select).to_have_value(before)
+    page.locator(".upload-error").scroll_into_view_if_needed()
+    _snap(page, tmp_path, "upload_refused", full_page=False)
+    file_input.set_input_files(str(good))
+    _expect()(select).to_have_value("upload: my_scene.npy")
+    _expect()(alert).to_be_hidden()
+    _expect()(page.locator(".upload-status")).to_contain_text("Loaded my_scene.npy")
+    page.get_by_text("Training bands: 0..7 (8 of 8)").wait_for()
+    plot_frame(page, "my_scene: ground truth (none)")  # no labels: an empty map, no error
+    composite = plot_frame(page, "my_scene: R/G/B")
+    expected = map_frame(cube.shape)
+    wait_for(
+        lambda: abs(_size(plot_frame(page, "my_scene: R/G/B"))[0] - expected["frame_width"]) < 2,
+        60,
+        "the composite in the scene's frame",
+    )
+    composite = plot_frame(page, "my_scene: R/G/B")
+    assert abs(_size(composite)[1] - expected["frame_height"]) < 2
+    page.wait_for_timeout(1000)
+    page.locator(".upload-status").scroll_into_view_if_needed()
+    _snap(page, tmp_path, "upload_accepted", full_page=False)
+    _train(page, "kmeans", 3)
+    _expect()(page.locator(".run-status")).to_contain_text("kmeans on my_scene")
+    assert server.alive() and server.answers()

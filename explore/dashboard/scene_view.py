@@ -64,7 +64,7 @@ def _load(name: str, loader: Callable[[str], Any] = load_cached) -> Scene:
     return scene
 
 
-def _truth(scene: Scene) -> np.ndarray:
+def truth_map(scene: Scene) -> np.ndarray:
     """The scene's label map, or an all-unlabelled map for a scene without one (an upload)."""
     if scene.labels is not None:
         return scene.labels
@@ -141,7 +141,7 @@ class SceneView(pn.viewable.Viewer):
         element = composite_image(scene, (self.red, self.green, self.blue)).opts(
             tools=["tap"], **map_frame(scene.shape)
         )
-        truth = label_map(_truth(scene), title="").opts(
+        truth = label_map(truth_map(scene), title="").opts(
             alpha=0.55 if self.overlay_truth else 0.0, clipping_colors={}
         )
         return scene_axes(element * truth, self.dataset)
@@ -163,7 +163,7 @@ class SceneView(pn.viewable.Viewer):
     def ground_truth(self) -> hv.Image:
         scene = self.scene
         element = label_map(
-            _truth(scene),
+            truth_map(scene),
             title=f"{scene.name}: ground truth" + ("" if scene.labels is not None else " (none)"),
         ).opts(**map_frame(scene.shape))
         return scene_axes(element, self.dataset)

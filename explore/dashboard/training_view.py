@@ -23,7 +23,7 @@ import numpy as np
 import panel as pn
 import param
 
-from explore.dashboard.scene_view import map_frame, scene_axes
+from explore.dashboard.scene_view import map_frame, scene_axes, truth_map
 from explore.dashboard.session import TrainingSession
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
@@ -254,7 +254,7 @@ class TrainingView(pn.viewable.Viewer):
         data = self._data()
         if isinstance(data, ImageSet):
             return
-        selection = pixels_in_box(data.labels.shape, bounds).tolist()
+        selection = pixels_in_box(data.shape[:2], bounds).tolist()
         if selection == self.map_selection:
             self.param.trigger("map_selection")  # the same box again: highlight it again
         else:
@@ -294,7 +294,7 @@ class TrainingView(pn.viewable.Viewer):
                 data, record.assignments, per_cluster=8, palette=self.palette()
             ).opts(title=f"epoch {record.epoch}: sample images per cluster", **GRID_SIZE)
         if record is None:
-            blank = np.zeros(data.labels.shape, dtype=np.int32)
+            blank = np.zeros(data.shape[:2], dtype=np.int32)
             element = label_map(blank, title="cluster map: no epoch yet")
         else:
             element = label_map(
@@ -303,9 +303,9 @@ class TrainingView(pn.viewable.Viewer):
                 zero_is_unlabelled=False,
                 palette=self.palette(),
             )
-        element = element.opts(tools=["box_select"], **map_frame(data.labels.shape))
+        element = element.opts(tools=["box_select"], **map_frame(data.shape[:2]))
         if self.highlight is not None and len(self.highlight):
-            height, width = data.labels.shape
+            height, width = data.shape[:2]
             rows, cols = np.divmod(np.asarray(self.highlight, dtype=np.int64), width)
             points = hv.Points((cols + 0.5, height - rows - 0.5), kdims=["x", "y"]).opts(
                 color="white", line_color="black", size=4, marker="square"
@@ -326,8 +326,8 @@ class TrainingView(pn.viewable.Viewer):
             return cluster_image_grid(
                 data, np.asarray(data.labels), per_cluster=8, row_names=names
             ).opts(title="sample images per class (ground truth)", **GRID_SIZE)
-        element = label_map(data.labels, title=f"{data.name}: ground truth").opts(
-            **map_frame(data.labels.shape)
+        element = label_map(truth_map(data), title=f"{data.name}: ground truth").opts(
+            **map_frame(data.shape[:2])
         )
         return scene_axes(element, data.name)
 

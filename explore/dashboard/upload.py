@@ -64,7 +64,9 @@ def websocket_message_bytes(max_bytes: int | None = None) -> int:
 
 
 def _megabytes(n_bytes: int) -> str:
-    return f"{n_bytes / 1024 / 1024:.1f} MB"
+    """'512 MB', '0.3 MB': a size as the limit's setting counts it (MiB, named MB)."""
+    megabytes = n_bytes / 1024 / 1024
+    return f"{megabytes:.0f} MB" if megabytes >= 10 else f"{megabytes:.1f} MB"
 
 
 def safe_file_name(filename: str) -> str:
@@ -251,22 +253,23 @@ class UploadControl(pn.viewable.Viewer):
     def upload(self, files: Sequence[tuple[str, bytes]]) -> bool:
         """Read the uploaded files and select them in the session; a refused upload sets
         `error` (shown in the alert) and leaves the session's dataset as it was."""
+        data: Scene | ImageSet | None = None
         try:
             if self.folder is None:
                 self.folder = Path(tempfile.mkdtemp(prefix="explore-upload-"))
             label, data = read_upload(files, self.folder, self.max_bytes)
-            key = self.session.add_upload(label, data)
         except Exception as error:  # noqa: BLE001 - a refused file is shown, never raised
             self.error = _one_line(error, self.folder)
             self.message = ""
         else:
             self.error = ""
             self.message = f"Loaded {label}: {data!r}"
-            self.session.dataset = key
         self.alert.object = f"Upload refused: {self.error}" if self.error else ""
         self.alert.visible = bool(self.error)
         self.status.object = self.message
-        return not self.error
+        if data is not None:  # selected last: the page then shows the new data
+            self.session.dataset = self.session.add_upload(label, data)
+        return data is not None
 
     def remove(self) -> None:
         """Delete the session's upload folder and everything in it (the session ended)."""
