@@ -5,6 +5,7 @@ that session only; bad files give a one-line message and change nothing."""
 from __future__ import annotations
 
 import io
+import stat
 import time
 import zipfile
 from pathlib import Path
@@ -43,6 +44,16 @@ def _png_bytes(value: int) -> bytes:
 
     buffer = io.BytesIO()
     Image.fromarray(np.full((8, 8, 3), value, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _link_zip() -> bytes:
+    """A zip whose one member is a symbolic link to /etc."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("pets/cat")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(info, "/etc")
     return buffer.getvalue()
 
 
@@ -104,6 +115,11 @@ def test_npz_image_set(control: UploadControl) -> None:
     np.savez(buffer, images=images, labels=np.arange(10) % 2)
     images_set = _uploaded(control, [("set.npz", buffer.getvalue())])
     assert isinstance(images_set, ImageSet) and images_set.n_images == 10
+    session = control.session  # an uploaded image set trains like a registered one
+    session.param.update(method="kmeans", n_clusters=2)
+    assert session.start(), session.error
+    session.join(120)
+    assert session.status == "finished", session.error
 
 
 def test_zip_of_class_folders(control: UploadControl) -> None:
@@ -156,6 +172,7 @@ BAD_FILES = {
     "nan cube": [("nan.npy", _nan_cube())],
     "unknown format": [("notes.mat", b"just some text, not a MATLAB file\n" * 4)],
     "traversal zip": [("evil.zip", _zip_bytes({"../../escaped.hdr": b"ENVI\n"}))],
+    "link zip": [("link.zip", _link_zip())],
     "absolute zip": [("evil.zip", _zip_bytes({"/tmp/escaped.png": _png_bytes(1)}))],
     "three files": [("a.npy", b"1"), ("b.npy", b"2"), ("c.hdr", b"3")],
 }
@@ -190,7 +207,21 @@ def test_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     assert max_upload_bytes() == 512 * 1024 * 1024
 
 
-def test_zip_unpacking_past_the_limit_is_refused(tmp_path: Path) -> None:
+def test_folders_of_open_sessions_go_when_the_server_exits(control: UploadControl) -> None:
+    from explore.dashboard import upload
+
+    assert control.upload([("a.npy", _npy_bytes(_cube()))])
+    folder = control.folder
+    assert folder in upload._LIVE_FOLDERS
+    upload._remove_live_folders()  # what the interpreter runs at exit
+    assert not folder.exists()
+
+
+def test_zip_unpacking_past_the_limits_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from explore.dashboard import upload
+
     path = tmp_path / "big.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("a/x.png", bytes(200_000))
@@ -198,6 +229,11 @@ def test_zip_unpacking_past_the_limit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError, match="over the upload limit"):
         extract_zip(path, tmp_path / "out", max_bytes=100_000)
     assert not list((tmp_path / "out").iterdir())
+    monkeypatch.setattr(upload, "MAX_ZIP_MEMBERS", 2)
+    many = tmp_path / "many.zip"
+    many.write_bytes(_zip_bytes({f"a/{i}.png": b"" for i in range(3)}))
+    with pytest.raises(FileFormatError, match="holds 3 files"):
+        extract_zip(many, tmp_path / "out", max_bytes=100_000)
 
 
 # ------------------------------------------------------------------ confinement and end

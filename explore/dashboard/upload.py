@@ -5,7 +5,8 @@ image set (`.npz` with `images`, a zip of class folders) is read with the librar
 (`explore.data.readers`, `explore.data.images`: format by content, hostile-file checks, never
 unpickled). Files are written only into one temporary folder per session (`tempfile.mkdtemp`),
 each upload in a fresh sub-folder (nothing is overwritten), and that folder is removed when
-the session ends (`remove`, called by `explore.dashboard.app`). A zip is checked for sizes its
+the session ends (`remove`, called by `explore.dashboard.app`; folders of sessions still open
+when the server process exits are removed then). A zip is checked for sizes its
 bytes cannot hold (`check_zip_sizes`) and for members outside its folder (absolute paths,
 `..`, links) before anything is extracted.
 
@@ -18,6 +19,7 @@ before stays selected.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -39,8 +41,20 @@ from explore.errors import DataError, FileFormatError
 
 MAX_MB_ENV = "EXPLORE_UPLOAD_MAX_MB"
 DEFAULT_MAX_MB = 512
+MAX_ZIP_MEMBERS = 100_000  # files in one zip (a zip of many empty files is a bomb too)
 ACCEPT = ".mat,.npy,.npz,.zip,.hdr,.img,.dat,.raw,.bil,.bip,.bsq,.tif,.tiff"
 _SAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._ +()-]")
+
+
+_LIVE_FOLDERS: set[Path] = set()  # upload folders of sessions not yet ended
+
+
+@atexit.register
+def _remove_live_folders() -> None:
+    """A server stopped with sessions still open leaves no upload behind either."""
+    for folder in list(_LIVE_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
+    _LIVE_FOLDERS.clear()
 
 
 def max_upload_bytes() -> int:
@@ -85,6 +99,10 @@ def extract_zip(path: Path, into: Path, max_bytes: int) -> None:
     root = into.resolve()
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise FileFormatError(
+                f"{path.name} holds {len(infos)} files, more than {MAX_ZIP_MEMBERS}: refused"
+            )
         total = sum(info.file_size for info in infos)
         if total > max_bytes:
             raise FileFormatError(
@@ -257,6 +275,7 @@ class UploadControl(pn.viewable.Viewer):
         try:
             if self.folder is None:
                 self.folder = Path(tempfile.mkdtemp(prefix="explore-upload-"))
+                _LIVE_FOLDERS.add(self.folder)
             label, data = read_upload(files, self.folder, self.max_bytes)
         except Exception as error:  # noqa: BLE001 - a refused file is shown, never raised
             self.error = _one_line(error, self.folder)
@@ -276,6 +295,7 @@ class UploadControl(pn.viewable.Viewer):
         folder, self.folder = self.folder, None
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+            _LIVE_FOLDERS.discard(folder)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.file_input, self.help, self.status, self.alert)
