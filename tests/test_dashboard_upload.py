@@ -203,6 +203,15 @@ def test_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
         assert control.upload([("small.npy", _npy_bytes(_cube(2, 2, 2)))]), control.error
     finally:
         control.remove()
+    monkeypatch.setenv("EXPLORE_UPLOAD_MAX_MB", "0.01")  # an .npz unpacking to 4 x 10 kB
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, images=np.zeros((100, 32, 32), dtype=np.uint8))
+    control = UploadControl(session=session)
+    try:
+        assert not control.upload([("zeros.npz", buffer.getvalue())])
+        assert "times the upload limit" in control.error
+    finally:
+        control.remove()
     monkeypatch.setenv("EXPLORE_UPLOAD_MAX_MB", "nonsense")
     assert max_upload_bytes() == 512 * 1024 * 1024
 
@@ -226,14 +235,14 @@ def test_zip_unpacking_past_the_limits_is_refused(
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("a/x.png", bytes(200_000))
     (tmp_path / "out").mkdir()
-    with pytest.raises(FileFormatError, match="over the upload limit"):
-        extract_zip(path, tmp_path / "out", max_bytes=100_000)
+    with pytest.raises(FileFormatError, match="4 times the upload limit"):
+        extract_zip(path, tmp_path / "out", max_unpacked=100_000)
     assert not list((tmp_path / "out").iterdir())
     monkeypatch.setattr(upload, "MAX_ZIP_MEMBERS", 2)
     many = tmp_path / "many.zip"
     many.write_bytes(_zip_bytes({f"a/{i}.png": b"" for i in range(3)}))
     with pytest.raises(FileFormatError, match="holds 3 files"):
-        extract_zip(many, tmp_path / "out", max_bytes=100_000)
+        extract_zip(many, tmp_path / "out", max_unpacked=100_000)
 
 
 # ------------------------------------------------------------------ confinement and end
@@ -250,6 +259,10 @@ def test_typed_names_never_open_paths(control: UploadControl, name: str) -> None
     if name != "upload: a.npy":
         with pytest.raises(DatasetNotFoundError):
             session.load(name)
+    # An upload named like a registered dataset never replaces it.
+    _uploaded(control, [("indian_pines", _npy_bytes(_cube()))])
+    assert control.session.dataset == "upload: indian_pines"
+    assert session.load("indian_pines").shape == (145, 145, 200)
     other = TrainingSession()  # another session never sees this one's uploads
     assert "upload: a.npy" not in other.param.dataset.objects
     with pytest.raises(DatasetNotFoundError):

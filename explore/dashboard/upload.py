@@ -41,6 +41,7 @@ from explore.errors import DataError, FileFormatError
 
 MAX_MB_ENV = "EXPLORE_UPLOAD_MAX_MB"
 DEFAULT_MAX_MB = 512
+UNPACK_FACTOR = 4  # a zip or .npz may unpack to this many times the upload limit
 MAX_ZIP_MEMBERS = 100_000  # files in one zip (a zip of many empty files is a bomb too)
 ACCEPT = ".mat,.npy,.npz,.zip,.hdr,.img,.dat,.raw,.bil,.bip,.bsq,.tif,.tiff"
 _SAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._ +()-]")
@@ -91,24 +92,32 @@ def safe_file_name(filename: str) -> str:
     return base[:120] or "upload"
 
 
-def extract_zip(path: Path, into: Path, max_bytes: int) -> None:
-    """Extract the zip `path` into the folder `into`, after refusing archives whose declared
-    sizes their bytes cannot hold, whose members add up to more than `max_bytes`, or whose
-    members lie outside `into` (absolute paths, `..`, drive letters, links)."""
+def check_zip(path: Path, max_unpacked: int) -> None:
+    """Refuse a zip (or `.npz`) whose declared sizes its bytes cannot hold (`check_zip_sizes`),
+    that holds more than `MAX_ZIP_MEMBERS` files or whose members add up to more than
+    `max_unpacked` bytes: nothing is unpacked or loaded from it before."""
     check_zip_sizes(path)
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise FileFormatError(
+            f"{path.name} holds {len(infos)} files, more than {MAX_ZIP_MEMBERS}: refused"
+        )
+    total = sum(info.file_size for info in infos)
+    if total > max_unpacked:
+        raise FileFormatError(
+            f"{path.name} unpacks to {_megabytes(total)}, more than the {_megabytes(max_unpacked)} "
+            f"allowed ({UNPACK_FACTOR} times the upload limit, {MAX_MB_ENV})"
+        )
+
+
+def extract_zip(path: Path, into: Path, max_unpacked: int) -> None:
+    """Extract the zip `path` into the folder `into`, after `check_zip` and after refusing
+    members outside `into` (absolute paths, `..`, drive letters, links)."""
+    check_zip(path, max_unpacked)
     root = into.resolve()
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
-        if len(infos) > MAX_ZIP_MEMBERS:
-            raise FileFormatError(
-                f"{path.name} holds {len(infos)} files, more than {MAX_ZIP_MEMBERS}: refused"
-            )
-        total = sum(info.file_size for info in infos)
-        if total > max_bytes:
-            raise FileFormatError(
-                f"{path.name} unpacks to {_megabytes(total)}, over the upload limit of "
-                f"{_megabytes(max_bytes)} ({MAX_MB_ENV})"
-            )
         for info in infos:
             name = info.filename
             parts = PurePosixPath(name.replace("\\", "/")).parts
@@ -212,14 +221,14 @@ def read_upload(
         return label, read_scene(data_file, lazy=False, name=data_file.stem)
     path = paths[0]
     if sniff_format(path) == "npz":
-        check_zip_sizes(path)
+        check_zip(path, UNPACK_FACTOR * max_bytes)
         if _is_npz(path):
             if "images" in list_arrays(path):
                 return label, read_npz_images(path, name=path.stem)
             return label, read_scene(path, lazy=False, name=path.stem)
         extracted = target / "unpacked"
         extracted.mkdir()
-        extract_zip(path, extracted, max_bytes)
+        extract_zip(path, extracted, UNPACK_FACTOR * max_bytes)
         return label, _read_folder(extracted, path.name)
     return label, read_scene(path, lazy=False, name=path.stem)
 
