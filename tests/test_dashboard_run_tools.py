@@ -71,6 +71,7 @@ def test_merging_two_clusters_relabels_every_view_but_not_the_model(kmeans_view)
     assert "5 merged clusters" in view.metrics_pane.object
     assert "5 clusters after merges" in view.shown_label.object
     assert len(view.palette()) == 5
+    assert view.cluster_view().opts.get().kwargs["title"] == "epoch 1: clusters (merged)"
     assert len(view.confusion_view().get(0).data["cluster"].unique()) == 5
     assert len(tools.merge_choice.options) == 5
     # the model's outputs are unchanged

@@ -59,7 +59,11 @@ class RunTools(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.merge_choice = pn.widgets.MultiChoice(
-            label="Clusters to merge", options={}, css_classes=["merge-choice"], width=330
+            label="Clusters to merge",
+            options={},
+            placeholder="pick two or more clusters",
+            css_classes=["merge-choice"],
+            width=330,
         )
         self.merge_button = pn.widgets.Button(
             label="Merge", color="primary", css_classes=["merge-button"], width=90

@@ -286,6 +286,10 @@ class TrainingView(pn.viewable.Viewer):
     def _data(self) -> Scene | ImageSet:
         return self.session.current_data or self.session.data()
 
+    def _merged(self) -> str:
+        """Added to the titles of the shown epoch's views after merges: " (merged)", else ""."""
+        return " (merged)" if self.session.merge_lookup() is not None else ""
+
     def palette(self) -> list[str] | None:
         """The shown epoch's colour of each cluster (`cluster_palette`), None before one."""
         record = self.record()
@@ -315,7 +319,7 @@ class TrainingView(pn.viewable.Viewer):
         else:
             element = label_map(
                 record.assignments,
-                title=f"epoch {record.epoch}: clusters",
+                title=f"epoch {record.epoch}: clusters{self._merged()}",
                 zero_is_unlabelled=False,
                 palette=self.palette(),
             )
@@ -398,7 +402,7 @@ class TrainingView(pn.viewable.Viewer):
             table, clusters, classes = cluster_class_table(
                 record.assignments, truth, len(record.cluster_sizes)
             )
-            title = f"epoch {record.epoch}: clusters vs classes (labelled items)"
+            title = f"epoch {record.epoch}: clusters{self._merged()} vs classes (labelled items)"
         x_names = [class_names[c - 1] if c - 1 < len(class_names) else str(c) for c in classes]
         y_names = [f"cluster {k}" for k in clusters]
         dark = max(int(table.max()) if table.size else 0, 1) * 0.6  # white counts above this
@@ -429,7 +433,7 @@ class TrainingView(pn.viewable.Viewer):
         record = self.record()
         sizes = record.cluster_sizes if record is not None else [0] * self.session.n_clusters
         return cluster_sizes(sizes, palette=self.palette()).opts(
-            title="cluster sizes", responsive=True, height=260
+            title=f"cluster sizes{self._merged()}", responsive=True, height=260
         )
 
     @param.depends("shown", "session.dataset", "session.merges")
@@ -448,7 +452,7 @@ class TrainingView(pn.viewable.Viewer):
                 height=300,
             )
         return cluster_mean_spectra(data, record.assignments, palette=self.palette()).opts(
-            title="mean spectrum per cluster", responsive=True, height=300
+            title=f"mean spectrum per cluster{self._merged()}", responsive=True, height=300
         )
 
     def metrics_table(self) -> str:
