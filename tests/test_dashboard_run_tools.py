@@ -68,7 +68,7 @@ def test_merging_two_clusters_relabels_every_view_but_not_the_model(kmeans_view)
     labelled = truth > 0
     expected = cluster_accuracy(truth[labelled], shown.assignments[labelled])
     assert shown.metrics["acc"] == pytest.approx(expected)
-    assert "5 merged clusters" in view.metrics_pane.object
+    assert "1 after merges (5 clusters)" in view.metrics_pane.object
     assert "5 clusters after merges" in view.shown_label.object
     assert len(view.palette()) == 5
     assert view.cluster_view().opts.get().kwargs["title"] == "epoch 1: clusters (merged)"

@@ -470,7 +470,7 @@ class TrainingView(pn.viewable.Viewer):
         shown = self.record()
         if shown is not None and self.session.merge_lookup() is not None:
             values = " | ".join(f"{shown.metrics.get(k, float('nan')):.3f}" for k in last.metrics)
-            merged = f"{shown.epoch}, {len(shown.cluster_sizes)} merged clusters"
+            merged = f"{shown.epoch} after merges ({len(shown.cluster_sizes)} clusters)"
             rows.append(f"| {merged} | {shown.seconds:.1f} | {values} |")
         return "\n".join(rows)
 
