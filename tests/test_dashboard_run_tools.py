@@ -37,8 +37,9 @@ def test_before_any_epoch_nothing_exports_or_merges_and_nothing_raises(kmeans_vi
     tools = kmeans_view.tools
     assert all(widget.disabled for widget in tools.downloads.values())
     assert "after the first epoch" in tools.export_note.object
+    assert not tools.message.visible  # an empty message takes no room
     assert not tools.merge()
-    assert "at least two clusters" in tools.message.object
+    assert "at least two clusters" in tools.message.object and tools.message.visible
     tools.merge_choice.options = {"a": 0, "b": 1}
     tools.merge_choice.value = [0, 1]
     assert not tools.merge()

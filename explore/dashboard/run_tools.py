@@ -73,7 +73,11 @@ class RunTools(pn.viewable.Viewer):
         )
         self.merge_button.on_click(lambda event: self.merge())
         self.reset_button.on_click(lambda event: self.reset())
-        self.message = pn.pane.Markdown("", css_classes=["merge-message"], margin=(5, 10))
+        self.message = pn.pane.Markdown(
+            "", css_classes=["merge-message"], margin=(5, 10), visible=False
+        )
+        # shown only when it says something (an empty pane would still take its height)
+        self.message.param.watch(self._show_message, "object")
         self.downloads = {
             key: pn.widgets.FileDownload(
                 callback=self._download_callback(key),
@@ -91,6 +95,9 @@ class RunTools(pn.viewable.Viewer):
         self.view.param.watch(self.refresh, "shown")
         self.session.param.watch(self.refresh, ["merges", "records", "dataset"])
         self.refresh()
+
+    def _show_message(self, event: param.parameterized.Event) -> None:
+        self.message.visible = bool(event.new)
 
     # ------------------------------------------------------------------ merging
     def merge(self) -> bool:
