@@ -98,6 +98,10 @@ def test_bad_merges_are_messages_and_change_nothing(kmeans_view) -> None:
     tools.merge_choice.value = [2, 99]
     assert not tools.merge()
     assert "not in the run" in tools.message.object
+    tools.merge_choice.options = {**tools.merge_choice.options, "text": "two"}
+    tools.merge_choice.value = [2, "two"]
+    assert not tools.merge()
+    assert "by their numbers" in tools.message.object
     assert session.merges == {}
 
 

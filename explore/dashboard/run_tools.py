@@ -102,7 +102,11 @@ class RunTools(pn.viewable.Viewer):
     # ------------------------------------------------------------------ merging
     def merge(self) -> bool:
         """Merge the chosen clusters; a one-line reason in the page when it cannot."""
-        chosen = [int(k) for k in self.merge_choice.value]
+        try:
+            chosen = [int(k) for k in self.merge_choice.value]
+        except (TypeError, ValueError):
+            self.message.object = "Not merged: clusters are chosen by their numbers."
+            return False
         if len(chosen) < 2:
             self.message.object = "Choose at least two clusters to merge."
             return False
@@ -182,7 +186,7 @@ class RunTools(pn.viewable.Viewer):
             widget = self.downloads[key]
             try:
                 data = self.export_bytes(key)
-            except (ExploreError, ValueError, OSError) as error:
+            except Exception as error:  # noqa: BLE001 - shown in the page, never raised
                 # FileDownload must get a file: a short text one, named as a failure
                 self.message.object = f"Export failed: {error}"
                 widget.filename = FAILED_NAME
