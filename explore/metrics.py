@@ -36,6 +36,8 @@ __all__ = [
     "match_clusters",
     "matched_confusion_matrix",
     "mean_std",
+    "merge_clusters",
+    "merge_lookup",
     "nmi",
     "per_class_accuracy",
     "score_scene",
@@ -321,6 +323,45 @@ def score_dataset(data: Scene | ImageSet, predicted: np.ndarray) -> ClusteringSc
             f"has {classes.size}; they must match"
         )
     return evaluate(classes, predicted.ravel(), ignore_label=-1)
+
+
+# ---------------------------------------------------------------------------------- merging
+def merge_lookup(n_clusters: int, groups: Iterable[Iterable[int]]) -> np.ndarray:
+    """The relabelling that merges each group of clusters (ids 0..n_clusters-1) into one: an
+    (n_clusters,) array taking old id to new id. New ids are contiguous 0..K'-1 in the order of
+    each resulting cluster's smallest old id, so clusters before the first merged one keep their
+    numbers. DataError for a group of fewer than two clusters, an id outside the run, or a
+    cluster in two groups. A relabelling only: what a model predicts is never changed."""
+    n_clusters = int(n_clusters)
+    parent = np.arange(n_clusters)
+    seen: set[int] = set()
+    for group in groups:
+        members = sorted({int(k) for k in group})
+        if len(members) < 2:
+            raise DataError(f"merging needs at least two clusters; got {members}")
+        outside = [k for k in members if not 0 <= k < n_clusters]
+        if outside:
+            raise DataError(
+                f"clusters {outside} are not in the run (its clusters are 0..{n_clusters - 1})"
+            )
+        twice = sorted(seen.intersection(members))
+        if twice:
+            raise DataError(f"clusters {twice} are in two merge groups")
+        seen.update(members)
+        parent[members] = members[0]
+    roots = np.unique(parent)  # sorted: each root is its group's smallest id
+    return np.searchsorted(roots, parent).astype(np.int64)
+
+
+def merge_clusters(
+    labels: np.ndarray, groups: Iterable[Iterable[int]], n_clusters: int | None = None
+) -> np.ndarray:
+    """`labels` (any shape, ids 0..K-1) with each group of clusters merged into one
+    (`merge_lookup`; K = `n_clusters`, default the largest id + 1)."""
+    labels = np.asarray(labels)
+    if n_clusters is None:
+        n_clusters = int(labels.max()) + 1 if labels.size else 0
+    return merge_lookup(n_clusters, groups)[labels]
 
 
 # ---------------------------------------------------------------------------------- over seeds

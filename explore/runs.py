@@ -10,6 +10,7 @@ line's flags and printed lines, the dashboard's widgets and plots (both as train
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,7 +38,9 @@ __all__ = [
     "build_method",
     "check_output_space",
     "fit_run",
+    "json_bytes",
     "labels_bytes",
+    "npy_bytes",
     "score",
     "write_json",
     "write_npy",
@@ -66,14 +69,26 @@ def check_output_space(folder: Path, needed: int, what: str, replaces: Sequence[
     check_free_space(folder, needed, what=what, reclaimable=reclaimable)
 
 
+def json_bytes(payload: dict[str, Any]) -> bytes:
+    """`payload` as the indented JSON text every run file is written as."""
+    return (json.dumps(payload, indent=2) + "\n").encode()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """`array` as the bytes of a .npy file (no pickles)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """`payload` as indented JSON, written atomically."""
-    text = (json.dumps(payload, indent=2) + "\n").encode()
+    """`payload` as indented JSON (`json_bytes`), written atomically."""
+    text = json_bytes(payload)
     write_atomic(path, lambda handle: handle.write(text))
 
 
 def write_npy(path: Path, array: np.ndarray) -> None:
-    """`array` as a .npy (no pickles), written atomically."""
+    """`array` as a .npy (no pickles, as `npy_bytes`), written atomically."""
     write_atomic(path, lambda handle: np.save(handle, array, allow_pickle=False))
 
 

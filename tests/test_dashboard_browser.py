@@ -771,6 +771,68 @@ def test_pool_cards_say_what_each_operation_does(fresh_page, tmp_path: Path) -> 
     _snap(page, tmp_path, "teach_pool", full_page=False)
 
 
+def _merge_options(page) -> dict[int, int]:
+    """Cluster number -> size, as the merge choice lists the shown run's clusters."""
+    items = page.locator(".merge-choice .choices__list--dropdown .choices__item--choice")
+    found = {}
+    for text in items.all_text_contents():
+        match = re.search(r"cluster (\d+) \((\d+) items\)", text)
+        if match:
+            found[int(match.group(1))] = int(match.group(2))
+    return found
+
+
+def test_merging_two_clusters_and_downloading_the_labels(fresh_page, tmp_path: Path) -> None:
+    """Merge two clusters of a k-means run: the map has one cluster less, the size bars one bar
+    less (the merged one the sum of both); the .npy download is the merged map."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Training")
+    _train(page, "kmeans", 6)
+
+    def map_values() -> int:
+        (image,) = _glyphs(plot_frame(page, "epoch 1: clusters"), "Image")
+        return len(image["palette"])
+
+    def bars() -> int:
+        return len(
+            next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])["colours"]
+        )
+
+    wait_for(lambda: map_values() == 6 and bars() == 6, 30, "the map of 6 clusters", poll=0.25)
+    wait_for(lambda: len(_merge_options(page)) == 6, 30, "six clusters to merge", poll=0.25)
+    sizes = _merge_options(page)
+    choice = page.locator(".merge-choice .choices")
+    for cluster in (1, 4):
+        choice.click()
+        page.locator(
+            ".merge-choice .choices__item--choice", has_text=f"cluster {cluster} ("
+        ).click()
+    _snap(page, tmp_path, "merge_chosen", full_page=False)
+    page.locator(".merge-button button").click()
+    _expect()(page.locator(".merge-message")).to_contain_text(
+        "Merged clusters 1, 4 into cluster 1: 5 clusters now"
+    )
+    wait_for(lambda: map_values() == 5 and bars() == 5, 30, "the map of 5 clusters", poll=0.25)
+    wait_for(lambda: len(_merge_options(page)) == 5, 30, "five clusters to merge", poll=0.25)
+    merged = _merge_options(page)
+    assert merged[1] == sizes[1] + sizes[4]
+    assert [merged[k] for k in (0, 2, 3, 4)] == [sizes[k] for k in (0, 2, 3, 5)]
+    _expect()(page.locator(".shown-epoch")).to_contain_text("5 clusters after merges")
+    _snap(page, tmp_path, "merge_export", full_page=False)
+    page.locator(".confusion-matrix").scroll_into_view_if_needed()
+    _snap(page, tmp_path, "merge_export_below", full_page=False)
+
+    with page.expect_download(timeout=60_000) as download:
+        page.locator(".download-npy button").click()
+    assert download.value.suggested_filename == "salinas_a_kmeans_K6_seed0_epoch1_merged5.npy"
+    labels = np.load(download.value.path(), allow_pickle=False)
+    assert labels.shape == (83, 86)
+    assert sorted(np.unique(labels).tolist()) == [0, 1, 2, 3, 4]
+    assert np.bincount(labels.ravel()).tolist() == [merged[k] for k in range(5)]
+    assert "GeoTIFF: salinas_a has no georeference" in deep_text(page, "export-note")
+
+
 def test_an_uploaded_scene_is_offered_and_trains_and_a_broken_file_is_refused(
     fresh_page, server: DashboardServer, tmp_path: Path
 ) -> None:

@@ -15,13 +15,20 @@ A deep run also projects a fixed sample of items after every epoch
 (`explore.training.projection.EmbeddingFrames`, one more callback of the same trainer): the
 frames (2-D float32 coordinates, one per record) are published in `frames` before the record, for
 the moving embedding.
+
+Clusters of the current run can be merged (`merge`, undone by `reset_merges`): a relabelling of
+the run's outputs (`explore.metrics.merge_lookup`) kept beside the run in `merges`, by run name,
+so a new run starts unmerged; `merged_record` gives an epoch's record relabelled and rescored.
+The model and the records keep what the model predicts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +40,8 @@ from explore.data.registry import DEFAULT_SCENE, is_available, list_datasets, lo
 from explore.data.scene import Scene
 from explore.errors import DataError, ExploreError
 from explore.methods import DEEP_METHODS, SHALLOW_METHODS
-from explore.runs import build_method, fit_run
+from explore.metrics import merge_lookup
+from explore.runs import Run, build_method, fit_run, score
 from explore.training.history import EpochRecord, RunHistory
 from explore.training.projection import EmbeddingFrames
 
@@ -124,6 +132,9 @@ class TrainingSession(param.Parameterized):
     message = param.String(default="")
     runs = param.Dict(default={}, doc="finished / stopped runs by name, oldest first")
     run_name = param.String(default="", doc="name of the current run")
+    merges = param.Dict(
+        default={}, doc="run name -> relabelling of its clusters (model's k -> merged k)"
+    )
 
     def __init__(self, **params: Any) -> None:
         # The choices depend on this machine: set them before validating the given values.
@@ -142,6 +153,8 @@ class TrainingSession(param.Parameterized):
         self._stop_requested = False
         self._projection: EmbeddingFrames | None = None
         self._uploads: dict[str, Scene | ImageSet] = {}
+        self._merged_cache: tuple[Any, EpochRecord] | None = None
+        self.run_settings: dict[str, Any] = {}  # what the current run was started with
 
     # ------------------------------------------------------------------ data
     def load(self, name: str) -> Scene | ImageSet:
@@ -212,6 +225,14 @@ class TrainingSession(param.Parameterized):
                 return False
             self._run_count += 1
             self._data, self._method, self._trainer = data, method, None
+            self.run_settings = {
+                "method": self.method,
+                "dataset": data.name,
+                "n_clusters": self.n_clusters,
+                "seed": self.seed,
+                "config": self.config,
+                "band_range": self.band_range,
+            }
             self.run_name = f"{self._run_count}. {self.method} on {data.name} (K={self.n_clusters})"
             self._projection = None
             self.param.update(frames=[], frame_sample=None, frame_note="")
@@ -272,9 +293,103 @@ class TrainingSession(param.Parameterized):
             raise RuntimeError("the training thread is running: close() the session first")
         self._trainer = self._method = self._data = None
         self._uploads = {}
+        self._merged_cache = None
         with param.parameterized.discard_events(self):
-            self.param.update(runs={}, records=[], frames=[], frame_sample=None)
+            self.param.update(runs={}, records=[], frames=[], frame_sample=None, merges={})
         self._projection = None
+
+    # ------------------------------------------------------------------ merges
+    def merge_lookup(self) -> np.ndarray | None:
+        """The current run's relabelling (model's cluster k -> merged cluster), None unmerged."""
+        lookup = self.merges.get(self.run_name)
+        return None if lookup is None else np.asarray(lookup, dtype=np.int64)
+
+    def merge(self, clusters: Sequence[int]) -> int:
+        """Merge `clusters` (numbers as shown: after earlier merges) of the current run into
+        one; returns the merged cluster's number. DataError for fewer than two clusters,
+        clusters not in the run, or no epoch yet; nothing changes then."""
+        if not self.records:
+            raise DataError("no epoch yet: train a run before merging its clusters")
+        n_model = len(self.records[-1].cluster_sizes)
+        lookup = self.merge_lookup()
+        if lookup is None:
+            lookup = np.arange(n_model)
+        step = merge_lookup(int(lookup.max()) + 1, [clusters])
+        merged = step[lookup]
+        self.merges = {**self.merges, self.run_name: [int(k) for k in merged]}
+        return int(step[min(int(k) for k in clusters)])
+
+    def reset_merges(self) -> None:
+        """Undo every merge of the current run."""
+        if self.run_name in self.merges:
+            self.merges = {k: v for k, v in self.merges.items() if k != self.run_name}
+
+    def merged_record(self, record: EpochRecord) -> EpochRecord:
+        """`record` with the current run's merges applied: assignments relabelled, sizes
+        added up, metrics scored again on the merged clusters (dropped for an epoch without a
+        map); `record` itself when nothing is merged."""
+        lookup = self.merge_lookup()
+        if lookup is None:
+            return record
+        key = (id(record), tuple(lookup))
+        cached = self._merged_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        sizes = np.bincount(
+            lookup[: len(record.cluster_sizes)],
+            weights=np.asarray(record.cluster_sizes, dtype=np.float64),
+            minlength=int(lookup.max()) + 1,
+        )
+        metrics: dict[str, float] = {}
+        assignments = None
+        if record.assignments is not None:
+            assignments = lookup[np.asarray(record.assignments)]
+            scores = score(self.current_data, assignments) if self.current_data else None
+            if scores is not None:
+                values = scores.as_dict()
+                metrics = {k: float(values[k]) for k in record.metrics if k in values}
+        merged = dataclasses.replace(
+            record,
+            assignments=assignments,
+            cluster_sizes=[int(round(v)) for v in sizes],
+            metrics=metrics,
+        )
+        self._merged_cache = (key, merged)
+        return merged
+
+    def as_run(self, record: EpochRecord) -> Run:
+        """The current run as the library's `Run` at `record` (merged labels and scores when
+        clusters are merged): what `explore.export.run_json_bytes` writes, as the CLI would."""
+        if self._method is None or self._data is None:
+            raise DataError("no run yet: train one first")
+        shown = self.merged_record(record)
+        if shown.assignments is None:
+            raise DataError(f"epoch {record.epoch} has no map (evaluated on a sample)")
+        settings = self.run_settings
+        band_range = settings.get("band_range")
+        extra = {
+            "epochs": len(self.records),
+            "band_range": band_range and [int(v) for v in band_range],
+        }
+        if settings["method"] in DEEP_METHODS:
+            extra["config"] = settings.get("config")
+        return Run(
+            name=settings["method"],
+            dataset=self._data.name,
+            method=self._method,
+            labels=np.asarray(shown.assignments),
+            scores=score(self._data, shown.assignments),
+            seconds=float(sum(r.seconds for r in self.records)),
+            settings=extra,
+        )
+
+    def history(self) -> RunHistory:
+        """The current run's epochs as a `RunHistory` (the model's own clusters)."""
+        metadata = {"method": self.run_settings.get("method", self.method)}
+        history = RunHistory({**metadata, "dataset": getattr(self._data, "name", "")})
+        for record in self.records:
+            history.append(record)
+        return history
 
     # ------------------------------------------------------------------ internals
     def _build_method(self, data: Scene | ImageSet) -> Any:

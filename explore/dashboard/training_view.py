@@ -12,6 +12,10 @@ the class it is matched with (Hungarian matching on labelled items); clusters le
 colours after the classes'. Nothing is selected by these labels. One colour per cluster on the
 whole page (`cluster_palette`): the map, the size bars, the mean spectra, the image grids and the
 embedding; every view keeps the cluster's own number.
+
+Merged clusters (`TrainingSession.merge`, from the merge and export controls of
+`explore.dashboard.run_tools`) are what every view of the shown epoch draws: `record()` is the
+merged record; the curves keep the epochs as trained.
 """
 
 from __future__ import annotations
@@ -196,9 +200,13 @@ class TrainingView(pn.viewable.Viewer):
         self.loss_terms = pn.pane.Markdown(
             "", css_classes=["loss-terms"], styles={"font-size": "0.9em"}
         )
+        from explore.dashboard.run_tools import RunTools  # it reads this view's shown epoch
+
+        self.tools = RunTools(session=self.session, view=self)
         self.map_bounds = hv.streams.BoundsXY(bounds=None)
         self.map_bounds.add_subscriber(self._on_map_bounds)
         self.session.param.watch(self._on_records, "records")
+        self.session.param.watch(self._on_merges, "merges")
         self.session.param.watch(self._on_dataset, "dataset")
         self.param.watch(self._update_shown_label, "shown")
         self.param.watch(self._redraw_curves, "shown")
@@ -228,6 +236,11 @@ class TrainingView(pn.viewable.Viewer):
         if notes != self.loss_terms.object:
             self.loss_terms.object = notes
 
+    def _on_merges(self, *events: Any) -> None:
+        """Merged (or unmerged) clusters: the texts of the shown epoch follow."""
+        self._update_shown_label()
+        self.metrics_pane.object = self.metrics_table()
+
     def _on_dataset(self, *events: Any) -> None:
         """Highlights are pixels of the shown run's dataset: another dataset drops them."""
         self.highlight = None
@@ -243,11 +256,12 @@ class TrainingView(pn.viewable.Viewer):
 
     def _update_shown_label(self, *events: Any) -> None:
         record = self.record()
-        self.shown_label.object = (
-            "map: no epoch yet"
-            if record is None
-            else f"map: epoch {record.epoch} of {len(self.session.records)}"
-        )
+        text = "map: no epoch yet"
+        if record is not None:
+            text = f"map: epoch {record.epoch} of {len(self.session.records)}"
+            if self.session.merge_lookup() is not None:
+                text += f", {len(record.cluster_sizes)} clusters after merges"
+        self.shown_label.object = text
 
     def _on_map_bounds(self, bounds: tuple[float, float, float, float] | None = None) -> None:
         """A box on the cluster map selects the pixels whose centres are inside it."""
@@ -260,15 +274,24 @@ class TrainingView(pn.viewable.Viewer):
         else:
             self.map_selection = selection
 
-    def record(self) -> EpochRecord | None:
-        """The record of the shown epoch (None before the first epoch)."""
+    def trained_record(self) -> EpochRecord | None:
+        """The record of the shown epoch as trained (None before the first epoch)."""
         records = self.session.records
         if not records or self.shown < 1:
             return None
         return records[min(self.shown, len(records)) - 1]
 
+    def record(self) -> EpochRecord | None:
+        """The shown epoch's record as the views draw it: with the run's merges applied."""
+        record = self.trained_record()
+        return None if record is None else self.session.merged_record(record)
+
     def _data(self) -> Scene | ImageSet:
         return self.session.current_data or self.session.data()
+
+    def _merged(self) -> str:
+        """Added to the titles of the shown epoch's views after merges: " (merged)", else ""."""
+        return " (merged)" if self.session.merge_lookup() is not None else ""
 
     def palette(self) -> list[str] | None:
         """The shown epoch's colour of each cluster (`cluster_palette`), None before one."""
@@ -282,7 +305,7 @@ class TrainingView(pn.viewable.Viewer):
     # ------------------------------------------------------------------ views
     # The shown epoch's views follow `shown` (which follows each new record while training, and
     # is set to 0 when a run starts), not `session.records`: one redraw per epoch, not two.
-    @param.depends("shown", "highlight", "session.dataset")
+    @param.depends("shown", "highlight", "session.dataset", "session.merges")
     def cluster_view(self) -> hv.Element:
         """The shown epoch's cluster map (scenes) or sample images per cluster (image sets)."""
         record = self.record()
@@ -299,7 +322,7 @@ class TrainingView(pn.viewable.Viewer):
         else:
             element = label_map(
                 record.assignments,
-                title=f"epoch {record.epoch}: clusters",
+                title=f"epoch {record.epoch}: clusters{self._merged()}",
                 zero_is_unlabelled=False,
                 palette=self.palette(),
             )
@@ -353,7 +376,7 @@ class TrainingView(pn.viewable.Viewer):
             title=METRICS_TITLE, responsive=True, height=260, legend_position="right"
         )
 
-    @param.depends("shown", "session.dataset")
+    @param.depends("shown", "session.dataset", "session.merges")
     def confusion_view(self) -> hv.Overlay | pn.pane.Markdown:
         """The shown epoch's clusters against the classes (`cluster_class_table`): item counts,
         rows in the metrics' matching order, each cluster named by its own number; a one-line
@@ -382,7 +405,7 @@ class TrainingView(pn.viewable.Viewer):
             table, clusters, classes = cluster_class_table(
                 record.assignments, truth, len(record.cluster_sizes)
             )
-            title = f"epoch {record.epoch}: clusters vs classes (labelled items)"
+            title = f"epoch {record.epoch}: clusters{self._merged()} vs classes (labelled items)"
         x_names = [class_names[c - 1] if c - 1 < len(class_names) else str(c) for c in classes]
         y_names = [f"cluster {k}" for k in clusters]
         dark = max(int(table.max()) if table.size else 0, 1) * 0.6  # white counts above this
@@ -408,15 +431,15 @@ class TrainingView(pn.viewable.Viewer):
         )
         return heat * labels
 
-    @param.depends("shown", "session.dataset")
+    @param.depends("shown", "session.dataset", "session.merges")
     def sizes_view(self) -> hv.Element:
         record = self.record()
         sizes = record.cluster_sizes if record is not None else [0] * self.session.n_clusters
         return cluster_sizes(sizes, palette=self.palette()).opts(
-            title="cluster sizes", responsive=True, height=260
+            title=f"cluster sizes{self._merged()}", responsive=True, height=260
         )
 
-    @param.depends("shown", "session.dataset")
+    @param.depends("shown", "session.dataset", "session.merges")
     def spectra_view(self) -> hv.Element | hv.Overlay | pn.pane.Markdown:
         data = self._data()
         record = self.record()
@@ -432,11 +455,12 @@ class TrainingView(pn.viewable.Viewer):
                 height=300,
             )
         return cluster_mean_spectra(data, record.assignments, palette=self.palette()).opts(
-            title="mean spectrum per cluster", responsive=True, height=300
+            title=f"mean spectrum per cluster{self._merged()}", responsive=True, height=300
         )
 
     def metrics_table(self) -> str:
-        """Markdown table of the last 10 epochs' seconds and metrics ("" before the first)."""
+        """Markdown table of the last 10 epochs' seconds and metrics ("" before the first), and
+        the shown epoch's metrics after merges when clusters are merged."""
         records = self.session.records
         if not records:
             return ""
@@ -446,11 +470,17 @@ class TrainingView(pn.viewable.Viewer):
         for record in records[-10:]:
             values = " | ".join(f"{record.metrics.get(k, float('nan')):.3f}" for k in last.metrics)
             rows.append(f"| {record.epoch} | {record.seconds:.1f} | {values} |")
+        shown = self.record()
+        if shown is not None and self.session.merge_lookup() is not None:
+            values = " | ".join(f"{shown.metrics.get(k, float('nan')):.3f}" for k in last.metrics)
+            merged = f"{shown.epoch} after merges ({len(shown.cluster_sizes)} clusters)"
+            rows.append(f"| {merged} | {shown.seconds:.1f} | {values} |")
         return "\n".join(rows)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.Row(self.player, self.follow_toggle, self.shown_label),
+            self.tools,
             pn.pane.Markdown(
                 "Draw a box on the cluster map (box-select tool) to highlight those pixels in "
                 "the moving embedding below and in the Embedding tab's UMAP."

@@ -484,16 +484,11 @@ def _map_georeference(like: Scene | None) -> dict[str, Any]:
     return profile
 
 
-def _write_geotiff(source: np.ndarray, path: Path, like: Scene | None) -> None:
-    """Copy an (H, W) map to a single-band GeoTIFF (tiled, deflate), strip by strip, on the
-    pixel grid of `like` when it is georeferenced (read from a GeoTIFF)."""
-    import warnings
-
-    rasterio = _import_rasterio(path)
-    from rasterio.windows import Window
-
+def _map_profile(source: np.ndarray, like: Scene | None) -> dict[str, Any]:
+    """The rasterio profile of a single-band GeoTIFF of the (H, W) map `source` (tiled,
+    deflate), on the pixel grid of `like` when it is georeferenced."""
     height, width = source.shape
-    profile: dict[str, Any] = {
+    return {
         "driver": "GTiff",
         "height": height,
         "width": width,
@@ -504,6 +499,45 @@ def _write_geotiff(source: np.ndarray, path: Path, like: Scene | None) -> None:
         "BIGTIFF": "IF_SAFER",
         **_map_georeference(like),
     }
+
+
+def is_georeferenced(like: Scene | None) -> bool:
+    """Whether maps of `like` can be written on its georeference (it came from a GeoTIFF that
+    has one, or is read window by window from one); writing them needs rasterio
+    (`explore[geotiff]`)."""
+    if getattr(like, "georeference", None) is not None:
+        return True
+    cube = getattr(like, "cube", None)
+    return isinstance(cube, WindowedCube) and bool(cube.profile and cube.profile.get("transform"))
+
+
+def geotiff_bytes(labels: np.ndarray, like: Scene) -> bytes:
+    """The (H, W) map `labels` as the bytes of a single-band GeoTIFF on the georeference of
+    `like` (as `write_label_map` writes it), built in memory: for a download, not a file.
+    FileFormatError without rasterio or when `like` has no georeference."""
+    _import_rasterio(Path(f"{like.name}.tif"))  # a clear error without rasterio
+    from rasterio.io import MemoryFile
+
+    source = np.asarray(labels)
+    profile = _map_profile(source, like)
+    if "transform" not in profile:
+        raise FileFormatError(f"{like.name} has no georeference: write a .npy map instead")
+    with MemoryFile() as memory:
+        with memory.open(**profile) as dataset:
+            dataset.write(source, 1)
+        return memory.read()
+
+
+def _write_geotiff(source: np.ndarray, path: Path, like: Scene | None) -> None:
+    """Copy an (H, W) map to a single-band GeoTIFF (tiled, deflate), strip by strip, on the
+    pixel grid of `like` when it is georeferenced (read from a GeoTIFF)."""
+    import warnings
+
+    rasterio = _import_rasterio(path)
+    from rasterio.windows import Window
+
+    height, width = source.shape
+    profile = _map_profile(source, like)
     strip = max(1, (16 << 20) // max(1, width * source.dtype.itemsize))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*no geotransform")  # not georeferenced

@@ -62,9 +62,10 @@ class CC(DeepClusteringMethod):
     5 x 5 window (`neighbour_radius=2`) and reads clusters by k-means on the learnt features
     (`assign="kmeans"`), as SSCC's does (`INPUT_DEFAULTS`; image sets keep both views of the
     image and the head). Measured (30 epochs, seeds 0-2; README and docs/hsi-quality.md): ACC
-    on Salinas-A / Samson / Indian Pines 0.819 / 0.835 / 0.572 (CC), 0.778 / 0.879 / 0.539
-    (SACC), 0.767 / 0.864 / 0.539 (S3OCNet); on Salinas-A they were 0.620, 0.712 and 0.768 with
-    the light backbone, views of the pixel itself and the head. k-means: 0.770 / 0.847 / 0.364.
+    on Salinas-A / Samson / Indian Pines 0.819 / 0.835 / 0.572 (CC; 0.776 on Salinas-A when
+    every run trains on one thread), 0.778 / 0.879 / 0.539 (SACC), 0.767 / 0.864 / 0.539
+    (S3OCNet); on Salinas-A they were 0.620, 0.712 and 0.768 with the light backbone, views of
+    the pixel itself and the head. k-means: 0.770 / 0.847 / 0.364.
 
     `samples_per_epoch`: items per epoch (default every item, see `Trainer`). `budget`: seconds
     of training at most (see `SSCC`). `progress`: progress bars while training (default None: in a

@@ -80,15 +80,19 @@ class RunHistory:
         del self.records[n_epochs:]
 
     # ------------------------------------------------------------------ persistence
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """The history as plain arrays: `assignments` (E', ...) small ints, the maps of the E'
-        epochs that have one, and `meta` JSON text."""
-        meta = {
+    def meta(self) -> dict[str, Any]:
+        """The history without its maps, JSON-ready: format, metadata and every epoch's
+        `EpochRecord.summary` (what the .npz keeps as its `meta` text)."""
+        return {
             "format": HISTORY_FORMAT,
             "metadata": self.metadata,
             "epochs": [r.summary() for r in self.records],
         }
-        arrays = {"meta": np.array(json.dumps(meta))}
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The history as plain arrays: `assignments` (E', ...) small ints, the maps of the E'
+        epochs that have one, and `meta` JSON text (`meta`)."""
+        arrays = {"meta": np.array(json.dumps(self.meta()))}
         maps = [r.assignments for r in self.records if r.assignments is not None]
         if maps:
             stacked = np.stack(maps)

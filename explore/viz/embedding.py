@@ -18,7 +18,7 @@ import pandas as pd
 from holoviews.operation.datashader import datashade, dynspread
 
 from explore.errors import DataError
-from explore.viz.maps import UNLABELLED_COLOUR, label_palette
+from explore.viz.maps import UNLABELLED_COLOUR, box_limits, label_palette
 
 HIGHLIGHT_COLOUR = "#ff00ff"
 """Outline colour of highlighted points: magenta is absent from the glasbey palette's start."""
@@ -165,13 +165,10 @@ def selected_points(points: np.ndarray, bounds: Sequence[float] | None) -> np.nd
     """Indices (sorted) of the points inside a box selection ``(x0, y0, x1, y1)``, edges included;
     the corners may come in any order. ``None`` (no selection) selects nothing."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    if bounds is None:
+    limits = box_limits(bounds)
+    if limits is None:
         return np.empty(0, dtype=np.int64)
-    if len(bounds) != 4:
-        raise DataError(f"bounds must be (x0, y0, x1, y1); got {bounds!r}")
-    x0, y0, x1, y1 = (float(b) for b in bounds)
-    x_low, x_high = sorted((x0, x1))
-    y_low, y_high = sorted((y0, y1))
+    x_low, x_high, y_low, y_high = limits
     inside = (
         (points[:, 0] >= x_low)
         & (points[:, 0] <= x_high)

@@ -109,20 +109,28 @@ def label_map(
     )
 
 
-def pixels_in_box(shape: tuple[int, int], bounds: Sequence[float] | None) -> np.ndarray:
-    """Flat indices (row-major, sorted) of the pixels of an (H, W) map whose centres lie in a box
-    ``(x0, y0, x1, y1)`` drawn on a map from this module (row 0 on top), edges included; the
-    corners may come in any order. ``None`` (no box) selects nothing."""
-    height, width = (int(v) for v in shape)
+def box_limits(bounds: Sequence[float] | None) -> tuple[float, float, float, float] | None:
+    """(x_low, x_high, y_low, y_high) of a box selection ``(x0, y0, x1, y1)`` whose corners may
+    come in any order; None for no selection. The one reading of a drawn box (maps, plots)."""
     if bounds is None:
-        return np.empty(0, dtype=np.int64)
+        return None
     if len(bounds) != 4:
         from explore.errors import DataError
 
         raise DataError(f"bounds must be (x0, y0, x1, y1); got {bounds!r}")
     x0, y0, x1, y1 = (float(b) for b in bounds)
-    x_low, x_high = sorted((x0, x1))
-    y_low, y_high = sorted((y0, y1))
+    return (*sorted((x0, x1)), *sorted((y0, y1)))
+
+
+def pixels_in_box(shape: tuple[int, int], bounds: Sequence[float] | None) -> np.ndarray:
+    """Flat indices (row-major, sorted) of the pixels of an (H, W) map whose centres lie in a box
+    ``(x0, y0, x1, y1)`` drawn on a map from this module (row 0 on top), edges included; the
+    corners may come in any order. ``None`` (no box) selects nothing."""
+    height, width = (int(v) for v in shape)
+    limits = box_limits(bounds)
+    if limits is None:
+        return np.empty(0, dtype=np.int64)
+    x_low, x_high, y_low, y_high = limits
     x = np.arange(width) + 0.5  # centre of column c
     y = height - np.arange(height) - 0.5  # centre of row r
     cols = np.flatnonzero((x >= x_low) & (x <= x_high))
