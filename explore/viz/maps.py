@@ -37,14 +37,10 @@ def composite_image(
     bands = tuple(scene.default_rgb_bands() if bands is None else bands)
     rgb = scene.composite(bands)
     height, width, _ = scene.shape
-    if title is None:
-        names = []
-        for band in bands:
-            if scene.wavelengths is not None:
-                names.append(f"{band} ({scene.wavelengths[band]:.0f} nm)")
-            else:
-                names.append(str(band))
-        title = f"{scene.name}: R/G/B = " + ", ".join(names)
+    if title is None:  # short enough for the plot's width (a longer one was cut off)
+        title = f"{scene.name}: R/G/B = " + ", ".join(str(band) for band in bands)
+        if scene.wavelengths is not None:
+            title += " (" + "/".join(f"{scene.wavelengths[b]:.0f}" for b in bands) + " nm)"
     return hv.RGB(rgb, bounds=_bounds(height, width), kdims=["x", "y"]).opts(
         title=title, data_aspect=1, xaxis=None, yaxis=None
     )
