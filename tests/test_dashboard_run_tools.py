@@ -168,3 +168,28 @@ def test_image_sets_export_their_label_vector_not_a_picture() -> None:
         assert len(np.unique(view.record().assignments)) == 9
     finally:
         session.close(timeout=60)
+
+
+def test_the_embedding_tab_draws_the_runs_merges() -> None:
+    """After a merge the Embedding tab colours points by the merged clusters, as the map does
+    (it drew the model's own clusters)."""
+    from explore.dashboard.app import Dashboard
+
+    dashboard = Dashboard()
+    session = dashboard.session
+    session.param.update(dataset="salinas_a", method="kmeans", n_clusters=6, seed=2)
+    try:
+        assert session.start() and session.join(120)
+        assert session.status == "finished", session.error
+        tools = dashboard.training_view.tools
+        tools.merge_choice.value = [1, 4]
+        assert tools.merge(), tools.message.object
+        run = session.runs[session.run_name]
+        dashboard._embed(run)  # what "Embed the last run" runs in its thread
+        view = dashboard.embedding_view
+        merged = np.asarray(session.merges[run.name])[np.ravel(run.labels)]
+        assert set(np.unique(view.assignments)) <= set(range(5))
+        np.testing.assert_array_equal(view.assignments, merged[view.pixel_index])
+        assert view.cluster_palette == dashboard.training_view.palette()
+    finally:
+        session.close(timeout=60)

@@ -260,16 +260,19 @@ class Dashboard:
     def _embed(self, run: Any) -> None:
         try:
             data = run.data
-            n_items = data.n_pixels if isinstance(data, Scene) else data.n_images
-            index = subsample_indices(n_items, MAX_EMBEDDED, seed=0)
+            index = subsample_indices(data.n_items, MAX_EMBEDDED, seed=0)
             features = run.model.transform(data)[index]
-            labels = np.ravel(run.labels)[index]
+            run_labels = np.ravel(run.labels)
+            n_clusters = run.settings.get("n_clusters", 0)
+            lookup = self.session.merges.get(run.name)
+            if lookup is not None:  # the run's merges, as the map draws them
+                lookup = np.asarray(lookup, dtype=np.int64)
+                run_labels, n_clusters = lookup[run_labels], int(lookup.max()) + 1
+            labels = run_labels[index]
             truth = _truth_of(data)
             classes = None if truth is None else np.ravel(truth)[index]
             palette = cluster_palette(
-                np.ravel(run.labels),
-                None if truth is None else np.ravel(truth),
-                run.settings.get("n_clusters", 0),
+                run_labels, None if truth is None else np.ravel(truth), n_clusters
             )
             self._embedded_run = run.name
             self.embedding_view.param.update(
