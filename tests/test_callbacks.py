@@ -165,3 +165,49 @@ def test_the_budget_option_reaches_the_trainer(small_scene: Scene) -> None:
         SSCC(n_clusters=3, budget=0, **TINY).fit(small_scene)
     with pytest.raises(DataError, match="budget must be a number of seconds; got 'soon'"):
         TrainingBudget("soon")
+
+
+@pytest.mark.parametrize("assign", ["head", "kmeans"])
+def test_live_maps_come_between_records_and_leave_training_unchanged(
+    small_scene: Scene, assign: str
+) -> None:
+    """`LiveAssignments` publishes whole maps while an epoch runs (not after its last batch,
+    whose record follows; with feature clusters not before the first epoch has its centres),
+    and a run with it gives the same losses and labels as one without."""
+    from explore.training.live import LiveAssignments, LiveMap
+
+    settings = {**TINY, "epochs": 2, "assign": assign, "seed": 3}
+    plain = SSCC(n_clusters=4, **settings).fit(small_scene)
+    maps: list[LiveMap] = []
+    live = LiveAssignments(maps.append, interval=0.0)
+    watched = SSCC(n_clusters=4, **settings).fit(small_scene, callbacks=[live])
+    assert [r.losses for r in watched.history_.records] == [
+        r.losses for r in plain.history_.records
+    ]
+    assert (watched.labels_ == plain.labels_).all()
+    n_batches = 256 // 64
+    first_epoch = [] if assign == "kmeans" else [(1, b) for b in range(1, n_batches)]
+    assert [(m.epoch, m.batch) for m in maps] == [
+        *first_epoch,
+        *[(2, b) for b in range(1, n_batches)],
+    ]
+    assert all(m.assignments.shape == small_scene.shape[:2] for m in maps)
+    assert all(m.n_batches == n_batches and m.assignments.max() < 4 for m in maps)
+    assert live.published == len(maps)
+
+
+def test_live_maps_wait_their_interval_and_refuse_bad_settings(small_scene: Scene) -> None:
+    from explore.training.live import LiveAssignments
+
+    now = [0.0]
+    maps: list = []
+    live = LiveAssignments(maps.append, interval=1000.0, clock=lambda: now[0])
+    SSCC(n_clusters=4, **TINY, epochs=1, assign="head").fit(small_scene, callbacks=[live])
+    assert maps == []  # the clock never reached the interval
+    too_big = LiveAssignments(maps.append, interval=0.0, max_items=10)
+    SSCC(n_clusters=4, **TINY, epochs=1, assign="head").fit(small_scene, callbacks=[too_big])
+    assert maps == []  # 576 pixels > 10: no map between epochs
+    with pytest.raises(DataError, match="max_share"):
+        LiveAssignments(maps.append, max_share=0)
+    with pytest.raises(DataError, match="interval"):
+        LiveAssignments(maps.append, interval=-1)

@@ -347,3 +347,35 @@ def test_every_deep_method_runs_from_the_dashboard(method: str) -> None:
     assert session.start()
     assert session.join(300)
     assert session.status == "finished", session.error
+
+
+def test_a_running_epoch_shows_provisional_maps(monkeypatch) -> None:
+    """While an epoch runs the session publishes provisional maps (`live`) and the Training
+    view draws the newest one; the epoch's record replaces it. With feature clusters (the fast
+    config) they start once the first epoch has fitted its centres."""
+    import explore.dashboard.session as session_module
+
+    monkeypatch.setattr(session_module, "LIVE_INTERVAL", 0.0)
+    session = TrainingSession(dataset="salinas_a", method="sscc", n_clusters=6, epochs=2)
+    view = TrainingView(session=session)
+    seen: list = []
+    titles: list[str] = []
+
+    def on_live(event) -> None:
+        if event.new is not None:
+            seen.append(event.new)
+            titles.append(view.cluster_view().opts.get().kwargs.get("title", ""))
+
+    session.param.watch(on_live, "live")
+    try:
+        assert session.start() and session.join(600)
+        assert session.status == "finished", session.error
+    finally:
+        session.close(timeout=60)
+    assert seen and all(m.epoch == 2 and m.assignments.shape == (83, 86) for m in seen)
+    batches = [m.batch for m in seen]  # at most a quarter of the time goes to these maps
+    assert len(batches) >= 2 and batches == sorted(set(batches))
+    assert batches[-1] < seen[0].n_batches  # never after the last batch: its record follows
+    assert titles and all(t.startswith("epoch 2 (batch ") for t in titles), titles[:3]
+    assert session.live is None and view.live_map() is None
+    assert view.cluster_view().opts.get().kwargs["title"].startswith("epoch 2: clusters")

@@ -16,6 +16,10 @@ A deep run also projects a fixed sample of items after every epoch
 frames (2-D float32 coordinates, one per record) are published in `frames` before the record, for
 the moving embedding.
 
+While an epoch runs, `live` holds a provisional map of every item at most every
+`LIVE_INTERVAL` seconds (`explore.training.live.LiveAssignments`, one more callback), so a long
+epoch still shows its clusters forming; the epoch's record replaces it.
+
 Clusters of the current run can be merged (`merge`, undone by `reset_merges`): a relabelling of
 the run's outputs (`explore.metrics.merge_lookup`) kept beside the run in `merges`, by run name,
 so a new run starts unmerged; `merged_record` gives an epoch's record relabelled and rescored.
@@ -43,12 +47,14 @@ from explore.methods import DEEP_METHODS, SHALLOW_METHODS
 from explore.metrics import merge_lookup
 from explore.runs import Run, build_method, fit_run, score
 from explore.training.history import EpochRecord, RunHistory
+from explore.training.live import LiveAssignments, LiveMap
 from explore.training.projection import EmbeddingFrames
 
 SESSION_METHODS = (*SHALLOW_METHODS, *DEEP_METHODS)
 """What the page trains: the registry's anchors and deep methods (transfer clustering needs an
 extractor and a source, which the page does not offer)."""
 MAX_RUNS = 6
+LIVE_INTERVAL = 2.0  # seconds between provisional maps while an epoch runs (`live`)
 UPLOAD_PREFIX = "upload: "
 """How a session's uploaded dataset is named in its dataset choices ("upload: cube.npy")."""
 STATUSES = ("idle", "running", "stopping", "finished", "stopped", "failed")
@@ -128,6 +134,13 @@ class TrainingSession(param.Parameterized):
         default=None, allow_None=True, doc="(n,) item indices of the projected sample"
     )
     frame_note = param.String(default="", doc="what the frames show (one line)")
+    live = param.ClassSelector(
+        class_=LiveMap,
+        default=None,
+        allow_None=True,
+        doc="the running epoch's provisional map (`explore.training.live`), None between runs "
+        "and once the epoch's record is out",
+    )
     error = param.String(default="")
     message = param.String(default="")
     runs = param.Dict(default={}, doc="finished / stopped runs by name, oldest first")
@@ -235,7 +248,7 @@ class TrainingSession(param.Parameterized):
             }
             self.run_name = f"{self._run_count}. {self.method} on {data.name} (K={self.n_clusters})"
             self._projection = None
-            self.param.update(frames=[], frame_sample=None, frame_note="")
+            self.param.update(frames=[], frame_sample=None, frame_note="", live=None)
             self.records = []
             self.epoch = 0
             shallow = self.method in SHALLOW_METHODS
@@ -444,6 +457,7 @@ class TrainingSession(param.Parameterized):
         if projection is not None and self.frame_sample is None:
             self.param.update(frame_sample=projection.sample, frame_note=projection.note)
         self.frames = [*self.frames, frame]
+        self.live = None  # the epoch's own map replaces the provisional ones
         self.records = [*self.records, record]
         self.epoch = record.epoch
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in record.metrics.items())
@@ -451,14 +465,20 @@ class TrainingSession(param.Parameterized):
             f" ({metrics})" if metrics else ""
         )
 
+    def _on_live(self, live: LiveMap) -> None:
+        if not self._stop_requested:
+            self.live = live
+
     def _train_deep(self) -> None:
         if self._trainer is None:  # a new run: preprocessing and model are built here, off
             # the server's event loop (PCA of a large scene takes seconds)
             # The projection runs first: its frame is ready when `_on_epoch` publishes.
             self._projection = EmbeddingFrames()  # the same items in every run of a dataset
-            self._trainer = self._method.make_trainer(
-                self._data, callbacks=[self._projection, self._on_epoch]
-            )
+            callbacks: list[Any] = [self._projection, self._on_epoch]
+            if isinstance(self._data, Scene):  # maps between epoch ends: a long epoch still
+                # shows its clusters forming (image sets show images per cluster per epoch)
+                callbacks.append(LiveAssignments(self._on_live, interval=LIVE_INTERVAL))
+            self._trainer = self._method.make_trainer(self._data, callbacks=callbacks)
             self.total_epochs = self._trainer.epochs
         trainer = self._trainer
         if not self._stop_requested:  # a stop during set-up ends the run before epoch 1

@@ -34,6 +34,7 @@ from explore.data.scene import Scene
 from explore.losses import describe_loss_term
 from explore.metrics import match_clusters, matched_confusion_matrix
 from explore.training.history import EpochRecord
+from explore.training.live import LiveMap
 from explore.viz import (
     cluster_image_grid,
     cluster_mean_spectra,
@@ -305,11 +306,31 @@ class TrainingView(pn.viewable.Viewer):
     # ------------------------------------------------------------------ views
     # The shown epoch's views follow `shown` (which follows each new record while training, and
     # is set to 0 when a run starts), not `session.records`: one redraw per epoch, not two.
-    @param.depends("shown", "highlight", "session.dataset", "session.merges")
+    def live_map(self) -> LiveMap | None:
+        """The running epoch's provisional map while the view follows training and it is newer
+        than the shown record (None otherwise)."""
+        live = self.session.live
+        record = self.trained_record()
+        if live is None or not self.follow or (record is not None and record.epoch >= live.epoch):
+            return None
+        return live
+
+    @param.depends("shown", "highlight", "session.dataset", "session.merges", "session.live")
     def cluster_view(self) -> hv.Element:
-        """The shown epoch's cluster map (scenes) or sample images per cluster (image sets)."""
+        """The shown epoch's cluster map (scenes) or sample images per cluster (image sets);
+        while an epoch runs, its latest provisional map (`live_map`)."""
         record = self.record()
         data = self._data()
+        live = self.live_map()
+        if live is not None and not isinstance(data, ImageSet):
+            title = f"epoch {live.epoch} (batch {live.batch} of {live.n_batches}): clusters"
+            palette = cluster_palette(live.assignments, _truth_of(data), self.session.n_clusters)
+            element = label_map(
+                live.assignments, title=title, zero_is_unlabelled=False, palette=palette
+            ).opts(tools=["box_select"], **map_frame(data.shape[:2]))
+            element = scene_axes(element, data.name)
+            self.map_bounds.source = element
+            return element
         if isinstance(data, ImageSet):
             if record is None:
                 return hv.RGB(np.zeros((8, 8, 3))).opts(title="no epoch yet", height=PLOT_HEIGHT)
