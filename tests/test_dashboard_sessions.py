@@ -151,7 +151,10 @@ def test_three_sessions_train_apart_a_closed_one_stops_and_memory_returns(server
     assert gone.ended_line, server.output()
     assert re.fullmatch(SESSION_ENDED, gone.ended_line)["status"] == "stopped"
     first = gone.plan.close_after_epochs
-    assert first <= gone.epochs_done <= first + 1 < gone.plan.epochs, gone.ended_line
+    # The server notices a closed page only after `--unused-session-lifetime` (5 s) plus up to
+    # one check (1 s): epochs of about 3 s (three sessions on two cores) fit two in that window
+    # (a fresh-clone CI run stopped after 3 of 200 with the page closed after 1).
+    assert first <= gone.epochs_done <= first + 3 < gone.plan.epochs, gone.ended_line
     assert gone.ended_at is not None
     assert all(gone.ended_at < outcome.finished_at for outcome in finished)
     assert measured["idle_cpu"] < IDLE_CPU, measured
