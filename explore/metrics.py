@@ -302,12 +302,15 @@ def score_scene(labels_map: np.ndarray, predicted_map: np.ndarray) -> Clustering
     return evaluate(truth - 1, predicted, ignore_label=-1)
 
 
-def score_dataset(data: Scene | ImageSet, predicted: np.ndarray) -> ClusteringScores | None:
+def score_dataset(
+    data: Scene | ImageSet, predicted: np.ndarray, indices: np.ndarray | None = None
+) -> ClusteringScores | None:
     """Scores of a clustering of a whole dataset on its labelled items only (`predicted`: one
     cluster per item, an (H, W) map for a scene or (n,) for an image set). Every dataset gives
     its classes in one convention (`item_classes`: 0..C-1, -1 unlabelled). None when nothing
-    is labelled. The one place runs are scored."""
-    classes = data.item_classes()
+    is labelled. With `indices`, `predicted` (n,) holds the clusters of those items only (an
+    evaluation sample). The one place runs are scored."""
+    classes = data.item_classes(indices)
     if not (classes >= 0).any():
         return None
     predicted = np.asarray(predicted)

@@ -29,7 +29,7 @@ from explore.data.preprocess import SpectralPreprocessor
 from explore.data.sampler import PatchSampler
 from explore.data.scene import Scene
 from explore.errors import DataError
-from explore.metrics import evaluate
+from explore.metrics import score_dataset
 
 SCORE_KEYS = ("acc", "nmi", "ari", "kappa")
 
@@ -106,13 +106,14 @@ class DataSource(Protocol):
 def _score_items(
     data: Scene | ImageSet, assignments: np.ndarray, indices: np.ndarray | None
 ) -> dict[str, float]:
-    """Metrics of `assignments` (one per item, or per item of `indices`) on the labelled items,
-    read in the datasets' one label convention (`item_classes`: -1 = unlabelled)."""
-    classes = data.item_classes(None if indices is None else np.asarray(indices))
-    if not (classes >= 0).any():
+    """`score_dataset`'s metrics of `assignments` (one per item, or per item of `indices`) as
+    the plain floats of `SCORE_KEYS`; {} when nothing scored is labelled."""
+    chosen = None if indices is None else np.asarray(indices)
+    scores = score_dataset(data, np.asarray(assignments).ravel(), chosen)
+    if scores is None:
         return {}
-    scores = evaluate(classes, np.asarray(assignments).ravel(), ignore_label=-1).as_dict()
-    return {key: float(scores[key]) for key in SCORE_KEYS}
+    values = scores.as_dict()
+    return {key: float(values[key]) for key in SCORE_KEYS}
 
 
 class SceneSource:
