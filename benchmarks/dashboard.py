@@ -37,6 +37,7 @@ from browser_harness import (  # noqa: E402
     DashboardServer,
     browser_problem,
     canvas_signature,
+    choose_dataset,
     deep_text,
     launch_chromium,
     open_tab,
@@ -79,7 +80,7 @@ def band_round_trips(page: Any, presses: int) -> list[float]:
 
 def epoch_updates(page: Any, dataset: str, k: int, epochs: int) -> dict[str, list[float]]:
     """Run SSCC in the page and time the cluster map's redraws, epoch by epoch."""
-    page.locator(".dataset-select select").select_option(dataset)
+    choose_dataset(page, dataset)
     page.locator(".method-select select").select_option("sscc")
     page.locator(".config-select select").select_option("fast")
     set_number(page, "k-input", k)

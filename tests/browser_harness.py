@@ -623,16 +623,41 @@ def open_session(browser: Any, url: str, timeout_ms: float = 180_000) -> Any:
     return page
 
 
+def choose_dataset(page: Any, name: str, timeout_ms: float = 120_000) -> None:
+    """Pick a registered dataset in the sidebar and wait until the server has taken it: a new
+    dataset sets K to its number of classes once loaded, which can take seconds while other
+    sessions train, so a K typed before then would be overwritten (a fixed 1 s wait lost the
+    typed K on a loaded 2-core CI machine)."""
+    from explore.data.registry import load_dataset
+
+    page.locator(".dataset-select select").select_option(name)
+    n_classes = int(getattr(load_dataset(name, download=False), "n_classes", 0) or 0)
+    if n_classes >= 2:
+        expect_value(page, ".k-input input", str(n_classes), timeout_ms)
+    else:
+        page.wait_for_timeout(1000)
+
+
+def expect_value(page: Any, selector: str, value: str, timeout_ms: float = 60_000) -> None:
+    """Wait until the input at `selector` holds `value` (as the server last set or was sent)."""
+    field = page.locator(selector)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while field.input_value() != value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector} shows {field.input_value()!r}, not {value!r}")
+        time.sleep(0.1)
+
+
 def start_run(page: Any, plan: PlannedRun) -> None:
     """Fill the sidebar with `plan`'s settings, open the Training tab and press Start."""
-    page.locator(".dataset-select select").select_option(plan.dataset)
-    page.wait_for_timeout(1000)  # a new dataset sets K to its classes: then K is typed
+    choose_dataset(page, plan.dataset)
     page.locator(".method-select select").select_option(plan.method)
     page.locator(".config-select select").select_option(plan.config)
     set_number(page, "k-input", plan.n_clusters)
     set_number(page, "epochs-input", plan.epochs)
     open_tab(page, "Training")
     page.wait_for_timeout(500)  # the inputs reach the server before the click
+    expect_value(page, ".k-input input", str(plan.n_clusters), 5_000)
     page.locator(".start-button button").click()
 
 

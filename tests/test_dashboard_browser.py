@@ -27,6 +27,7 @@ from browser_harness import (
     VIEWPORT,
     DashboardServer,
     canvas_signature,
+    choose_dataset,
     deep_text,
     launch_chromium,
     open_tab,
@@ -139,7 +140,7 @@ def _snap(page, tmp_path: Path, name: str, full_page: bool = True) -> None:
 
 def _choose_dataset(page, name: str) -> None:
     """Pick a dataset in the sidebar and wait until the scene view shows it."""
-    page.locator(".dataset-select select").select_option(name)
+    choose_dataset(page, name)
     if name != "digits":
         plot_frame(page, f"{name}: R/G/B")
 
