@@ -720,6 +720,24 @@ def test_augmentation_preview_fits_and_a_refused_value_reverts(fresh_page, tmp_p
     _snap(page, tmp_path, "defect7_refused_value", full_page=False)
 
 
+def test_a_training_pair_is_shown_side_by_side(fresh_page, tmp_path: Path) -> None:
+    """Below the preview, one training pair (pixel, view 1, partner, view 2) in one plot inside
+    the page, square tiles, and the sentence naming the partner pixel's window."""
+    page = fresh_page
+    _choose_dataset(page, "salinas_a")
+    open_tab(page, "Augmentation pool")
+    page.locator(".pair-plot").scroll_into_view_if_needed()
+    pair = plot_frame(page, "a training pair")
+    assert pair.frame_inside and pair.box is not None, pair
+    assert pair.box["right"] <= VIEWPORT["width"], pair
+    print(pair.x_range, pair.y_range, pair.width, pair.height)
+    _snap(page, tmp_path, "teach_training_pair", full_page=False)
+    assert pair.aspect_error < ASPECT_TOLERANCE, pair
+    note = page.locator(".pair-note")
+    _expect()(note).to_contain_text("drawn from the 5 x 5 window around it")
+    _snap(page, tmp_path, "teach_training_pair", full_page=False)
+
+
 # ---------------------------------------------------------------------- the page explains itself
 def test_start_here_and_the_method_summary_follow_the_method(fresh_page, tmp_path: Path) -> None:
     """A "Start here" line tops the page; below the method selector the registry's sentence on

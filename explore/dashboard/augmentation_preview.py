@@ -1,7 +1,9 @@
 """The augmentation pool's preview: a fixed seed's views of one patch of a scene, drawn by the
-pool of a `PoolEditor` with `explore.viz.augment.augmentation_preview`, again on every change
-of the pool or of the preview's own parameters (pixel, patch size, number of views, seed).
-Patches are cut by the training's `PatchSampler`, from the scene standardised per band."""
+pool of a `PoolEditor` with `explore.viz.augment.augmentation_preview`, and one training pair
+(`training_pair`: the patch, a partner pixel's patch and a view of each, as the twin networks
+get them), again on every change of the pool or of the preview's own parameters (pixel, patch
+size, number of views, seed, the pair's window). Patches are cut by the training's
+`PatchSampler`, from the scene standardised per band."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from explore.dashboard.pool_editor import PoolEditor
 from explore.data.registry import DEFAULT_SCENE
 from explore.data.sampler import PatchSampler
 from explore.data.scene import Scene
-from explore.viz.augment import augmentation_preview
+from explore.training.sources import window_neighbours
+from explore.viz.augment import augmentation_preview, training_pair
 
 # The preview's patch sampler of the standardised scene, per scene object (dropped with it):
 # one patch size at a time, rebuilt when the size changes.
@@ -85,6 +88,12 @@ class AugmentationPreview(pn.viewable.Viewer):
     patch_size = param.Integer(default=11, bounds=(1, 63), doc="odd patch side, in pixels")
     n_views = param.Integer(default=8, bounds=(1, 64), doc="how many views to draw")
     seed = param.Integer(default=0, bounds=(0, None), doc="seed of the views' generator")
+    pair_radius = param.Integer(
+        default=2,
+        bounds=(0, 10),
+        doc="radius of the window the training pair's partner pixel is drawn from (0: the "
+        "pixel itself; 2: the fast config's spatial views)",
+    )
 
     def __init__(self, **params: Any) -> None:
         centre_given = "row" in params or "col" in params
@@ -97,6 +106,8 @@ class AugmentationPreview(pn.viewable.Viewer):
         # (after their y axis), pushing the mosaic's last tiles out of its plot.
         self.plot = pn.pane.HoloViews(None, sizing_mode="fixed", css_classes=["pool-preview"])
         self.spectra_plot = pn.pane.HoloViews(None, sizing_mode="fixed")
+        self.pair_plot = pn.pane.HoloViews(None, sizing_mode="fixed", css_classes=["pair-plot"])
+        self.pair_note = pn.pane.Markdown("", css_classes=["pair-note"], width=PREVIEW_WIDTH)
         self.message = pn.pane.Alert("", alert_type="warning", visible=False)
         self.drawn: hv.Layout | None = None  # the last preview drawn, as static elements
         self._drawn: tuple[Any, ...] | None = None
@@ -127,6 +138,47 @@ class AugmentationPreview(pn.viewable.Viewer):
         with torch.no_grad():
             return self.editor.pool.preview(patch, self.n_views, generator)
 
+    def pair(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, int]:
+        """One training pair as the deep methods form it, seeded by `seed`: the patch at
+        (row, col), its partner's patch (a pixel drawn from the window of radius `pair_radius`,
+        as the spatial views draw it), and one pool view of each; then the partner's row and
+        column."""
+        sampler = preview_sampler(self.scene, self.patch_size)
+        height, width = self.scene.shape[:2]
+        generator = torch.Generator().manual_seed(self.seed)
+        flat = torch.tensor([self.row * width + self.col])
+        partner = int(window_neighbours(flat, (height, width), self.pair_radius, generator)[0])
+        partner_row, partner_col = divmod(partner, width)
+        patches = sampler.patches_at([self.row, partner_row], [self.col, partner_col])
+        with torch.no_grad():
+            view_a = self.editor.pool(patches[:1], generator)[0]
+            view_b = self.editor.pool(patches[1:], generator)[0]
+        return patches[0], patches[1], view_a, view_b, partner_row, partner_col
+
+    def _draw_pair(self) -> None:
+        """Draw the training pair and say what it is (raises DataError like `layout`)."""
+        anchor, partner, view_a, view_b, partner_row, partner_col = self.pair()
+        rgb = self.scene.default_rgb_bands()
+        element = training_pair(anchor, partner, view_a, view_b, rgb_bands=rgb)
+        # Axes of its own: with the mosaic's x / y names HoloViews shares the mosaic's ranges.
+        self.pair_plot.object = element.opts(
+            responsive=False, frame_width=PREVIEW_WIDTH, min_height=None, shared_axes=False
+        )
+        if self.pair_radius == 0:
+            where = "the same pixel"
+        else:
+            where = (
+                f"pixel ({partner_row}, {partner_col}), drawn from the {2 * self.pair_radius + 1}"
+                f" x {2 * self.pair_radius + 1} window around it"
+            )
+        self.pair_note.object = (
+            f"The twin network sees **view 1** (the pool on pixel ({self.row}, {self.col})) and "
+            f"**view 2** (the pool on {where}) and learns to put both in one cluster. Neighbours "
+            "are mostly of one material, so pairs across a small window teach what a field has "
+            "in common; the fast configs on scenes use a window of radius 2, the published "
+            "methods (radius 0) the pixel itself."
+        )
+
     def layout(self) -> hv.Layout:
         """The preview as HoloViews elements (raises DataError on a bad patch or pool)."""
         patch = self.patch()
@@ -138,27 +190,33 @@ class AugmentationPreview(pn.viewable.Viewer):
             columns=PREVIEW_COLUMNS,  # tiles large enough to see in the preview's width
         )
 
-    @param.depends("editor.pool", "row", "col", "patch_size", "n_views", "seed", watch=True)
+    @param.depends(
+        "editor.pool", "row", "col", "patch_size", "n_views", "seed", "pair_radius", watch=True
+    )
     def _redraw(self) -> None:
         """Draw into `plot`, or show why not in `message` (never raises into the server).
 
         Skipped when nothing it depends on changed (a scene change sets row and col too)."""
         key = (self.editor.pool.to_dict(), self.scene, self.row, self.col, self.patch_size)
-        key += (self.n_views, self.seed)
+        key += (self.n_views, self.seed, self.pair_radius)
         if key == self._drawn:  # the scene compares by identity, the pool by its spec
             return
         self._drawn = key
+        shown = (self.plot, self.spectra_plot, self.pair_plot, self.pair_note)
         try:
             layout = self.layout()
+            self._draw_pair()
         except Exception as error:  # shown, not raised: the server keeps running
             self.message.object = f"Preview not drawn: {error}"
             self.message.visible = True
-            self.plot.visible = self.spectra_plot.visible = False
+            for pane in shown:
+                pane.visible = False
             return
         self.message.visible = False
         self.drawn = layout
         self._show(layout)
-        self.plot.visible = self.spectra_plot.visible = True
+        for pane in shown:
+            pane.visible = True
 
     def _show(self, layout: hv.Layout) -> None:
         """Stream a new frame into the plot when only the values changed (the browser patches
@@ -202,6 +260,9 @@ class AugmentationPreview(pn.viewable.Viewer):
             ),
             pn.widgets.IntSlider.from_param(self.param.n_views, name="Views", start=1, end=16),
             pn.widgets.IntInput.from_param(self.param.seed, name="Seed"),
+            pn.widgets.IntSlider.from_param(
+                self.param.pair_radius, name="Pair window radius", css_classes=["pair-radius"]
+            ),
             self.pixel_info,
         )
 
@@ -213,6 +274,8 @@ class AugmentationPreview(pn.viewable.Viewer):
             # frames lined up, which pushed the mosaic's frame out of its plot.
             pn.Column(self.plot),
             pn.Column(self.spectra_plot),
+            pn.Column(self.pair_plot),
+            self.pair_note,
             sizing_mode="stretch_width",
         )
 

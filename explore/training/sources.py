@@ -116,6 +116,26 @@ def _score_items(
     return {key: float(values[key]) for key in SCORE_KEYS}
 
 
+def window_neighbours(
+    indices: torch.Tensor, shape: tuple[int, int], radius: int, generator: torch.Generator
+) -> torch.Tensor:
+    """For each flat (row-major) pixel index of a `shape` = (height, width) scene, a pixel
+    drawn uniformly from the (2 radius + 1)^2 window around it, the window clipped to the scene;
+    (B,) CPU indices, drawn with `generator` on its device. The partner pixels of the spatial
+    views (`SceneSource.spatial_neighbours`) and of the pool preview's training pair."""
+    if radius < 0:
+        raise DataError(f"radius must be >= 0; got {radius}")
+    height, width = shape
+    flat = indices.to(generator.device).long()
+    rows, cols = torch.div(flat, width, rounding_mode="floor"), flat % width
+    steps = flat.shape
+    row_step = torch.randint(-radius, radius + 1, steps, generator=generator, device=flat.device)
+    col_step = torch.randint(-radius, radius + 1, steps, generator=generator, device=flat.device)
+    rows = (rows + row_step).clamp(0, height - 1)
+    cols = (cols + col_step).clamp(0, width - 1)
+    return (rows * width + cols).cpu()
+
+
 class SceneSource:
     """Pixel-centred patches of a scene; items are pixels in row-major order.
 
@@ -219,21 +239,7 @@ class SceneSource:
         (2 radius + 1)^2 window around it, the window clipped to the scene (so border pixels
         draw more often from the edge); (B,) CPU indices. Drawn with `generator` on its
         device, so the draws follow the augmentation stream (and resume exactly)."""
-        if radius < 0:
-            raise DataError(f"radius must be >= 0; got {radius}")
-        height, width = self.scene.shape[:2]
-        flat = indices.to(generator.device).long()
-        rows, cols = torch.div(flat, width, rounding_mode="floor"), flat % width
-        shape = flat.shape
-        row_step = torch.randint(
-            -radius, radius + 1, shape, generator=generator, device=flat.device
-        )
-        col_step = torch.randint(
-            -radius, radius + 1, shape, generator=generator, device=flat.device
-        )
-        rows = (rows + row_step).clamp(0, height - 1)
-        cols = (cols + col_step).clamp(0, width - 1)
-        return (rows * width + cols).cpu()
+        return window_neighbours(indices, self.scene.shape[:2], radius, generator)
 
     def eval_batches(
         self, batch_size: int, shard: Shard | None = None

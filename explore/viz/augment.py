@@ -86,6 +86,72 @@ def _mosaic(tiles: np.ndarray, columns: int) -> np.ndarray:
     return image
 
 
+def _labelled_mosaic(
+    tiles: np.ndarray,
+    names: Sequence[str],
+    columns: int,
+    percentiles: tuple[float, float],
+    title: str,
+) -> tuple[hv.RGB, hv.Labels]:
+    """(n, 3, P, P) tiles as one `hv.RGB` mosaic (one shared colour stretch), and a yellow name
+    in the top-left corner of each tile."""
+    image = _mosaic(_stretch(tiles, percentiles), columns)
+    height, width = image.shape[:2]
+    step = tiles.shape[-1] + 1
+    label_rows = [
+        ((index % columns) * step + 0.5, height - (index // columns) * step - 0.5, name)
+        for index, name in enumerate(names)
+    ]
+    mosaic = hv.RGB(image, bounds=(0, 0, width, height), kdims=["x", "y"]).opts(
+        title=title,
+        data_aspect=1,
+        xaxis=None,
+        yaxis=None,
+        responsive=True,
+        min_height=160,
+        framewise=True,  # axes follow each new frame when streamed into a DynamicMap
+    )
+    labels = hv.Labels(label_rows, kdims=["x", "y"], vdims=["tile"]).opts(
+        text_font_size="8pt",
+        text_align="left",
+        text_baseline="top",
+        text_color="#ffff00",
+    )
+    return mosaic, labels
+
+
+def training_pair(
+    anchor: Any,
+    partner: Any,
+    view_a: Any,
+    view_b: Any,
+    rgb_bands: Sequence[int] = (0, 1, 2),
+    *,
+    percentiles: tuple[float, float] = (2.0, 98.0),
+) -> hv.Overlay:
+    """One training pair as a twin network sees it: a pixel's patch and the view the pool drew
+    from it, its partner's patch (the same pixel, or with spatial views a pixel near it) and the
+    partner's view, side by side with one colour stretch. The network is trained to put
+    "view 1" and "view 2" in the same cluster. Each argument is one patch (B, P, P) of the same
+    shape, a torch tensor or an array; bad shapes or band indices raise DataError."""
+    named = {"anchor": anchor, "view_a": view_a, "partner": partner, "view_b": view_b}
+    patches = {what: _as_array(value, what) for what, value in named.items()}
+    shape = patches["anchor"].shape
+    for what, patch in patches.items():
+        if patch.shape != shape:
+            raise DataError(f"{what} has shape {patch.shape}; the anchor's is {shape}")
+    stacked = np.stack(list(patches.values()))
+    _, _, bands, _ = _check_inputs(stacked[0], stacked[1:], rgb_bands, None)
+    mosaic, labels = _labelled_mosaic(
+        stacked[:, list(bands)],
+        ["pixel", "view 1", "partner", "view 2"],
+        columns=4,
+        percentiles=percentiles,
+        title="a training pair: one cluster for views 1 and 2",
+    )
+    return (mosaic * labels).opts(xaxis=None, yaxis=None)
+
+
 def augmentation_preview(
     original: Any,
     views: Any,
@@ -115,31 +181,11 @@ def augmentation_preview(
     columns = min(columns, count)
 
     tiles = np.concatenate([patch[None], drawn])[:, list(bands)]  # (count, 3, P, P)
-    image = _mosaic(_stretch(tiles, percentiles), columns)
-    height, width = image.shape[:2]
-    size = patch.shape[-1]
-    step = size + 1
-    label_rows = []
-    for index in range(count):
-        x = (index % columns) * step + 0.5
-        y = height - (index // columns) * step - 0.5
-        label_rows.append((x, y, "orig" if index == 0 else str(index)))
-    mosaic = hv.RGB(image, bounds=(0, 0, width, height), kdims=["x", "y"]).opts(
-        title=f"original, then views 1..{count - 1} (R/G/B = bands {bands[0]}, {bands[1]}, "
-        f"{bands[2]})",
-        data_aspect=1,
-        xaxis=None,
-        yaxis=None,
-        responsive=True,
-        min_height=160,
-        framewise=True,  # axes follow each new frame when streamed into a DynamicMap
+    names = ["orig", *(str(index) for index in range(1, count))]
+    title = (
+        f"original, then views 1..{count - 1} (R/G/B = bands {bands[0]}, {bands[1]}, {bands[2]})"
     )
-    labels = hv.Labels(label_rows, kdims=["x", "y"], vdims=["tile"]).opts(
-        text_font_size="8pt",
-        text_align="left",
-        text_baseline="top",
-        text_color="#ffff00",
-    )
+    mosaic, labels = _labelled_mosaic(tiles, names, columns, percentiles, title)
 
     centre = patch.shape[1] // 2
     x_values = axis if axis is not None else np.arange(patch.shape[0], dtype=np.float64)
@@ -168,4 +214,4 @@ def augmentation_preview(
     return hv.Layout([mosaic * labels, spectra]).cols(1)
 
 
-__all__ = ["augmentation_preview"]
+__all__ = ["augmentation_preview", "training_pair"]
