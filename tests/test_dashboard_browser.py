@@ -581,16 +581,21 @@ SIZING_WARNING = re.compile(r"sizing|W-10\d\d|W-\d{4}|\bwidth\b.*\bheight\b", re
 def test_a_tour_asks_only_the_local_server_and_logs_no_warning(
     server: DashboardServer, browser, tmp_path: Path
 ) -> None:
-    """Every request of a tour (load, every tab, a run, two runs compared, the pool preview)
-    goes to the dashboard's own server (users run offline; the page asked
-    fonts.googleapis.com for a web font), and the server logs no warning meanwhile (it
-    logged about 12 Panel sizing warnings)."""
-    context = browser.new_context(viewport=SHOT_VIEWPORT)
+    """Every request of a full tour (load, every tab, the pool preview, two runs, a UMAP, a
+    merge, every download, two runs compared, an upload trained on) goes to the dashboard's
+    own server (users run offline; the page asked fonts.googleapis.com for a web font), and
+    the server logs no warning, error or traceback meanwhile (it logged about 12 Panel sizing
+    warnings). Each tab is photographed at 1600 x 1000 on the way."""
+    context = browser.new_context(viewport=SHOT_VIEWPORT, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(60_000)
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     log_before = len(server.log_text())
+    scene_file = tmp_path / "tour_scene.npy"
+    cube = np.random.default_rng(1).random((16, 18, 6)).astype(np.float32)
+    cube[:, 9:] += 1.0
+    np.save(scene_file, cube)
     try:
         page.goto(server.url, timeout=LOAD_TIMEOUT_MS)
         wait_for(lambda: canvas_signature(page, "composite-plot") != "", 180, "the composite")
@@ -598,11 +603,43 @@ def test_a_tour_asks_only_the_local_server_and_logs_no_warning(
         for tab in ("Augmentation pool", "Training", "Embedding", "Compare", "Training"):
             open_tab(page, tab)
             page.wait_for_timeout(1500)
+            _snap(page, tmp_path, f"tour_{tab.split()[0].lower()}_empty", full_page=False)
         _train(page, "kmeans", 6)
         _train(page, "sscc", 6, epochs=1)
-        for tab in ("Embedding", "Compare", "Scene"):
+        _snap(page, tmp_path, "tour_training", full_page=False)
+
+        wait_for(lambda: len(_merge_options(page)) == 6, 30, "six clusters to merge", poll=0.25)
+        choice = page.locator(".merge-choice .choices")
+        for cluster in (0, 2):
+            choice.click()
+            page.locator(
+                ".merge-choice .choices__item--choice", has_text=f"cluster {cluster} ("
+            ).click()
+        page.locator(".merge-button button").click()
+        _expect()(page.locator(".merge-message")).to_contain_text("5 clusters now")
+        for key in ("png", "npy", "json"):
+            with page.expect_download(timeout=60_000) as download:
+                page.locator(f".download-{key} button").click()
+            assert download.value.suggested_filename.endswith(f"merged5.{key}")
+            assert Path(download.value.path()).stat().st_size > 0
+
+        open_tab(page, "Embedding")
+        set_number(page, "umap-max-points", 1000)
+        page.wait_for_timeout(500)
+        page.locator(".embed-button button").click()
+        done = re.compile(r"UMAP of \d+ items in [\d.]+ s")
+        _expect()(page.locator(".umap-status")).to_contain_text(done, timeout=UMAP_TIMEOUT_MS)
+        page.wait_for_timeout(1000)
+        _snap(page, tmp_path, "tour_embedding", full_page=False)
+        for tab in ("Compare", "Scene", "Augmentation pool"):
             open_tab(page, tab)
             page.wait_for_timeout(1500)
+            _snap(page, tmp_path, f"tour_{tab.split()[0].lower()}", full_page=False)
+
+        page.locator(".upload-input input[type=file]").set_input_files(str(scene_file))
+        _expect()(page.locator(".dataset-select select")).to_have_value("upload: tour_scene.npy")
+        open_tab(page, "Training")
+        _train(page, "kmeans", 2)
         _snap(page, tmp_path, "tour_end", full_page=False)
     finally:
         context.close()
@@ -610,10 +647,12 @@ def test_a_tour_asks_only_the_local_server_and_logs_no_warning(
     foreign = sorted({url for url in requests if not url.startswith((origin, "data:", "blob:"))})
     assert requests and not foreign, foreign
     log = server.log_text()[log_before:]
-    warnings = [
-        line for line in log.splitlines() if "WARNING" in line or SIZING_WARNING.search(line)
+    problems = [
+        line
+        for line in log.splitlines()
+        if re.search(r"WARNING|ERROR|Traceback|Exception", line) or SIZING_WARNING.search(line)
     ]
-    assert not warnings, "\n".join(warnings)
+    assert not problems, "\n".join(problems)
 
 
 def test_a_one_epoch_run_draws_points_on_whole_epoch_axes(fresh_page, tmp_path: Path) -> None:

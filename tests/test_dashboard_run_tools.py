@@ -148,8 +148,28 @@ def test_a_new_run_starts_unmerged(kmeans_view) -> None:
     _run(view)
     assert session.merge_lookup() is None and first in session.merges
     assert len(view.record().cluster_sizes) == 4
+    assert tools.message.object == "" and not tools.message.visible  # it spoke of run 1
     assert "merged" not in tools.downloads["png"].filename
     assert tools.downloads["png"].filename.startswith("salinas_a_kmeans_K4_seed2_epoch1")
+
+
+def test_a_scene_without_labels_shows_its_composite_beside_the_map() -> None:
+    import holoviews as hv
+
+    from explore.data.scene import Scene
+
+    cube = np.random.default_rng(0).random((12, 10, 5)).astype(np.float32)
+    session = TrainingSession(method="kmeans", n_clusters=2)
+    name = session.add_upload("plain.npy", Scene(cube, name="plain"))
+    session.dataset = name
+    view = TrainingView(session=session)
+    try:
+        _run(view)
+        truth = view.truth_view()
+        assert isinstance(truth, hv.RGB)
+        assert truth.opts.get().kwargs["title"] == "plain: R/G/B (no ground truth)"
+    finally:
+        session.close(timeout=60)
 
 
 @pytest.mark.datasets("digits")

@@ -94,10 +94,15 @@ class RunTools(pn.viewable.Viewer):
         )
         self.view.param.watch(self.refresh, "shown")
         self.session.param.watch(self.refresh, ["merges", "records", "dataset"])
+        # a message is about the run it was written for: another run or dataset clears it
+        self.session.param.watch(self._clear_message, ["run_name", "dataset"])
         self.refresh()
 
     def _show_message(self, event: param.parameterized.Event) -> None:
         self.message.visible = bool(event.new)
+
+    def _clear_message(self, *events: Any) -> None:
+        self.message.object = ""
 
     # ------------------------------------------------------------------ merging
     def merge(self) -> bool:

@@ -39,6 +39,7 @@ from explore.viz import (
     cluster_image_grid,
     cluster_mean_spectra,
     cluster_sizes,
+    composite_image,
     label_map,
     label_palette,
     loss_curves,
@@ -361,7 +362,8 @@ class TrainingView(pn.viewable.Viewer):
 
     @param.depends("session.run_name", "session.dataset")
     def truth_view(self) -> hv.Element:
-        """Ground truth beside the map (scenes), or the images per class (image sets)."""
+        """Ground truth beside the map (scenes; the composite when a scene has none), or the
+        images per class (image sets)."""
         data = self._data()
         if isinstance(data, ImageSet):
             if data.labels is None:
@@ -370,10 +372,12 @@ class TrainingView(pn.viewable.Viewer):
             return cluster_image_grid(
                 data, np.asarray(data.labels), per_cluster=8, row_names=names
             ).opts(title="sample images per class (ground truth)", **GRID_SIZE)
-        element = label_map(truth_map(data), title=f"{data.name}: ground truth").opts(
-            **map_frame(data.shape[:2])
-        )
-        return scene_axes(element, data.name)
+        if data.labels is None:  # nothing to compare with: the scene itself, not a black map
+            title = f"{data.name}: R/G/B (no ground truth)"
+            element = composite_image(data, title=title)
+        else:
+            element = label_map(truth_map(data), title=f"{data.name}: ground truth")
+        return scene_axes(element.opts(**map_frame(data.shape[:2])), data.name)
 
     def _marked(self, curves: hv.Overlay) -> hv.Overlay:
         """The curves with a vertical line at the epoch the map shows (none before one), the
