@@ -115,6 +115,7 @@ class IntervalInput(pn.widgets.CompositeWidget):
             for end, item in zip(("low", "high"), self.value, strict=True)
         )
         self._composite[:] = [self.low, self.high]
+        self._composite.margin = 0  # the boxes line up with the card's other widgets
         self._pushing = False
         for box in (self.low, self.high):
             box.param.watch(self._from_boxes, "value")
@@ -421,6 +422,11 @@ class PoolEditor(pn.viewable.Viewer):
         widget = self._params[_normalise_path(path)].built[name]
         return (widget.low, widget.high) if isinstance(widget, IntervalInput) else (widget,)
 
+    def parameter_pane(self, path: int | Path) -> OperationParam:
+        """The `pn.Param` pane that built the widgets of the operation at `path`; its `object`
+        is a copy of that operation (kept in step with the pool)."""
+        return self._params[_normalise_path(path)]
+
     def operation_buttons(self, path: int | Path) -> dict[str, pn.widgets.Button]:
         """The "up", "down" and "remove" buttons of the operation at `path`."""
         return self._buttons[_normalise_path(path)]
@@ -578,6 +584,8 @@ class PoolEditor(pn.viewable.Viewer):
 
 __all__ = [
     "SCENE_PRESETS",
+    "IntervalInput",
+    "OperationParam",
     "PoolEditor",
     "scene_operation_names",
 ]
