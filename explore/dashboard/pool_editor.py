@@ -4,9 +4,11 @@
 `PoolEditor` holds an `AugmentationPool` (param `pool`) and shows it as cards, one per operation,
 with the library's sentence on what the operation does (`describe_operation`), widgets for each
 parameter and remove / move up / move down buttons; operations are added
-from the spectral-spatial ones and presets are loaded by name. Every edit goes through the
-library's validation (`AugmentationPool.from_dict`): an invalid value shows an alert and the
-last valid pool is kept, so nothing raises into the server.
+from the spectral-spatial ones and presets are loaded by name. A card's widgets are built by
+`pn.Param` from its operation's params (`OperationParam`), so their kinds, steps, labels and
+tooltips follow the library's declarations. Every edit goes through the library's validation
+(`AugmentationPool.from_dict`): an invalid value shows an alert and the last valid pool is
+kept, so nothing raises into the server.
 
 Operations are addressed by a path of 0-based indices: `(2,)` is the third operation of the
 root group (a `Sequence` or `RandomChoice`), `(2, 0)` the first operation inside that one and
