@@ -8,12 +8,15 @@ import json
 
 import holoviews as hv
 import numpy as np
+import panel as pn
 import pytest
 import torch
 
 from explore.augment import (
     AugmentationPool,
     BandMask,
+    GaussianBlur,
+    SpectralSmooth,
     describe_operation,
     get_preset,
     resolve_pool,
@@ -21,6 +24,8 @@ from explore.augment import (
 from explore.dashboard.augmentation_preview import AugmentationPreview, preview_sampler
 from explore.dashboard.pool_editor import (
     SCENE_PRESETS,
+    IntervalInput,
+    OperationParam,
     PoolEditor,
     scene_operation_names,
 )
@@ -323,3 +328,60 @@ def test_augmentation_preview_checks_shapes() -> None:
         augmentation_preview(patch, views, (0, 1, 2), wavelengths=[500.0, 600.0])
     with pytest.raises(DataError, match="finite"):
         augmentation_preview(patch, views * float("nan"), (0, 1, 2))
+
+
+# ---------------------------------------------------------------------- widgets from params
+
+
+def test_widgets_are_built_by_pn_param_from_the_operations_params(editor: PoolEditor) -> None:
+    blur_path = (2, 0)
+    pane = editor.parameter_pane(blur_path)
+    assert isinstance(pane, pn.Param) and isinstance(pane.object, GaussianBlur)
+    assert pane.object == editor.pool.root.ops[2].ops[0]  # a copy, in step with the pool
+    declared = GaussianBlur.param
+    kernel = editor.parameter_widgets(blur_path, "kernel_size")[0]
+    assert isinstance(kernel, pn.widgets.IntInput)
+    assert kernel.step == declared.kernel_size.step == 2
+    probability = editor.parameter_widgets(blur_path, "p")[0]
+    assert isinstance(probability, pn.widgets.FloatInput)
+    assert probability.step == declared.p.step and probability.value == 0.5
+    # The bounds are in the tooltip, not in the box: the browser would silently clamp a
+    # value out of bounds; the library refuses it and the alert says why.
+    assert "Must be a probability in [0, 1]." in probability.description
+    assert probability.start is None and probability.end is None
+    low, high = editor.parameter_widgets(blur_path, "sigma")
+    assert isinstance(pane.built["sigma"], IntervalInput)
+    assert (low.value, high.value) == (0.1, 2.0) and low.step == declared.sigma.step
+    assert "0 < low <= high" in low.description
+    assert isinstance(editor.parameter_widgets((1,), "vertical")[0], pn.widgets.Checkbox)
+    assert isinstance(editor.parameter_widgets((2,), "weights")[0], pn.widgets.LiteralInput)
+
+    high.value = 1.5  # a valid edit: the pool and the pane's operation follow
+    assert editor.pool.root.ops[2].ops[0].sigma == (0.1, 1.5)
+    assert editor.parameter_pane(blur_path).object.sigma == (0.1, 1.5)
+    kernel.value = 2  # refused by the OddSize parameter, shown in the alert
+    assert "GaussianBlur.kernel_size must be an odd positive integer" in editor.alert.object
+    assert kernel.value == 3 and editor.parameter_pane(blur_path).object.kernel_size == 3
+
+
+def test_an_optional_number_is_a_clearable_box() -> None:
+    editor = PoolEditor(pool=AugmentationPool([SpectralSmooth()], name="smooth"))
+    sigma = editor.parameter_widgets((0,), "sigma")[0]
+    assert isinstance(sigma, pn.widgets.FloatInput) and sigma.value is None
+    sigma.value = 1.5
+    assert editor.pool.root.ops[0].sigma == 1.5
+    sigma.value = None  # cleared: a box kernel again
+    assert editor.pool.root.ops[0].sigma is None and editor.error == ""
+    sigma.value = 0.0
+    assert "SpectralSmooth.sigma must be a finite number > 0 or None" in editor.error
+    assert sigma.value is None
+
+
+def test_operation_param_widgets_do_not_write_to_their_operation() -> None:
+    operation = BandMask(p=0.3)
+    pane = OperationParam(operation)
+    assert list(pane.built) == ["p"] and pane.built["p"].value == 0.3
+    pane.built["p"].value = 1.5  # no exception: the editor, not the widget, applies values
+    assert operation.p == 0.3
+    operation.p = 0.7  # the other way, pn.Param keeps the widget in step
+    assert pane.built["p"].value == 0.7

@@ -1,6 +1,8 @@
 """Batched augmentations of hyperspectral patches (N, B, P, P), on the batch's device.
 
-- `base`: the `Augmentation` base class, the name registry (`build`, `from_dict`), seeding.
+- `base`: the `Augmentation` base class (a `param.Parameterized`), the name registry (`build`,
+  `from_dict`), seeding.
+- `parameters`: the param types operations declare their parameters with (bounds, validation).
 - `spectral_spatial`: the operations (crop, flips, rotations, blur, masks, spectral ops).
 - `images`: image operations (N, C, H, W), C = 1 or 3 (colour jitter, RandAugment and its ops).
 - `pool`: composition (`Sequence`, `RandomChoice`) and the `AugmentationPool` holder.
@@ -8,8 +10,8 @@
   `"sacc_strong"`).
 
 A new operation goes in `spectral_spatial.py` (or a sibling module imported here): subclass
-`Augmentation`, give it a `name`, store its constructor arguments as attributes, implement
-`_apply`.
+`Augmentation`, give it a `name`, declare its parameters with the types of `parameters`
+(`p` is inherited; redeclare it to change its default), implement `_apply`.
 """
 
 from explore.augment.base import (

@@ -1,9 +1,11 @@
 """The `Augmentation` base class, its registry and the checks every operation shares.
 
-An augmentation is a small object with a `name`, parameters that read back as a JSON-friendly
-dict (`params()`), and a `__call__` that transforms a whole batch of patches (N, B, P, P) on the
-batch's device in one go. The registry maps each `name` to its class, so a dashboard or a saved
-run can rebuild any operation, or a nested pool of them, from plain dicts (`build`, `from_dict`).
+An augmentation is a `param.Parameterized` with a `name` (its registry key), parameters declared
+with the types of `explore.augment.parameters` (param owns their defaults, bounds and
+validation; they read back as a JSON-friendly dict, `params()`), and a `__call__` that
+transforms a whole batch of patches (N, B, P, P) on the batch's device in one go. The registry
+maps each `name` to its class, so a dashboard or a saved run can rebuild any operation, or a
+nested pool of them, from plain dicts (`build`, `from_dict`).
 
 Randomness and seeding: every random draw is made with torch on `x.device`. Pass
 `generator=torch.Generator(device=x.device).manual_seed(seed)` to an operation (or a pool) for a
@@ -19,86 +21,16 @@ The choice is a per-sample mask applied with `torch.where`, so the batch is stil
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
+import param
 import torch
 
+from explore.augment.parameters import Probability
 from explore.errors import DataError
 
 _REGISTRY: dict[str, type[Augmentation]] = {}
-
-
-# --------------------------------------------------------------------------------------------
-# Parameter checks shared by the operations. `owner` is "ClassName.parameter" so the message
-# names the parameter at fault.
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def check_probability(owner: str, value: Any) -> float:
-    """Return `value` as a float in [0, 1]; raise DataError naming `owner` otherwise."""
-    if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
-        raise DataError(f"{owner} must be a probability in [0, 1]; got {value!r}")
-    return float(value)
-
-
-def check_positive(owner: str, value: Any, *, allow_zero: bool = False) -> float:
-    """Return `value` as a finite float > 0 (or >= 0 with `allow_zero`)."""
-    ok = _is_number(value) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise DataError(f"{owner} must be a finite number {bound}; got {value!r}")
-    return float(value)
-
-
-def check_interval(
-    owner: str,
-    value: Any,
-    *,
-    lower: float = -math.inf,
-    upper: float = math.inf,
-    open_lower: bool = False,
-) -> tuple[float, float]:
-    """Return `value` as a (low, high) float pair with lower <= low <= high <= upper.
-
-    A single number is accepted as the degenerate interval (value, value). With `open_lower`,
-    low must be strictly greater than `lower`.
-    """
-    if _is_number(value):
-        value = (value, value)
-    if (
-        not isinstance(value, tuple | list)
-        or len(value) != 2
-        or not all(_is_number(v) and math.isfinite(v) for v in value)
-    ):
-        raise DataError(f"{owner} must be a pair of finite numbers (low, high); got {value!r}")
-    low, high = float(value[0]), float(value[1])
-    lower_ok = low > lower if open_lower else low >= lower
-    if not (lower_ok and low <= high <= upper):
-        sign = "<" if open_lower else "<="
-        raise DataError(
-            f"{owner} must satisfy {lower} {sign} low <= high <= {upper}; got {value!r}"
-        )
-    return low, high
-
-
-def check_odd_size(owner: str, value: Any) -> int:
-    """Return `value` as an odd positive int (a centred kernel size)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value % 2 == 0:
-        raise DataError(f"{owner} must be an odd positive integer; got {value!r}")
-    return value
-
-
-def check_flag(owner: str, value: Any) -> bool:
-    """Return `value` if it is a bool (JSON true/false), else raise DataError."""
-    if not isinstance(value, bool):
-        raise DataError(f"{owner} must be true or false; got {value!r}")
-    return value
 
 
 def check_batch(x: Any, owner: str) -> torch.Tensor:
@@ -179,21 +111,39 @@ def _format_value(value: Any) -> str:
     return repr(value)
 
 
-class Augmentation:
+class _OperationClass(type(param.Parameterized)):  # type: ignore[misc]
+    """Lets an operation class say `name = "band_mask"`: `param.Parameterized` reserves `name`
+    for a String parameter, so the registry key becomes that parameter's (constant) default;
+    `BandMask.name` and `BandMask().name` are both "band_mask", and it is not a parameter of
+    the operation (`parameter_names`)."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> type:
+        key = namespace.get("name")
+        if isinstance(key, str):
+            namespace["name"] = param.String(
+                default=key, constant=True, precedence=-1, doc="registry key"
+            )
+        return super().__new__(mcs, name, bases, namespace)
+
+
+class Augmentation(param.Parameterized, metaclass=_OperationClass):
     """A batched, parameterised tensor operation on patches (N, B, P, P).
 
-    Subclasses set the class attribute `name` (registry key), store each `__init__` argument
-    under an attribute of the same name (that is what `params()` reads), and implement
-    `_apply(x, generator)`, which transforms every sample of `x`. The base class draws which
-    samples are transformed (probability `p`) and keeps the others. Operations never modify
-    their input; when nothing is applied the input itself may be returned.
+    Subclasses set the class attribute `name` (registry key), declare each parameter as a `param`
+    Parameter (see `explore.augment.parameters`: bounds, types and defaults live there, and
+    `param` validates every value), and implement `_apply(x, generator)`, which transforms
+    every sample of `x`. The base class draws which samples are transformed (probability `p`)
+    and keeps the others. Operations never modify their input; when nothing is applied the
+    input itself may be returned. Parameters may be given by keyword or, in `parameter_names`
+    order, by position: `GaussianBlur(3, (0.1, 2.0))`.
     """
 
-    name: ClassVar[str] = ""
+    p = Probability(1.0, doc="probability that the operation is applied to each sample")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        registered = cls.__dict__.get("name", "")
+        declared = cls.__dict__.get("name")
+        registered = declared.default if isinstance(declared, param.String) else ""
         if registered:
             previous = _REGISTRY.get(registered)
             same_class = previous is not None and (
@@ -206,21 +156,34 @@ class Augmentation:
                 )
             _REGISTRY[registered] = cls
 
-    def __init__(self, p: float = 1.0) -> None:
-        self.p = check_probability(f"{type(self).__name__}.p", p)
+    def __init__(self, *args: Any, **params: Any) -> None:
+        owner = type(self).__name__
+        names = self.parameter_names()
+        if len(args) > len(names):
+            raise DataError(f"{owner} takes at most {len(names)} parameters; got {len(args)}")
+        given = dict(zip(names, args, strict=False))
+        unknown = sorted(set(params) - set(names))
+        if unknown:
+            raise DataError(
+                f"{owner} got unknown parameter(s) {unknown}; expected some of {list(names)}"
+            )
+        twice = sorted(set(given) & set(params))
+        if twice:
+            raise DataError(f"{owner} got parameter(s) {twice} both by position and by name")
+        super().__init__(**given, **params)  # each value validated by its Parameter
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """Checks across parameters (e.g. one weight per operation); none by default."""
 
     # -- parameters ---------------------------------------------------------------------------
 
     @classmethod
     def parameter_names(cls) -> tuple[str, ...]:
-        """The names of the constructor's parameters, in order (what `params()` returns)."""
-        signature = inspect.signature(cls.__init__)
-        return tuple(
-            name
-            for name, parameter in signature.parameters.items()
-            if name != "self"
-            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
-        )
+        """The operation's parameters in declaration order, `p` last (what `params()` returns
+        and the order positional arguments take)."""
+        names = [name for name in cls.param if name not in ("name", "p")]
+        return (*names, "p")
 
     def params(self) -> dict[str, Any]:
         """The operation's parameters as a JSON-friendly dict (lists for pairs, nested dicts)."""
@@ -231,13 +194,6 @@ class Augmentation:
         """Build an operation of this class from a `params()` dict (validated again)."""
         if not isinstance(params, Mapping):
             raise DataError(f"{cls.__name__} params must be a dict; got {type(params).__name__}")
-        expected = cls.parameter_names()
-        unknown = sorted(set(params) - set(expected))
-        if unknown:
-            raise DataError(
-                f"{cls.__name__} got unknown parameter(s) {unknown}; expected some of "
-                f"{list(expected)}"
-            )
         return cls(**params)
 
     def with_params(self, **changes: Any) -> Augmentation:
@@ -282,6 +238,8 @@ class Augmentation:
     def __repr__(self) -> str:
         shown = ", ".join(f"{key}={getattr(self, key)!r}" for key in self.parameter_names())
         return f"{type(self).__name__}({shown})"
+
+    __str__ = __repr__  # param.Parameterized's is "<Class name>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Augmentation):

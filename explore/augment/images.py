@@ -33,16 +33,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from explore.augment.base import (
-    Augmentation,
-    check_interval,
-    check_positive,
-    uniform,
-)
+from explore.augment.base import Augmentation, uniform
 from explore.augment.image_functional import (
     GRAY_WEIGHTS,
     _apply_by_choice,
@@ -61,34 +55,7 @@ from explore.augment.image_functional import (
     to_grayscale,
     translate,
 )
-from explore.errors import DataError
-
-# --------------------------------------------------------------------------------------------
-# Parameter checks specific to image operations
-
-
-def _check_bits(owner: str, value: Any) -> tuple[int, int]:
-    """Return `value` (an int or a pair of ints) as (low, high) with 1 <= low <= high <= 8."""
-    pair = (value, value) if isinstance(value, int) else value
-    if (
-        not isinstance(pair, tuple | list)
-        or len(pair) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
-        or not 1 <= pair[0] <= pair[1] <= 8
-    ):
-        raise DataError(
-            f"{owner} must be an int or a pair of ints (low, high) with 1 <= low <= high <= 8; "
-            f"got {value!r}"
-        )
-    return int(pair[0]), int(pair[1])
-
-
-def _check_count(owner: str, value: Any) -> int:
-    """Return `value` as an int >= 0."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise DataError(f"{owner} must be an integer >= 0; got {value!r}")
-    return value
-
+from explore.augment.parameters import Count, Interval, IntInterval, Probability, Real
 
 # --------------------------------------------------------------------------------------------
 # Weak-view (SimCLR / CC) colour operations
@@ -112,21 +79,11 @@ class ColorJitter(Augmentation):
 
     name = "color_jitter"
 
-    def __init__(
-        self,
-        brightness: float = 0.4,
-        contrast: float = 0.4,
-        saturation: float = 0.4,
-        hue: float = 0.1,
-        p: float = 0.8,
-    ) -> None:
-        super().__init__(p=p)
-        self.brightness = check_positive("ColorJitter.brightness", brightness, allow_zero=True)
-        self.contrast = check_positive("ColorJitter.contrast", contrast, allow_zero=True)
-        self.saturation = check_positive("ColorJitter.saturation", saturation, allow_zero=True)
-        self.hue = check_positive("ColorJitter.hue", hue, allow_zero=True)
-        if self.hue > 0.5:
-            raise DataError(f"ColorJitter.hue must be in [0, 0.5] (turns); got {hue!r}")
+    brightness = Real(0.4, bounds=(0.0, None), step=0.05, doc="brightness strength")
+    contrast = Real(0.4, bounds=(0.0, None), step=0.05, doc="contrast strength")
+    saturation = Real(0.4, bounds=(0.0, None), step=0.05, doc="saturation strength")
+    hue = Real(0.1, bounds=(0.0, 0.5), step=0.05, doc="largest hue shift, in turns")
+    p = Probability(0.8)
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         needs_colour = self.saturation > 0 or self.hue > 0
@@ -167,9 +124,7 @@ class RandomGrayscale(Augmentation):
     """
 
     name = "random_grayscale"
-
-    def __init__(self, p: float = 0.2) -> None:
-        super().__init__(p=p)
+    p = Probability(0.2)
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if not has_colour(x, "RandomGrayscale"):
@@ -199,9 +154,7 @@ class Brightness(_FactorOperation):
 
     name = "brightness"
 
-    def __init__(self, factor: tuple[float, float] = (0.1, 1.9), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.factor = check_interval("Brightness.factor", factor, lower=0.0)
+    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
 
     def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
         return adjust_brightness(x, factor)
@@ -212,9 +165,7 @@ class Contrast(_FactorOperation):
 
     name = "contrast"
 
-    def __init__(self, factor: tuple[float, float] = (0.1, 1.9), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.factor = check_interval("Contrast.factor", factor, lower=0.0)
+    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
 
     def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
         return adjust_contrast(x, factor)
@@ -226,9 +177,7 @@ class Color(_FactorOperation):
 
     name = "color"
 
-    def __init__(self, factor: tuple[float, float] = (0.1, 1.9), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.factor = check_interval("Color.factor", factor, lower=0.0)
+    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
 
     def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
         return adjust_saturation(x, factor)
@@ -239,9 +188,7 @@ class Sharpness(_FactorOperation):
 
     name = "sharpness"
 
-    def __init__(self, factor: tuple[float, float] = (0.1, 1.9), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.factor = check_interval("Sharpness.factor", factor, lower=0.0)
+    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
 
     def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
         return adjust_sharpness(x, factor)
@@ -255,9 +202,9 @@ class Solarize(Augmentation):
 
     name = "solarize"
 
-    def __init__(self, threshold: tuple[float, float] = (0.0, 1.0), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.threshold = check_interval("Solarize.threshold", threshold, lower=0.0, upper=1.0)
+    threshold = Interval(
+        default=(0.0, 1.0), bounds=(0.0, 1.0), step=0.05, doc="range of the threshold"
+    )
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return solarize(x, uniform((x.shape[0],), *self.threshold, x, generator))
@@ -271,9 +218,7 @@ class Posterize(Augmentation):
 
     name = "posterize"
 
-    def __init__(self, bits: tuple[int, int] = (4, 8), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.bits = _check_bits("Posterize.bits", bits)
+    bits = IntInterval(default=(4, 8), bounds=(1, 8), step=1, doc="range of the bits kept")
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         low, high = self.bits
@@ -286,9 +231,6 @@ class Equalize(Augmentation):
 
     name = "equalize"
 
-    def __init__(self, p: float = 1.0) -> None:
-        super().__init__(p=p)
-
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return equalize(x)
 
@@ -297,9 +239,6 @@ class AutoContrast(Augmentation):
     """Stretch each channel of each image to [0, 1] (deterministic but for `p`)."""
 
     name = "auto_contrast"
-
-    def __init__(self, p: float = 1.0) -> None:
-        super().__init__(p=p)
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return auto_contrast(x)
@@ -310,9 +249,7 @@ class Rotate(Augmentation):
 
     name = "rotate"
 
-    def __init__(self, degrees: tuple[float, float] = (-30.0, 30.0), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.degrees = check_interval("Rotate.degrees", degrees)
+    degrees = Interval(default=(-30.0, 30.0), step=5.0, doc="range of the angle, in degrees")
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return rotate(x, uniform((x.shape[0],), *self.degrees, x, generator))
@@ -323,9 +260,7 @@ class ShearX(Augmentation):
 
     name = "shear_x"
 
-    def __init__(self, shear: tuple[float, float] = (-0.3, 0.3), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.shear = check_interval("ShearX.shear", shear)
+    shear = Interval(default=(-0.3, 0.3), step=0.05, doc="range of the shear")
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return shear(x, uniform((x.shape[0],), *self.shear, x, generator), "x")
@@ -336,9 +271,7 @@ class ShearY(Augmentation):
 
     name = "shear_y"
 
-    def __init__(self, shear: tuple[float, float] = (-0.3, 0.3), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.shear = check_interval("ShearY.shear", shear)
+    shear = Interval(default=(-0.3, 0.3), step=0.05, doc="range of the shear")
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return shear(x, uniform((x.shape[0],), *self.shear, x, generator), "y")
@@ -349,9 +282,9 @@ class TranslateX(Augmentation):
 
     name = "translate_x"
 
-    def __init__(self, fraction: tuple[float, float] = (-0.3, 0.3), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.fraction = check_interval("TranslateX.fraction", fraction, lower=-1.0, upper=1.0)
+    fraction = Interval(
+        default=(-0.3, 0.3), bounds=(-1.0, 1.0), step=0.05, doc="range of the shift, in sizes"
+    )
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), "x")
@@ -362,9 +295,9 @@ class TranslateY(Augmentation):
 
     name = "translate_y"
 
-    def __init__(self, fraction: tuple[float, float] = (-0.3, 0.3), p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.fraction = check_interval("TranslateY.fraction", fraction, lower=-1.0, upper=1.0)
+    fraction = Interval(
+        default=(-0.3, 0.3), bounds=(-1.0, 1.0), step=0.05, doc="range of the shift, in sizes"
+    )
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), "y")
@@ -448,14 +381,11 @@ class RandAugment(Augmentation):
 
     name = "rand_augment"
 
-    def __init__(self, n_ops: int = 2, magnitude: float = 10.0, p: float = 0.5) -> None:
-        super().__init__(p=p)
-        self.n_ops = _check_count("RandAugment.n_ops", n_ops)
-        self.magnitude = check_positive("RandAugment.magnitude", magnitude, allow_zero=True)
-        if self.magnitude > MAX_MAGNITUDE:
-            raise DataError(
-                f"RandAugment.magnitude must be in [0, {MAX_MAGNITUDE}]; got {magnitude!r}"
-            )
+    n_ops = Count(2, bounds=(0, None), doc="operations drawn per image")
+    magnitude = Real(
+        10.0, bounds=(0.0, MAX_MAGNITUDE), step=1.0, doc="largest magnitude, on a 0..30 scale"
+    )
+    p = Probability(0.5, doc="probability that each drawn operation is applied")
 
     def draw_plan(
         self, x: torch.Tensor, generator: torch.Generator | None = None

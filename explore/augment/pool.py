@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import param
 import torch
 
 from explore.augment.base import (
@@ -30,6 +31,16 @@ def _operations(ops: Any, owner: str) -> list[Augmentation]:
     return [as_augmentation(op, owner) for op in ops]
 
 
+class Operations(param.List):
+    """The `ops` of a group: a list of operations; their `to_dict()` forms are rebuilt."""
+
+    __slots__ = ()
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        owner = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+        super().__set__(obj, _operations(value, f"{owner}.ops"))
+
+
 class Sequence(Augmentation):
     """Apply `ops` one after another; the whole sequence is applied per sample with `p`.
 
@@ -37,10 +48,7 @@ class Sequence(Augmentation):
     """
 
     name = "sequence"
-
-    def __init__(self, ops: Iterable[Augmentation | Mapping[str, Any]] = (), p: float = 1.0):
-        super().__init__(p=p)
-        self.ops = _operations(ops, "Sequence.ops")
+    ops = Operations(default=[], item_type=Augmentation, doc="the operations, in order")
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         for op in self.ops:
@@ -64,18 +72,14 @@ class RandomChoice(Augmentation):
     """
 
     name = "random_choice"
+    ops = Operations(default=[], item_type=Augmentation, doc="the operations to choose from")
+    weights = param.Parameter(default=None, doc="relative weight of each operation (None: uniform)")
 
-    def __init__(
-        self,
-        ops: Iterable[Augmentation | Mapping[str, Any]],
-        weights: Iterable[float] | None = None,
-        p: float = 1.0,
-    ):
-        super().__init__(p=p)
-        self.ops = _operations(ops, "RandomChoice.ops")
+    def _check_together(self) -> None:
         if not self.ops:
             raise DataError("RandomChoice.ops must hold at least one augmentation; got none")
-        self.weights = None if weights is None else self._check_weights(weights)
+        if self.weights is not None:
+            self.weights = self._check_weights(self.weights)
 
     def _check_weights(self, weights: Iterable[float]) -> tuple[float, ...]:
         values = tuple(weights) if isinstance(weights, Iterable) else (weights,)

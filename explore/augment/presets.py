@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from explore.augment.base import Augmentation, check_interval
+from explore.augment.base import Augmentation
 from explore.augment.images import ColorJitter, RandAugment, RandomGrayscale
 from explore.augment.pool import AugmentationPool, RandomChoice, Sequence
 from explore.augment.spectral_spatial import (
@@ -117,7 +117,10 @@ def _image_crop_scale(image_size: int, crop_scale: Any) -> tuple[float, float]:
     """CC's crop area range (0.08, 1), or (0.2, 1) for images of at most 28 px; or `crop_scale`."""
     if crop_scale is None:
         return (0.2, 1.0) if image_size <= 28 else (0.08, 1.0)
-    return check_interval("crop_scale", crop_scale, lower=0.0, upper=1.0, open_lower=True)
+    try:  # checked as the crop's own `scale` parameter
+        return RandomResizedCrop(scale=crop_scale).scale
+    except DataError as error:
+        raise DataError(f"crop_scale: {error}") from None
 
 
 def _cc_weak_ops(image_size: int, crop_scale: Any) -> list[Augmentation]:

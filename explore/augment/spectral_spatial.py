@@ -14,16 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from explore.augment.base import (
-    Augmentation,
-    bernoulli_mask,
-    check_flag,
-    check_interval,
-    check_odd_size,
-    check_positive,
-    per_sample,
-    uniform,
-)
+from explore.augment.base import Augmentation, bernoulli_mask, per_sample, uniform
+from explore.augment.parameters import Flag, Interval, OddSize, Probability, Real
 from explore.errors import DataError
 
 
@@ -31,9 +23,6 @@ class Identity(Augmentation):
     """Returns the batch unchanged: a "do nothing" choice inside a `RandomChoice`."""
 
     name = "identity"
-
-    def __init__(self, p: float = 1.0) -> None:
-        super().__init__(p=p)
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return x
@@ -51,17 +40,20 @@ class RandomResizedCrop(Augmentation):
 
     name = "random_resized_crop"
 
-    def __init__(
-        self,
-        scale: tuple[float, float] = (0.08, 1.0),
-        ratio: tuple[float, float] = (3 / 4, 4 / 3),
-        p: float = 1.0,
-    ) -> None:
-        super().__init__(p=p)
-        self.scale = check_interval(
-            "RandomResizedCrop.scale", scale, lower=0.0, upper=1.0, open_lower=True
-        )
-        self.ratio = check_interval("RandomResizedCrop.ratio", ratio, lower=0.0, open_lower=True)
+    scale = Interval(
+        default=(0.08, 1.0),
+        bounds=(0.0, 1.0),
+        inclusive_bounds=(False, True),
+        step=0.05,
+        doc="range of the crop's area, as a fraction of the patch's",
+    )
+    ratio = Interval(
+        default=(3 / 4, 4 / 3),
+        bounds=(0.0, None),
+        inclusive_bounds=(False, True),
+        step=0.05,
+        doc="range of the crop's width / height ratio (drawn log-uniformly)",
+    )
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         count = x.shape[0]
@@ -93,10 +85,9 @@ class RandomFlip(Augmentation):
 
     name = "random_flip"
 
-    def __init__(self, horizontal: bool = True, vertical: bool = False, p: float = 0.5) -> None:
-        super().__init__(p=p)
-        self.horizontal = check_flag("RandomFlip.horizontal", horizontal)
-        self.vertical = check_flag("RandomFlip.vertical", vertical)
+    horizontal = Flag(True, doc="flip left-right")
+    vertical = Flag(False, doc="flip up-down")
+    p = Probability(0.5, doc="probability of each enabled flip, drawn per sample")
 
     def _forward(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         count = x.shape[0]
@@ -115,9 +106,6 @@ class RandomRotate90(Augmentation):
     """
 
     name = "random_rotate90"
-
-    def __init__(self, p: float = 1.0) -> None:
-        super().__init__(p=p)
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if x.shape[-1] != x.shape[-2]:
@@ -148,15 +136,15 @@ class GaussianBlur(Augmentation):
 
     name = "gaussian_blur"
 
-    def __init__(
-        self,
-        kernel_size: int = 3,
-        sigma: tuple[float, float] = (0.1, 2.0),
-        p: float = 0.5,
-    ) -> None:
-        super().__init__(p=p)
-        self.kernel_size = check_odd_size("GaussianBlur.kernel_size", kernel_size)
-        self.sigma = check_interval("GaussianBlur.sigma", sigma, lower=0.0, open_lower=True)
+    kernel_size = OddSize(3, doc="width of the kernel, in pixels")
+    sigma = Interval(
+        default=(0.1, 2.0),
+        bounds=(0.0, None),
+        inclusive_bounds=(False, True),
+        step=0.1,
+        doc="range of the Gaussian's standard deviation, in pixels",
+    )
+    p = Probability(0.5)
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         count, bands, height, width = x.shape
@@ -186,8 +174,7 @@ class PixelMask(Augmentation):
 
     name = "pixel_mask"
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__(p=p)
+    p = Probability(0.5, doc="probability that each position is zeroed")
 
     def _forward(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         count, _, height, width = x.shape
@@ -205,8 +192,7 @@ class BandMask(Augmentation):
 
     name = "band_mask"
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__(p=p)
+    p = Probability(0.5, doc="probability that each band is zeroed")
 
     def _forward(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         count, bands = x.shape[:2]
@@ -225,10 +211,8 @@ class SpectralNoise(Augmentation):
 
     name = "spectral_noise"
 
-    def __init__(self, std: float = 0.05, relative: bool = False, p: float = 1.0) -> None:
-        super().__init__(p=p)
-        self.std = check_positive("SpectralNoise.std", std, allow_zero=True)
-        self.relative = check_flag("SpectralNoise.relative", relative)
+    std = Real(0.05, bounds=(0.0, None), step=0.01, doc="standard deviation of the noise")
+    relative = Flag(False, doc="scale the noise by each band's spread over the patch")
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=torch.float32)
@@ -243,15 +227,8 @@ class SpectralScale(Augmentation):
 
     name = "spectral_scale"
 
-    def __init__(
-        self,
-        range: tuple[float, float] = (0.9, 1.1),  # shadows the builtin here only
-        per_band: bool = False,
-        p: float = 1.0,
-    ) -> None:
-        super().__init__(p=p)
-        self.range = check_interval("SpectralScale.range", range, lower=0.0)
-        self.per_band = check_flag("SpectralScale.per_band", per_band)
+    range = Interval(default=(0.9, 1.1), bounds=(0.0, None), step=0.05, doc="range of the gain")
+    per_band = Flag(False, doc="draw one gain per band (else one per sample)")
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         bands = x.shape[1] if self.per_band else 1
@@ -267,15 +244,8 @@ class SpectralShift(Augmentation):
 
     name = "spectral_shift"
 
-    def __init__(
-        self,
-        range: tuple[float, float] = (-0.1, 0.1),  # shadows the builtin here only
-        per_band: bool = False,
-        p: float = 1.0,
-    ) -> None:
-        super().__init__(p=p)
-        self.range = check_interval("SpectralShift.range", range)
-        self.per_band = check_flag("SpectralShift.per_band", per_band)
+    range = Interval(default=(-0.1, 0.1), step=0.05, doc="range of the offset")
+    per_band = Flag(False, doc="draw one offset per band (else one per sample)")
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         bands = x.shape[1] if self.per_band else 1
@@ -293,10 +263,16 @@ class SpectralSmooth(Augmentation):
 
     name = "spectral_smooth"
 
-    def __init__(self, kernel_size: int = 5, sigma: float | None = None, p: float = 0.5) -> None:
-        super().__init__(p=p)
-        self.kernel_size = check_odd_size("SpectralSmooth.kernel_size", kernel_size)
-        self.sigma = None if sigma is None else check_positive("SpectralSmooth.sigma", sigma)
+    kernel_size = OddSize(5, doc="width of the kernel, in bands")
+    sigma = Real(
+        None,
+        bounds=(0.0, None),
+        inclusive_bounds=(False, True),
+        allow_None=True,
+        step=0.1,
+        doc="standard deviation of a Gaussian kernel, in bands (None: a box kernel)",
+    )
+    p = Probability(0.5)
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         count, bands, height, width = x.shape

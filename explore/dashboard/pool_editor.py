@@ -4,9 +4,11 @@
 `PoolEditor` holds an `AugmentationPool` (param `pool`) and shows it as cards, one per operation,
 with the library's sentence on what the operation does (`describe_operation`), widgets for each
 parameter and remove / move up / move down buttons; operations are added
-from the spectral-spatial ones and presets are loaded by name. Every edit goes through the
-library's validation (`AugmentationPool.from_dict`): an invalid value shows an alert and the
-last valid pool is kept, so nothing raises into the server.
+from the spectral-spatial ones and presets are loaded by name. A card's widgets are built by
+`pn.Param` from its operation's params (`OperationParam`), so their kinds, steps, labels and
+tooltips follow the library's declarations. Every edit goes through the library's validation
+(`AugmentationPool.from_dict`): an invalid value shows an alert and the last valid pool is
+kept, so nothing raises into the server.
 
 Operations are addressed by a path of 0-based indices: `(2,)` is the third operation of the
 root group (a `Sequence` or `RandomChoice`), `(2, 0)` the first operation inside that one and
@@ -19,12 +21,18 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
 import panel as pn
 import param
 
 from explore.augment import spectral_spatial
-from explore.augment.base import build, describe_operation, registered_names
+from explore.augment.base import (
+    Augmentation,
+    build,
+    describe_operation,
+    from_dict,
+    registered_names,
+)
+from explore.augment.parameters import Interval, IntInterval
 from explore.augment.pool import AugmentationPool, RandomChoice, Sequence
 from explore.augment.presets import get_preset
 from explore.errors import DataError
@@ -81,32 +89,116 @@ def _label(path: Path) -> str:
     return ".".join(str(i + 1) for i in path) if path else "root"
 
 
-def _widget_kind(name: str, value: Any) -> str:
-    """Which widget edits a parameter value: bool, int, float, (int) pair or literal (anything
-    else, e.g. an optional number that is None, or RandomChoice weights)."""
-    if name == "weights":
-        return "literal"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    ):
-        return "int pair" if all(isinstance(v, int) for v in value) else "pair"
-    return "literal"
+class IntervalInput(pn.widgets.CompositeWidget):
+    """Two spin boxes, low and high, editing an interval parameter (`value`, a pair).
+
+    An `Interval` parameter's widget (pn.Param's default for a range is a slider, which cannot
+    show an open or unbounded interval); `integer` picks integer spin boxes (`IntInterval`).
+    """
+
+    value = param.Tuple(default=(0.0, 1.0), length=2, doc="(low, high)")
+    step = param.Number(default=0.1, doc="spin step of both boxes")
+    integer = param.Boolean(default=False, doc="integer spin boxes")
+    description = param.String(default=None, allow_None=True, doc="tooltip of both boxes")
+
+    _composite_type = pn.Row
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        kind = pn.widgets.IntInput if self.integer else pn.widgets.FloatInput
+        self.low, self.high = (
+            kind(
+                label=f"{self.label} {end}",
+                value=item,
+                step=self.step,
+                description=self.description,
+                width=110,
+            )
+            for end, item in zip(("low", "high"), self.value, strict=True)
+        )
+        self._composite[:] = [self.low, self.high]
+        self._composite.margin = 0  # the boxes line up with the card's other widgets
+        self._pushing = False
+        for box in (self.low, self.high):
+            box.param.watch(self._from_boxes, "value")
+        self.param.watch(self._to_boxes, "value")
+        self.param.watch(self._to_css, "css_classes")
+        self._to_css()
+
+    def _from_boxes(self, event: param.parameterized.Event) -> None:
+        if not self._pushing:
+            self.value = (self.low.value, self.high.value)
+
+    def _to_boxes(self, event: param.parameterized.Event) -> None:
+        self._pushing = True
+        try:
+            self.low.value, self.high.value = self.value
+        finally:
+            self._pushing = False
+
+    def _to_css(self, *events: param.parameterized.Event) -> None:
+        for box in (self.low, self.high):
+            box.css_classes = list(self.css_classes)
 
 
-def _float_step(value: float) -> float:
-    """A spin step of about a tenth of the value's magnitude (0.05 for probabilities)."""
-    magnitude = abs(value)
-    if magnitude == 0 or magnitude <= 1:
-        return 0.05
-    return float(10 ** np.floor(np.log10(magnitude)) / 10)
+class OperationParam(pn.Param):
+    """`pn.Param` for one operation of the editor: panel builds the widgets from the
+    operation's parameters, and keeps them showing the operation's values; the widgets do NOT
+    write to the operation, the editor applies their values to the pool instead (validated by
+    the library, refusals shown in its alert). `built` maps each parameter to its widget."""
+
+    def __init__(self, operation: Augmentation, **params: Any) -> None:
+        self.built: dict[str, pn.widgets.Widget] = {}
+        names = [name for name in operation.parameter_names() if name != "ops"]
+        super().__init__(
+            operation,
+            parameters=names,
+            widgets={name: _widget_spec(operation.param[name]) for name in names},
+            sort=lambda item: names.index(item[0]) if item[0] in names else -1,
+            show_name=False,
+            **params,
+        )
+
+    def widget(
+        self,
+        p_name: str,
+        parameterized: param.Parameterized | None = None,
+        widget_spec: Any = None,
+    ) -> pn.widgets.Widget:
+        """pn.Param's widget for `p_name`, without its widget -> operation link."""
+        known = len(self._internal_callbacks)
+        widget = super().widget(p_name, parameterized, widget_spec)
+        for watcher in self._internal_callbacks[known:]:
+            if watcher.inst is widget:
+                widget.param.unwatch(watcher)
+                self._internal_callbacks.remove(watcher)
+        self.built[p_name] = widget
+        return widget
+
+
+def _widget_spec(parameter: param.Parameter) -> dict[str, Any]:
+    """pn.Param's widget for a parameter, changed only where the editor needs it: spin boxes
+    that do not clamp (a value out of bounds reaches the library, which refuses it and says
+    why, instead of the browser silently changing it), two of them for an interval, the
+    parameter's JSON name as label, and the bounds in the tooltip."""
+    name = parameter.name
+    doc = (parameter.doc or name).strip()
+    expects = parameter.expects() if hasattr(parameter, "expects") else ""
+    spec: dict[str, Any] = {
+        "label": name,
+        "description": f"{doc[0].upper()}{doc[1:]}." + (f" Must be {expects}." if expects else ""),
+    }
+    if isinstance(parameter, Interval):
+        spec.update(type=IntervalInput, integer=isinstance(parameter, IntInterval))
+    elif isinstance(parameter, param.Boolean):  # a checkbox: no tooltip
+        spec = {"label": name, "align": "end", "width": 110}
+    elif isinstance(parameter, param.Integer):
+        spec.update(type=pn.widgets.IntInput, start=None, end=None, width=110)
+    elif isinstance(parameter, param.Number):
+        spec.update(type=pn.widgets.FloatInput, start=None, end=None, width=110)
+    else:  # e.g. RandomChoice's weights: a literal list, or None
+        spec.update(placeholder="None", width=160)
+    return spec
 
 
 def _operation_note(name: str, path: Path) -> pn.pane.Markdown:
@@ -140,7 +232,7 @@ class PoolEditor(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self._widgets: dict[tuple[Path, str], tuple[pn.widgets.Widget, ...]] = {}
+        self._params: dict[Path, OperationParam] = {}
         self._buttons: dict[Path, dict[str, pn.widgets.Button]] = {}
         self._notes: dict[Path, pn.pane.Markdown] = {}
         self._structure: tuple[Any, ...] | None = None
@@ -329,7 +421,13 @@ class PoolEditor(pn.viewable.Viewer):
     def parameter_widgets(self, path: int | Path, name: str) -> tuple[pn.widgets.Widget, ...]:
         """The widget(s) editing parameter `name` of the operation at `path`: one, or two
         (low, high) for a pair. Setting their `value` edits the pool as the browser would."""
-        return self._widgets[(_normalise_path(path), name)]
+        widget = self._params[_normalise_path(path)].built[name]
+        return (widget.low, widget.high) if isinstance(widget, IntervalInput) else (widget,)
+
+    def parameter_pane(self, path: int | Path) -> OperationParam:
+        """The `pn.Param` pane that built the widgets of the operation at `path`; its `object`
+        is a copy of that operation (kept in step with the pool)."""
+        return self._params[_normalise_path(path)]
 
     def operation_buttons(self, path: int | Path) -> dict[str, pn.widgets.Button]:
         """The "up", "down" and "remove" buttons of the operation at `path`."""
@@ -340,13 +438,12 @@ class PoolEditor(pn.viewable.Viewer):
         return str(self._notes[_normalise_path(path)].object)
 
     def _describe_structure(self, root: dict[str, Any]) -> tuple[Any, ...]:
-        """What decides the cards' layout: paths, names, parameters and their widget kinds."""
+        """What decides the cards' layout: paths, operation names and their parameters."""
         entries = []
 
         def walk(spec: dict[str, Any], path: Path) -> None:
-            params = spec.get("params", {})
-            kinds = tuple((k, _widget_kind(k, v)) for k, v in params.items() if k != "ops")
-            entries.append((path, spec["name"], kinds))
+            names = tuple(k for k in spec.get("params", {}) if k != "ops")
+            entries.append((path, spec["name"], names))
             for index, child in enumerate(_children(spec) or []):
                 walk(child, (*path, index))
 
@@ -372,18 +469,21 @@ class PoolEditor(pn.viewable.Viewer):
         self.alert.visible = bool(self.error)
 
     def _sync(self, root: dict[str, Any]) -> None:
+        """Give each card's operation the pool's values (pn.Param shows them in the widgets),
+        and put any widget still showing a refused value back to its operation's value."""
         self._syncing = True
         try:
-            for (path, name), widgets in self._widgets.items():
-                value = _node(root, path)["params"][name]
-                values = value if len(widgets) == 2 else [value]
-                for widget, item in zip(widgets, values, strict=True):
-                    widget.value = item
+            for path, pane in self._params.items():
+                current = from_dict(_node(root, path))
+                names = list(pane.built)
+                pane.object.param.update(**{name: getattr(current, name) for name in names})
+                for name, widget in pane.built.items():
+                    widget.value = getattr(pane.object, name)
         finally:
             self._syncing = False
 
     def _rebuild(self, root: dict[str, Any]) -> None:
-        self._widgets.clear()
+        self._params.clear()
         self._buttons.clear()
         self._notes.clear()
         groups: dict[str, Path] = {"top level": ()}
@@ -406,14 +506,13 @@ class PoolEditor(pn.viewable.Viewer):
 
     def _card(self, spec: dict[str, Any], path: Path, last: bool = True) -> pn.viewable.Viewable:
         """One operation: title, parameter widgets, and (below the root) its buttons."""
-        params = spec.get("params", {})
-        widgets: list[pn.viewable.Viewable] = []
-        for name, value in params.items():
-            if name == "ops":
-                continue
-            made = self._make_widgets(path, name, value)
-            self._widgets[(path, name)] = made
-            widgets.append(made[0] if len(made) == 1 else pn.Row(*made, margin=0))
+        pane = self._params[path] = OperationParam(from_dict(spec))
+        # A CSS class per parameter (e.g. "pool-param-1-p", "pool-param-3-1-sigma") for tests.
+        where = "-".join(str(index + 1) for index in path) or "root"
+        for name, widget in pane.built.items():
+            widget.css_classes = [*widget.css_classes, f"pool-param-{where}-{name}"]
+            widget.param.watch(lambda event, name=name: self._on_widget(path, name), "value")
+        widgets = list(pane.built.values())
         depth = len(path)
         note = self._notes[path] = _operation_note(spec["name"], path)
         if not path:
@@ -448,48 +547,14 @@ class PoolEditor(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
 
-    def _make_widgets(self, path: Path, name: str, value: Any) -> tuple[pn.widgets.Widget, ...]:
-        kind = _widget_kind(name, value)
-        if kind == "bool":
-            made: tuple[pn.widgets.Widget, ...] = (
-                pn.widgets.Checkbox(label=name, value=value, align="end", width=110),
-            )
-        elif kind == "int":
-            step = 2 if "kernel_size" in name else 1
-            made = (pn.widgets.IntInput(label=name, value=value, step=step, width=110),)
-        elif kind == "float":
-            made = (
-                pn.widgets.FloatInput(label=name, value=value, step=_float_step(value), width=110),
-            )
-        elif kind in ("pair", "int pair"):
-            made = tuple(
-                pn.widgets.IntInput(label=f"{name} {end}", value=item, width=110)
-                if kind == "int pair"
-                else pn.widgets.FloatInput(
-                    label=f"{name} {end}", value=item, step=_float_step(item), width=110
-                )
-                for end, item in zip(("low", "high"), value, strict=True)
-            )
-        else:
-            made = (
-                pn.widgets.LiteralInput(label=name, value=value, placeholder="None", width=160),
-            )
-        # A CSS class per parameter (e.g. "pool-param-1-p", "pool-param-3-1-sigma") for tests.
-        where = "-".join(str(index + 1) for index in path) or "root"
-        for widget in made:
-            widget.css_classes = [*widget.css_classes, f"pool-param-{where}-{name}"]
-            widget.param.watch(lambda event, made=made: self._on_widget(path, name, made), "value")
-        return made
-
-    def _on_widget(self, path: Path, name: str, widgets: tuple[pn.widgets.Widget, ...]) -> None:
-        """A widget changed: apply its value; on rejection the alert says why and what was
-        typed, and the widgets go back to the pool's (last valid) value."""
+    def _on_widget(self, path: Path, name: str) -> None:
+        """A widget changed: apply its value to the pool (validated by the library); on
+        rejection the alert says why and what was typed, and the widget goes back to the
+        pool's (last valid) value."""
         if self._syncing:
             return
-        if len(widgets) == 2:
-            value: Any = [widgets[0].value, widgets[1].value]
-        else:
-            value = widgets[0].value
+        value = self._params[path].built[name].value
+        value = list(value) if isinstance(value, tuple) else value
         if not self.set_parameter(path, name, value):
             root = self._root_spec()
             kept = _node(root, path).get("params", {}).get(name)
@@ -521,6 +586,8 @@ class PoolEditor(pn.viewable.Viewer):
 
 __all__ = [
     "SCENE_PRESETS",
+    "IntervalInput",
+    "OperationParam",
     "PoolEditor",
     "scene_operation_names",
 ]
