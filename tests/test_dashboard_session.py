@@ -341,6 +341,36 @@ def test_compare_view_shows_two_runs() -> None:
     assert compare.maps() is not None
 
 
+def test_compare_shows_each_run_with_its_merges() -> None:
+    """A merge made on the Training tab is what Compare draws and scores for that run; the
+    other run stays as trained."""
+    session = TrainingSession(dataset="salinas_a", method="kmeans", n_clusters=6)
+    compare = CompareView(session=session)
+    try:
+        for seed in (0, 1):
+            session.seed = seed
+            assert session.start()
+            assert session.join(120)
+        first, second = list(session.runs)
+        before = {run.name: run for run in compare._chosen()}
+        session.merge([0, 1])  # the current run: the second one
+        shown = {run.name.removesuffix(" (merged)"): run for run in compare._chosen()}
+        merged = shown[second]
+        assert merged.name == f"{second} (merged)"
+        assert set(np.unique(merged.labels)) == set(range(5))
+        expected = session.merge_lookup()[session.runs[second].labels]
+        assert np.array_equal(merged.labels, expected)
+        truth = session.current_data.labels
+        labelled = truth > 0
+        acc = cluster_accuracy(truth[labelled], merged.labels[labelled])
+        assert merged.metrics["acc"] == pytest.approx(acc)
+        assert shown[first] is before[first]  # unmerged: the run itself
+        assert "(merged)" in compare.table().object
+        assert np.array_equal(session.runs[second].labels, before[second].labels)  # kept
+    finally:
+        session.close(timeout=60)
+
+
 @pytest.mark.parametrize("method", ["sacc", "s3ocnet"])
 def test_every_deep_method_runs_from_the_dashboard(method: str) -> None:
     session = TrainingSession(dataset="salinas_a", method=method, n_clusters=6, epochs=1)

@@ -1,12 +1,15 @@
 """`CompareView`: two finished runs of a session side by side (e.g. k-means vs SSCC, or the same
 method with two augmentation pools): their final maps (or images per cluster) and a table of
-settings and metrics."""
+settings and metrics, each run with the merges made on the Training tab (as the map there
+shows it)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import holoviews as hv
+import numpy as np
 import panel as pn
 import param
 
@@ -14,9 +17,33 @@ from explore.dashboard.scene_view import map_frame, scene_axes
 from explore.dashboard.session import FinishedRun, TrainingSession
 from explore.dashboard.training_view import _truth_of, cluster_palette
 from explore.data.images import ImageSet
+from explore.runs import score
+from explore.training.history import RunHistory
 from explore.viz import cluster_image_grid, label_map
 
 METRIC_KEYS = ("acc", "nmi", "ari", "kappa")
+
+
+def merged_run(run: FinishedRun, lookup: Any) -> FinishedRun:
+    """`run` with a merge relabelling (model's cluster k -> merged cluster) applied to its final
+    labels, its last epoch scored again on them and "(merged)" in its name; `run` itself when
+    `lookup` is None."""
+    if lookup is None:
+        return run
+    lookup = np.asarray(lookup, dtype=np.int64)
+    labels = lookup[np.asarray(run.labels)]
+    history = RunHistory(run.history.metadata)
+    last = run.history.last
+    if last is not None:
+        scores = score(run.data, labels)
+        metrics = {} if scores is None else scores.as_dict()
+        kept = {key: float(metrics[key]) for key in last.metrics if key in metrics}
+        assignments = None if last.assignments is None else lookup[np.asarray(last.assignments)]
+        history.append(dataclasses.replace(last, metrics=kept, assignments=assignments))
+    settings = {**run.settings, "n_clusters": int(lookup.max()) + 1}
+    return dataclasses.replace(
+        run, name=f"{run.name} (merged)", labels=labels, history=history, settings=settings
+    )
 
 
 def run_map(run: FinishedRun) -> hv.Element:
@@ -81,17 +108,22 @@ class CompareView(pn.viewable.Viewer):
                 self.left = names[-2] if len(names) > 1 else (names[-1] if names else None)
 
     def _chosen(self) -> list[FinishedRun]:
-        runs = self.session.runs
-        return [runs[name] for name in (self.left, self.right) if name in runs]
+        """The two chosen runs, each with its merges."""
+        runs, merges = self.session.runs, self.session.merges
+        return [
+            merged_run(runs[name], merges.get(name))
+            for name in (self.left, self.right)
+            if name in runs
+        ]
 
-    @param.depends("left", "right", "session.runs")
+    @param.depends("left", "right", "session.runs", "session.merges")
     def maps(self) -> pn.viewable.Viewable:
         chosen = self._chosen()
         if not chosen:
             return pn.pane.Markdown("Finish two runs (for example k-means, then SSCC) to compare.")
         return pn.Row(*(pn.pane.HoloViews(run_map(run)) for run in chosen))
 
-    @param.depends("left", "right", "session.runs")
+    @param.depends("left", "right", "session.runs", "session.merges")
     def table(self) -> pn.pane.Markdown:
         chosen = self._chosen()
         return pn.pane.Markdown(comparison_table(chosen) if chosen else "")
