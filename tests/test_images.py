@@ -544,3 +544,52 @@ def test_cifar_broken_batches(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps([1, 2, 3], protocol=2))
     with pytest.raises(FileFormatError, match="dict"):
         read_cifar_batch(path)
+
+
+# ---------------------------------------------------------------------- format by content
+def _idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes((0, 0, 0x08, array.ndim)) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def test_image_files_are_recognised_by_content_not_name(tmp_path: Path) -> None:
+    """load_dataset picks the image reader from a file's first bytes: IDX images and labels
+    under any names (the labels found beside the images by MNIST's naming), a gzipped IDX, a
+    CIFAR batch and a CIFAR tar archive without their usual names; a scene named like a CIFAR
+    batch is still read as a scene; a labels file alone is refused with the reason."""
+    from explore.data.images import sniff_image_file
+    from explore.data.registry import load_dataset
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (4, 6, 5))
+    classes = np.array([0, 1, 1, 2])
+    images = tmp_path / "digits-images-idx3-ubyte.bin"
+    images.write_bytes(_idx_bytes(pixels))
+    labels = tmp_path / "digits-labels-idx1-ubyte.bin"
+    labels.write_bytes(_idx_bytes(classes))
+    zipped = tmp_path / "renamed.dat"
+    zipped.write_bytes(gzip.compress(_idx_bytes(pixels)))
+    data, cifar_labels = _cifar_batch()
+    batch = tmp_path / "some_file.bin"
+    batch.write_bytes(pickle.dumps({b"data": data, b"labels": cifar_labels}, protocol=2))
+    archive = tmp_path / "cifar_copy.archive"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(batch, arcname="cifar-10-batches-py/test_batch")
+    scene = tmp_path / "scene_batch"
+    np.save(scene.with_suffix(".npy"), rng.random((5, 4, 3)).astype(np.float32))
+    scene = scene.with_suffix(".npy").rename(scene)  # named like a CIFAR batch
+
+    kinds = [sniff_image_file(p) for p in (images, labels, zipped, batch, archive, scene)]
+    assert kinds == ["idx_images", "idx_labels", "idx_images", "cifar", "cifar", None]
+    assert sniff_image_file(tmp_path / "missing") is None
+
+    loaded = load_dataset(images)
+    assert loaded.images.shape == (4, 1, 6, 5) and loaded.labels.tolist() == classes.tolist()
+    unlabelled = load_dataset(zipped)
+    assert unlabelled.labels is None
+    np.testing.assert_allclose(unlabelled.images[:, 0], pixels / 255.0, atol=1e-7)
+    assert load_dataset(batch).images.shape == (5, 3, 32, 32)
+    assert load_dataset(archive).labels.tolist() == cifar_labels
+    assert load_dataset(scene).cube.shape == (5, 4, 3)
+    with pytest.raises(DataError, match="holds IDX labels, not images"):
+        load_dataset(labels)

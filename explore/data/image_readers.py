@@ -242,6 +242,28 @@ def _open_maybe_gzip(path: Path) -> BinaryIO:
     return handle
 
 
+_PICKLE_PROTOCOL_2_PLUS = 0x80  # the first byte of a pickle of protocol 2 or later
+
+
+def sniff_image_file(path: str | Path) -> Literal["idx_images", "idx_labels", "cifar"] | None:
+    """Which image-set format `path` holds, from its first bytes (gzip looked through), never
+    its name: MNIST IDX images (magic 0x0803) or labels (0x0801), a CIFAR batch (a pickle) or
+    archive (a tar file); None for anything else (a scene file, an .npz, ...)."""
+    file = Path(path)
+    if not file.is_file():
+        return None
+    try:
+        with _open_maybe_gzip(file) as stream:
+            head = stream.read(4)
+        if head[:3] == bytes((0, 0, _IDX_UNSIGNED_BYTE)) and len(head) == 4:
+            return {3: "idx_images", 1: "idx_labels"}.get(head[3])
+        if head[:1] == bytes((_PICKLE_PROTOCOL_2_PLUS,)):
+            return "cifar"
+        return "cifar" if tarfile.is_tarfile(file) else None
+    except (OSError, EOFError, zlib.error, tarfile.TarError):  # a cut gzip: not an image file
+        return None
+
+
 def _read_up_to(stream: BinaryIO, n_bytes: int) -> bytes:
     """Read at most `n_bytes`, chunk by chunk, so memory grows with the data really present
     rather than with a size announced by an untrusted header."""

@@ -16,6 +16,7 @@ from explore.data.image_readers import (
     read_idx,
     read_image_folder,
     read_npz_images,
+    sniff_image_file,
 )
 from explore.data.image_set import ImageSet
 
@@ -26,4 +27,5 @@ __all__ = [
     "read_idx",
     "read_image_folder",
     "read_npz_images",
+    "sniff_image_file",
 ]

@@ -186,7 +186,13 @@ def _load_path(
     """Read any supported file or folder. A file named like a registered scene's cube is read
     with that entry's metadata (class names, wavelengths, its labels file beside it) and must
     then have the registered shape."""
-    from explore.data.images import read_cifar_batch, read_idx, read_image_folder, read_npz_images
+    from explore.data.images import (
+        read_cifar_batch,
+        read_idx,
+        read_image_folder,
+        read_npz_images,
+        sniff_image_file,
+    )
 
     if path.is_dir():
         return read_image_folder(path, size=_image_size(size))
@@ -202,10 +208,15 @@ def _load_path(
         return _load_entry(entry, paths, size)
 
     image_size = _image_size(size)
-    if "idx3-ubyte" in path.name:
+    kind = sniff_image_file(path)  # by content, never by name
+    if kind == "idx_images":
+        # its labels: the file beside it of MNIST's naming, when it holds IDX labels
         labels = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
-        images = read_idx(path, labels if labels.is_file() and labels != path else None)
-    elif path.name.endswith((".tar.gz", ".tgz")) or "_batch" in path.name:
+        paired = labels != path and sniff_image_file(labels) == "idx_labels"
+        images = read_idx(path, labels if paired else None)
+    elif kind == "idx_labels":
+        raise DataError(f"{path} holds IDX labels, not images: load the images file beside it")
+    elif kind == "cifar":
         images = read_cifar_batch(path)
     elif sniff_format(path) == "npz" and "images" in list_arrays(path):
         images = read_npz_images(path)
