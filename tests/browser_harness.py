@@ -125,7 +125,7 @@ PLOT_FRAMES_JS = """
       const box = view.frame.bbox;
       out.push({
         title: model.title && model.title.text !== undefined ? model.title.text : '',
-        width: box.width, height: box.height,
+        width: box.width, height: box.height, frame_left: box.left, frame_top: box.top,
         x0: model.x_range.start, x1: model.x_range.end,
         y0: model.y_range.start, y1: model.y_range.end,
         visible: view.el ? view.el.isConnected && view.el.offsetParent !== null : false,
@@ -461,6 +461,16 @@ class PlotFrame:
     x_min_interval: float | None = None
     box: dict[str, float] | None = None  # the whole plot's place in the page (CSS pixels)
     frame_inside: bool = True  # the frame lies inside the plot (nothing of it clipped)
+    frame_offset: tuple[float, float] = (0.0, 0.0)  # the frame's left, top inside the plot
+
+    def page_point(self, x: float, y: float) -> tuple[float, float]:
+        """Where the data point (x, y) is drawn in the page (CSS pixels), to click it."""
+        if self.box is None:
+            raise AssertionError(f"plot {self.title!r} is not in the page")
+        (x0, x1), (y0, y1) = self.x_range, self.y_range
+        left = self.box["left"] + self.frame_offset[0] + (x - x0) / (x1 - x0) * self.width
+        top = self.box["top"] + self.frame_offset[1] + (y1 - y) / (y1 - y0) * self.height
+        return left, top
 
     @property
     def aspect_error(self) -> float:
@@ -487,6 +497,7 @@ def plot_frames(page: Any) -> list[PlotFrame]:
             x_min_interval=item["x_min_interval"],
             box=item["box"],
             frame_inside=bool(item["frame_inside"]),
+            frame_offset=(float(item["frame_left"]), float(item["frame_top"])),
         )
         for item in page.evaluate(PLOT_FRAMES_JS)
     ]

@@ -834,6 +834,13 @@ def test_pool_cards_say_what_each_operation_does(fresh_page, tmp_path: Path) -> 
     _snap(page, tmp_path, "teach_pool", full_page=False)
 
 
+def _download_npy(page) -> str:
+    """The shown epoch's labels, downloaded with the Training tab's .npy button (a path)."""
+    with page.expect_download(timeout=60_000) as download:
+        page.locator(".download-npy button").click()
+    return download.value.path()
+
+
 def _merge_options(page) -> dict[int, int]:
     """Cluster number -> size, as the merge choice lists the shown run's clusters."""
     items = page.locator(".merge-choice .choices__list--dropdown .choices__item--choice")
@@ -846,8 +853,9 @@ def _merge_options(page) -> dict[int, int]:
 
 
 def test_merging_two_clusters_and_downloading_the_labels(fresh_page, tmp_path: Path) -> None:
-    """Merge two clusters of a k-means run: the map has one cluster less, the size bars one bar
-    less (the merged one the sum of both); the .npy download is the merged map."""
+    """Merge two clusters of a k-means run, one picked in the list and one by clicking a pixel
+    of it on the map: the map has one cluster less, the size bars one bar less (the merged one
+    the sum of both); the .npy download is the merged map."""
     page = fresh_page
     _choose_dataset(page, "salinas_a")
     open_tab(page, "Training")
@@ -866,11 +874,16 @@ def test_merging_two_clusters_and_downloading_the_labels(fresh_page, tmp_path: P
     wait_for(lambda: len(_merge_options(page)) == 6, 30, "six clusters to merge", poll=0.25)
     sizes = _merge_options(page)
     choice = page.locator(".merge-choice .choices")
-    for cluster in (1, 4):
-        choice.click()
-        page.locator(
-            ".merge-choice .choices__item--choice", has_text=f"cluster {cluster} ("
-        ).click()
+    choice.click()
+    page.locator(".merge-choice .choices__item--choice", has_text="cluster 1 (").click()
+    # the second cluster picked by clicking one of its pixels on the map
+    trained = np.load(_download_npy(page), allow_pickle=False)
+    row, col = map(int, np.argwhere(trained == 4)[len(np.argwhere(trained == 4)) // 2])
+    page.keyboard.press("Escape")  # close the choice's list
+    cluster_map = plot_frame(page, EPOCH_1_MAP)
+    page.mouse.click(*cluster_map.page_point(col + 0.5, trained.shape[0] - row - 0.5))
+    _expect()(page.locator(".merge-message")).to_contain_text("Picked cluster 4 (")
+    _expect()(page.locator(".merge-choice")).to_contain_text("cluster 4 (")
     _snap(page, tmp_path, "merge_chosen", full_page=False)
     page.locator(".merge-button button").click()
     _expect()(page.locator(".merge-message")).to_contain_text(
@@ -890,6 +903,7 @@ def test_merging_two_clusters_and_downloading_the_labels(fresh_page, tmp_path: P
         page.locator(".download-npy button").click()
     assert download.value.suggested_filename == "salinas_a_kmeans_K6_seed0_epoch1_merged5.npy"
     labels = np.load(download.value.path(), allow_pickle=False)
+    assert labels[row, col] == 1  # the clicked pixel's cluster went into cluster 1
     assert labels.shape == (83, 86)
     assert sorted(np.unique(labels).tolist()) == [0, 1, 2, 3, 4]
     assert np.bincount(labels.ravel()).tolist() == [merged[k] for k in range(5)]

@@ -88,6 +88,42 @@ def test_merging_two_clusters_relabels_every_view_but_not_the_model(kmeans_view)
     assert tools.reset_button.disabled
 
 
+def test_clicking_the_map_picks_clusters_to_merge(kmeans_view) -> None:
+    """A click on a pixel of the map (the Tap stream's x, y) adds its cluster to the merge
+    choice, once; a click off the map or before any epoch does nothing; then Merge merges
+    them."""
+    view, tools = kmeans_view, kmeans_view.tools
+    view._on_map_tap(x=10.5, y=42.5)  # no epoch yet
+    assert tools.merge_choice.value == []
+    _run(view)
+    labels = view.record().assignments
+    height = labels.shape[0]
+
+    def centre(row: int, col: int) -> tuple[float, float]:
+        return col + 0.5, height - row - 0.5
+
+    first = (40, 10)
+    second = next(
+        (r, c)
+        for r in range(height)
+        for c in range(labels.shape[1])
+        if labels[r, c] != labels[first]
+    )
+    assert view.cluster_at(*centre(*first)) == labels[first]
+    view._on_map_tap(*centre(*first))
+    view._on_map_tap(*centre(*first))  # the same cluster again: still once
+    assert tools.merge_choice.value == [int(labels[first])]
+    assert "pick another" in tools.message.object
+    view._on_map_tap(x=-3.0, y=5.0)  # off the map
+    view._on_map_tap(*centre(*second))
+    assert tools.merge_choice.value == [int(labels[first]), int(labels[second])]
+    assert "then press Merge" in tools.message.object
+    assert tools.merge()
+    assert len(view.record().cluster_sizes) == 5
+    merged = view.record().assignments
+    assert merged[first] == merged[second]
+
+
 def test_bad_merges_are_messages_and_change_nothing(kmeans_view) -> None:
     view, session, tools = kmeans_view, kmeans_view.session, kmeans_view.tools
     _run(view)

@@ -130,6 +130,18 @@ class RunTools(pn.viewable.Viewer):
         self.merge_choice.value = []
         return True
 
+    def pick(self, cluster: int) -> None:
+        """Add `cluster` (a number as shown) to the clusters to merge, as a click on the map
+        does; a cluster already chosen or not in the shown epoch changes nothing."""
+        options = self.merge_choice.options
+        labels = {value: label for label, value in options.items()}
+        if cluster not in labels or cluster in self.merge_choice.value:
+            return
+        self.merge_choice.value = [*self.merge_choice.value, cluster]
+        chosen = len(self.merge_choice.value)
+        more = "; pick another" if chosen < 2 else ", then press Merge"
+        self.message.object = f"Picked {labels[cluster]} on the map{more}."
+
     def reset(self) -> None:
         """Undo every merge of the shown run."""
         merged = self.session.merge_lookup() is not None

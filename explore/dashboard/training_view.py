@@ -207,6 +207,8 @@ class TrainingView(pn.viewable.Viewer):
         self.tools = RunTools(session=self.session, view=self)
         self.map_bounds = hv.streams.BoundsXY(bounds=None)
         self.map_bounds.add_subscriber(self._on_map_bounds)
+        self.map_tap = hv.streams.Tap(x=None, y=None)
+        self.map_tap.add_subscriber(self._on_map_tap)
         self.session.param.watch(self._on_records, "records")
         self.session.param.watch(self._on_merges, "merges")
         self.session.param.watch(self._on_dataset, "dataset")
@@ -276,6 +278,28 @@ class TrainingView(pn.viewable.Viewer):
         else:
             self.map_selection = selection
 
+    def cluster_at(self, x: float | None, y: float | None) -> int | None:
+        """The shown epoch's cluster (merges applied) of the pixel at map coordinates (x, y),
+        None off the map, before the first epoch or for an image set."""
+        data, record = self._data(), self.record()
+        if x is None or y is None or record is None or record.assignments is None:
+            return None
+        if isinstance(data, ImageSet):
+            return None
+        height, width = data.shape[:2]
+        row, col = int(np.floor(height - y)), int(np.floor(x))
+        if not (0 <= row < height and 0 <= col < width):
+            return None
+        return int(np.asarray(record.assignments)[row, col])
+
+    def _on_map_tap(self, x: float | None = None, y: float | None = None) -> None:
+        """A click on the cluster map adds that pixel's cluster to the clusters to merge."""
+        if self.live_map() is not None:
+            return  # a provisional map: its clusters are not the run's yet
+        cluster = self.cluster_at(x, y)
+        if cluster is not None:
+            self.tools.pick(cluster)
+
     def trained_record(self) -> EpochRecord | None:
         """The record of the shown epoch as trained (None before the first epoch)."""
         records = self.session.records
@@ -328,9 +352,9 @@ class TrainingView(pn.viewable.Viewer):
             palette = cluster_palette(live.assignments, _truth_of(data), self.session.n_clusters)
             element = label_map(
                 live.assignments, title=title, zero_is_unlabelled=False, palette=palette
-            ).opts(tools=["box_select"], **map_frame(data.shape[:2]))
+            ).opts(tools=["box_select", "tap"], **map_frame(data.shape[:2]))
             element = scene_axes(element, data.name)
-            self.map_bounds.source = element
+            self.map_bounds.source = self.map_tap.source = element
             return element
         if isinstance(data, ImageSet):
             if record is None:
@@ -348,7 +372,7 @@ class TrainingView(pn.viewable.Viewer):
                 zero_is_unlabelled=False,
                 palette=self.palette(),
             )
-        element = element.opts(tools=["box_select"], **map_frame(data.shape[:2]))
+        element = element.opts(tools=["box_select", "tap"], **map_frame(data.shape[:2]))
         if self.highlight is not None and len(self.highlight):
             height, width = data.shape[:2]
             rows, cols = np.divmod(np.asarray(self.highlight, dtype=np.int64), width)
@@ -357,7 +381,8 @@ class TrainingView(pn.viewable.Viewer):
             )
             element = element * points
         element = scene_axes(element, data.name)
-        self.map_bounds.source = element  # the box-select tool of the drawn map reports here
+        # the box-select and tap tools of the drawn map report here
+        self.map_bounds.source = self.map_tap.source = element
         return element
 
     @param.depends("session.run_name", "session.dataset")
@@ -507,8 +532,9 @@ class TrainingView(pn.viewable.Viewer):
             pn.Row(self.player, self.follow_toggle, self.shown_label),
             self.tools,
             pn.pane.Markdown(
-                "Draw a box on the cluster map (box-select tool) to highlight those pixels in "
-                "the moving embedding below and in the Embedding tab's UMAP."
+                "Click a pixel of the cluster map to add its cluster to the clusters to merge. "
+                "Draw a box on it (box-select tool) to highlight those pixels in the moving "
+                "embedding below and in the Embedding tab's UMAP."
             ),
             pn.Row(
                 pn.Column(
