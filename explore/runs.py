@@ -272,8 +272,8 @@ def fit_run(
         }
         if method.samples_per_epoch is not None:
             recorded["samples_per_epoch"] = method.samples_per_epoch
-        if getattr(method, "budget", None) is not None:  # the epochs fitted to it
-            recorded["budget"] = {"seconds": method.budget, "epochs": trainer.epochs}
+        if method.settings_.get("budget") is not None:  # the epochs fitted to it
+            recorded["budget"] = {"seconds": method.settings_["budget"], "epochs": trainer.epochs}
     else:
         if out is not None:
             shape = data.shape[:2] if isinstance(data, Scene) else (data.n_images,)

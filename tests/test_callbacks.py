@@ -179,7 +179,9 @@ def test_live_maps_come_between_records_and_leave_training_unchanged(
     settings = {**TINY, "epochs": 2, "assign": assign, "seed": 3}
     plain = SSCC(n_clusters=4, **settings).fit(small_scene)
     maps: list[LiveMap] = []
-    live = LiveAssignments(maps.append, interval=0.0)
+    # a clock that never moves: every batch end is due, whatever the machine's load (with the
+    # real clock, a slow map under load postponed the next one past a batch)
+    live = LiveAssignments(maps.append, interval=0.0, clock=lambda: 0.0)
     watched = SSCC(n_clusters=4, **settings).fit(small_scene, callbacks=[live])
     assert [r.losses for r in watched.history_.records] == [
         r.losses for r in plain.history_.records
@@ -204,6 +206,19 @@ def test_live_maps_wait_their_interval_and_refuse_bad_settings(small_scene: Scen
     live = LiveAssignments(maps.append, interval=1000.0, clock=lambda: now[0])
     SSCC(n_clusters=4, **TINY, epochs=1, assign="head").fit(small_scene, callbacks=[live])
     assert maps == []  # the clock never reached the interval
+    # every map costs one tick of this clock: at most a quarter of the time, the next map waits
+    # four ticks (three batches here); with max_share 1 each batch end gets one
+    for share, batches in ((0.25, [1]), (1.0, [1, 2, 3])):
+        ticks = iter(range(10_000))
+        shared: list = []
+        paced = LiveAssignments(
+            shared.append,
+            interval=0.0,
+            max_share=share,
+            clock=lambda ticks=ticks: float(next(ticks)),
+        )
+        SSCC(n_clusters=4, **TINY, epochs=1, assign="head").fit(small_scene, callbacks=[paced])
+        assert [m.batch for m in shared] == batches, share
     too_big = LiveAssignments(maps.append, interval=0.0, max_items=10)
     SSCC(n_clusters=4, **TINY, epochs=1, assign="head").fit(small_scene, callbacks=[too_big])
     assert maps == []  # 576 pixels > 10: no map between epochs
@@ -211,3 +226,30 @@ def test_live_maps_wait_their_interval_and_refuse_bad_settings(small_scene: Scen
         LiveAssignments(maps.append, max_share=0)
     with pytest.raises(DataError, match="interval"):
         LiveAssignments(maps.append, interval=-1)
+
+
+def test_image_sets_get_the_default_budget_only_without_epochs() -> None:
+    """The fast config fits an image-set run to `DEFAULT_IMAGE_BUDGET` unless the caller asks
+    for epochs (then they are trained) or gives a budget of their own; scenes get none."""
+    import numpy as np
+
+    from explore.data.images import ImageSet
+    from explore.methods.cc import CC, DEFAULT_IMAGE_BUDGET
+    from explore.methods.sacc import SACC
+
+    def budget(method, kind: str = "images"):
+        method.input_kind_ = kind
+        return method.settings()["budget"]
+
+    assert budget(SACC(n_clusters=10)) == DEFAULT_IMAGE_BUDGET
+    assert budget(SACC(n_clusters=10, epochs=5)) is None
+    assert budget(SACC(n_clusters=10, epochs=5, budget=60)) == 60
+    assert budget(SACC(n_clusters=10), "scene") is None
+    assert budget(SACC(n_clusters=10, config="paper")) is None
+
+    rng = np.random.default_rng(0)
+    images = ImageSet(rng.random((48, 1, 8, 8)).astype(np.float32), name="tiny")
+    model = CC(n_clusters=2, batch_size=16, backbone="light", progress=False).fit(images)
+    recorded = model.history_.metadata["budget"]
+    assert recorded["seconds"] == DEFAULT_IMAGE_BUDGET and recorded["epochs"] == 30
+    assert len(model.history_) == 30  # a small set trains every epoch within the budget

@@ -82,6 +82,8 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
             value = getattr(self, key, None)
             if value is not None:
                 resolved[key] = value
+        if getattr(self, "epochs", None) is not None and getattr(self, "budget", None) is None:
+            resolved["budget"] = None  # epochs asked for are trained, not fitted to a default
         return resolved
 
     @classmethod
@@ -227,7 +229,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         self._validate(data.n_pixels if isinstance(data, Scene) else data.n_images)
         source = self._fit_source(data)
         settings = self.settings_ = self.settings()
-        budget = getattr(self, "budget", None)
+        budget = settings.get("budget")
         if budget is not None:
             callbacks = [*callbacks, TrainingBudget(budget)]
         trainer = Trainer(

@@ -20,6 +20,11 @@ from explore.methods.base import DeepClusteringMethod
 from explore.models import ClusterHead, ProjectionHead, default_backbone
 from explore.models.dense import BackboneWithHeads
 
+# Seconds of training an image-set run of the fast config is fitted to when no `epochs` are
+# given (SACC's 30 epochs on mnist_test take about half an hour on a 2-core CPU; a run of 12
+# minutes and its set-up fit a 15-minute class slot). Small sets train all their epochs.
+DEFAULT_IMAGE_BUDGET = 720.0
+
 # Augmentation presets used when none is given, by input kind.
 DEFAULT_POOLS = {
     "images": {"weak": "cc_weak", "strong": "sacc_strong"},
@@ -68,9 +73,10 @@ class CC(DeepClusteringMethod):
     the pixel itself and the head. k-means: 0.770 / 0.847 / 0.364.
 
     `samples_per_epoch`: items per epoch (default every item, see `Trainer`). `budget`: seconds
-    of training at most (see `SSCC`). `progress`: progress bars while training (default None: in a
-    notebook or on a terminal; `explore.training.progress`). After `fit`: `labels_`,
-    `history_`, `model_`.
+    of training at most (see `SSCC`); on image sets the fast config fits a run without `epochs`
+    to `DEFAULT_IMAGE_BUDGET` (12 minutes), so mnist_test-sized sets finish in a class slot.
+    `progress`: progress bars while training (default None: in a notebook or on a terminal;
+    `explore.training.progress`). After `fit`: `labels_`, `history_`, `model_`.
     """
 
     name: ClassVar[str] = "cc"
@@ -88,6 +94,7 @@ class CC(DeepClusteringMethod):
             "patch_size": 11,
             "assign": "head",
             "neighbour_radius": 0,
+            "budget": None,
         },
         "fast": {
             "backbone": None,
@@ -101,13 +108,17 @@ class CC(DeepClusteringMethod):
             "patch_size": 7,
             "assign": "head",
             "neighbour_radius": 0,
+            "budget": None,
         },
     }
 
     INPUT_DEFAULTS: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
         # On scenes the fast config learns from spatial views and clusters the learnt features
         # (measured: docs/hsi-quality.md); the dense backbone makes each epoch's map cheap.
-        "fast": {"scene": {"backbone": "dense_light7", "neighbour_radius": 2, "assign": "kmeans"}},
+        "fast": {
+            "scene": {"backbone": "dense_light7", "neighbour_radius": 2, "assign": "kmeans"},
+            "images": {"budget": DEFAULT_IMAGE_BUDGET},
+        },
     }
 
     def __init__(

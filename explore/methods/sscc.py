@@ -99,6 +99,7 @@ class SSCC(DeepClusteringMethod):
             "augmentation": "sscc_reference",
             "assign": "head",
             "neighbour_radius": 0,
+            "budget": None,
         },
         "fast": {
             "backbone": "dense_light7",
@@ -113,6 +114,7 @@ class SSCC(DeepClusteringMethod):
             "augmentation": "sscc_reference",
             "assign": "kmeans",
             "neighbour_radius": 2,
+            "budget": None,
         },
     }
 
