@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,6 @@ def _train_shallow(args: argparse.Namespace) -> int:
 
 
 def _train_deep(args: argparse.Namespace) -> int:
-    from explore.training import distributed
-
     if args.smoothing is not None:
         raise UsageError("--smoothing applies to --method kmeans and spectral only")
     if args.components is not None:
@@ -101,11 +100,7 @@ def _train_deep(args: argparse.Namespace) -> int:
         raise UsageError(f"--samples-per-epoch must be at least 2; got {args.samples_per_epoch}")
     if args.budget is not None and args.budget <= 0:
         raise UsageError(f"--budget must be a positive number of seconds; got {args.budget}")
-    process = distributed.init_from_environment(args.device)
-    try:
-        return _train_deep_in_process(args, process.is_main)
-    finally:
-        distributed.shutdown()
+    return _in_each_process(_train_deep_in_process, args)
 
 
 def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
@@ -180,11 +175,19 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    return _in_each_process(_predict, args)
+
+
+def _in_each_process(
+    work: Callable[[argparse.Namespace, bool], int], args: argparse.Namespace
+) -> int:
+    """`work(args, is_main)` in this process: alone, or as one of a torchrun launch (the process
+    group joined on `args.device` first and left after, whatever happens)."""
     from explore.training import distributed
 
     process = distributed.init_from_environment(args.device)
     try:
-        return _predict(args, process.is_main)
+        return work(args, process.is_main)
     finally:
         distributed.shutdown()
 
