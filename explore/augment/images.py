@@ -138,12 +138,12 @@ class RandomGrayscale(Augmentation):
 
 
 class _FactorOperation(Augmentation):
-    """Shared body: draw one factor per image uniformly in `factor`, apply `_transform`."""
+    """Shared body: draw one factor per image uniformly in `factor`, apply `_transform` (the
+    subclass's `adjust_*` function of (images, factors))."""
 
-    factor: tuple[float, float]
+    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
 
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    _transform: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return self._transform(x, uniform((x.shape[0],), *self.factor, x, generator))
@@ -154,10 +154,7 @@ class Brightness(_FactorOperation):
 
     name = "brightness"
 
-    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
-
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        return adjust_brightness(x, factor)
+    _transform = staticmethod(adjust_brightness)
 
 
 class Contrast(_FactorOperation):
@@ -165,10 +162,7 @@ class Contrast(_FactorOperation):
 
     name = "contrast"
 
-    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
-
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        return adjust_contrast(x, factor)
+    _transform = staticmethod(adjust_contrast)
 
 
 class Color(_FactorOperation):
@@ -177,10 +171,7 @@ class Color(_FactorOperation):
 
     name = "color"
 
-    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
-
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        return adjust_saturation(x, factor)
+    _transform = staticmethod(adjust_saturation)
 
 
 class Sharpness(_FactorOperation):
@@ -188,10 +179,7 @@ class Sharpness(_FactorOperation):
 
     name = "sharpness"
 
-    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
-
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        return adjust_sharpness(x, factor)
+    _transform = staticmethod(adjust_sharpness)
 
 
 class Solarize(Augmentation):
