@@ -45,6 +45,18 @@ class BasicBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
+def _pointwise_stem(in_channels: int, stem_channels: int) -> list[nn.Module]:
+    """The patch backbones' stem: 1x1 convolution (no bias), BatchNorm, ReLU; `in_channels`
+    must be >= 1."""
+    if in_channels < 1:
+        raise DataError(f"in_channels must be >= 1; got {in_channels}")
+    return [
+        nn.Conv2d(in_channels, stem_channels, 1, bias=False),
+        nn.BatchNorm2d(stem_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
 class _PooledResNet(nn.Module):
     """A stack of layers, then a global average pool: what `ResidualPatchNet` and `ImageResNet`
     share. `expected_input` names the input in the shape error."""
@@ -84,14 +96,8 @@ class ResidualPatchNet(_PooledResNet):
         blocks_per_stage: int = 2,
     ) -> None:
         super().__init__()
-        if in_channels < 1:
-            raise DataError(f"in_channels must be >= 1; got {in_channels}")
+        layers = _pointwise_stem(in_channels, stem_channels)
         self.in_channels = in_channels
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, stem_channels, 1, bias=False),
-            nn.BatchNorm2d(stem_channels),
-            nn.ReLU(inplace=True),
-        ]
         channels = stem_channels
         for width in widths:
             for _ in range(blocks_per_stage):
@@ -174,14 +180,8 @@ class ValidPatchNet(nn.Module):
         blocks: Sequence[tuple[int, Sequence[int]]] = ((32, (3, 3)), (64, (3, 3))),
     ) -> None:
         super().__init__()
-        if in_channels < 1:
-            raise DataError(f"in_channels must be >= 1; got {in_channels}")
+        layers = _pointwise_stem(in_channels, stem_channels)
         self.in_channels = in_channels
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, stem_channels, 1, bias=False),
-            nn.BatchNorm2d(stem_channels),
-            nn.ReLU(inplace=True),
-        ]
         channels = stem_channels
         crop = 0
         for width, kernel_sizes in blocks:
