@@ -243,52 +243,57 @@ class Rotate(Augmentation):
         return rotate(x, uniform((x.shape[0],), *self.degrees, x, generator))
 
 
-class ShearX(Augmentation):
+class _Shear(Augmentation):
+    """Shared body of `ShearX` / `ShearY`: a shear per image drawn in `shear`, along `axis`."""
+
+    shear = Interval(default=(-0.3, 0.3), step=0.05, doc="range of the shear")
+
+    axis: str
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return shear(x, uniform((x.shape[0],), *self.shear, x, generator), self.axis)
+
+
+class ShearX(_Shear):
     """Shear each image horizontally about its centre (x += shear * y), shear drawn in `shear`."""
 
     name = "shear_x"
-
-    shear = Interval(default=(-0.3, 0.3), step=0.05, doc="range of the shear")
-
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return shear(x, uniform((x.shape[0],), *self.shear, x, generator), "x")
+    axis = "x"
 
 
-class ShearY(Augmentation):
+class ShearY(_Shear):
     """Shear each image vertically about its centre (y += shear * x), shear drawn in `shear`."""
 
     name = "shear_y"
+    axis = "y"
 
-    shear = Interval(default=(-0.3, 0.3), step=0.05, doc="range of the shear")
+
+class _Translate(Augmentation):
+    """Shared body of `TranslateX` / `TranslateY`: a shift per image drawn in `fraction` (of the
+    image's size), along `axis`."""
+
+    fraction = Interval(
+        default=(-0.3, 0.3), bounds=(-1.0, 1.0), step=0.05, doc="range of the shift, in sizes"
+    )
+
+    axis: str
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return shear(x, uniform((x.shape[0],), *self.shear, x, generator), "y")
+        return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), self.axis)
 
 
-class TranslateX(Augmentation):
+class TranslateX(_Translate):
     """Move each image right (positive) or left by a fraction of its width drawn in `fraction`."""
 
     name = "translate_x"
-
-    fraction = Interval(
-        default=(-0.3, 0.3), bounds=(-1.0, 1.0), step=0.05, doc="range of the shift, in sizes"
-    )
-
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), "x")
+    axis = "x"
 
 
-class TranslateY(Augmentation):
+class TranslateY(_Translate):
     """Move each image down (positive) or up by a fraction of its height drawn in `fraction`."""
 
     name = "translate_y"
-
-    fraction = Interval(
-        default=(-0.3, 0.3), bounds=(-1.0, 1.0), step=0.05, doc="range of the shift, in sizes"
-    )
-
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), "y")
+    axis = "y"
 
 
 # --------------------------------------------------------------------------------------------
