@@ -37,6 +37,7 @@ import numpy as np
 
 from explore.errors import DataError, FileFormatError
 from explore.outputs import fsync_file, fsync_folder, remove_stale_temporaries
+from explore.params import whole_number
 
 if TYPE_CHECKING:
     from explore.data.scene import Scene
@@ -58,11 +59,8 @@ def lazy_threshold() -> int:
     value = os.environ.get(LAZY_BYTES_ENV, "").strip()
     if not value:
         return DEFAULT_LAZY_BYTES
-    try:
-        threshold = int(value)
-    except ValueError:
-        threshold = -1
-    if threshold < 0:
+    threshold = whole_number(value)
+    if threshold is None:
         raise DataError(f"{LAZY_BYTES_ENV} must be a whole number of bytes >= 0; got {value!r}")
     return threshold
 
