@@ -35,6 +35,13 @@ def _cluster_count(args: argparse.Namespace, n_classes: int) -> int:
     return n_clusters
 
 
+def _build_method(args: argparse.Namespace, data: Any, **options: Any) -> Any:
+    """`--method` for the loaded dataset: K from `--clusters` (else its classes), `--seed`, and
+    `options` (`build_method`'s)."""
+    n_clusters = _cluster_count(args, data.n_classes)
+    return build_method(args.method, data, n_clusters=n_clusters, seed=args.seed, **options)
+
+
 def _report(run: Any, out: Path) -> None:
     """One line: what ran, K, seconds, the scores and where the run was written."""
     summary = f"{run.name} on {run.dataset}: K={run.method.n_clusters}, {run.seconds:.1f} s"
@@ -76,14 +83,7 @@ def _train_shallow(args: argparse.Namespace) -> int:
         args.components = SHALLOW_COMPONENTS[args.method]
     out = prepare_output_dir(_default_out(args), RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
-    model = build_method(
-        args.method,
-        data,
-        n_clusters=_cluster_count(args, data.n_classes),
-        seed=args.seed,
-        components=args.components,
-        smoothing=args.smoothing,
-    )
+    model = _build_method(args, data, components=args.components, smoothing=args.smoothing)
     run = fit_run(args.method, model, data, dataset=args.dataset, out=out)
     _report(run, out)
     return 0
@@ -131,13 +131,11 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
         method_class = get_method_class(args.method)
         chosen = {key: value for key, value in overrides.items() if value is not None}
         overrides.update(method_class.saved_structure(saved, {"config": args.config, **chosen}))
-    model = build_method(
-        args.method,
+    model = _build_method(
+        args,
         data,
-        n_clusters=_cluster_count(args, data.n_classes),
         config=args.config,
         device=args.device,
-        seed=args.seed,
         progress=is_main and not args.quiet and sys.stderr.isatty(),
         **overrides,
     )
