@@ -132,12 +132,29 @@ def _centred_kernel(
     return kernel / kernel.sum(dim=-1, keepdim=True)
 
 
+class _KernelOperation(Augmentation):
+    """Shared body of the smoothing operations: a kernel of `kernel_size` taps (odd), radius
+    `kernel_size // 2`; one tap leaves the batch unchanged (nothing drawn), else
+    `_convolve(x, radius, generator)`."""
+
+    kernel_size: int
+
+    def _convolve(
+        self, x: torch.Tensor, radius: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        radius = self.kernel_size // 2
+        return x if radius == 0 else self._convolve(x, radius, generator)
+
+
 def _spatial_pad_mode(x: torch.Tensor, pad: int) -> str:
     """Reflect padding (as torchvision's blur) when the patch is large enough, else replicate."""
     return "reflect" if pad < min(x.shape[-2:]) else "replicate"
 
 
-class GaussianBlur(Augmentation):
+class GaussianBlur(_KernelOperation):
     """Blur each patch over its SPATIAL axes with a Gaussian of per-sample sigma.
 
     sigma is drawn uniformly in `sigma` for each sample; the kernel is `kernel_size` wide,
@@ -160,11 +177,10 @@ class GaussianBlur(Augmentation):
     )
     p = Probability(0.5)
 
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _convolve(
+        self, x: torch.Tensor, radius: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
         count, bands, height, width = x.shape
-        radius = self.kernel_size // 2
-        if radius == 0:
-            return x
         sigma = uniform((count, 1), *self.sigma, x, generator)
         kernel = _centred_kernel(radius, sigma, x)  # (N, k)
         kernel = kernel.repeat_interleave(bands, dim=0)  # (N*B, k)
@@ -265,7 +281,7 @@ class SpectralShift(Augmentation):
         return x + offset
 
 
-class SpectralSmooth(Augmentation):
+class SpectralSmooth(_KernelOperation):
     """Smooth each pixel's spectrum with a centred 1-D kernel along the band axis.
 
     A box kernel of `kernel_size` bands by default, or a Gaussian of standard deviation `sigma`
@@ -286,11 +302,10 @@ class SpectralSmooth(Augmentation):
     )
     p = Probability(0.5)
 
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _convolve(
+        self, x: torch.Tensor, radius: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
         count, bands, height, width = x.shape
-        radius = self.kernel_size // 2
-        if radius == 0:
-            return x
         kernel = _centred_kernel(radius, self.sigma, x)
         flat = x.reshape(count, 1, bands, height * width)
         flat = F.pad(flat, (0, 0, radius, radius), mode="replicate")
