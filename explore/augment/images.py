@@ -138,12 +138,12 @@ class RandomGrayscale(Augmentation):
 
 
 class _FactorOperation(Augmentation):
-    """Shared body: draw one factor per image uniformly in `factor`, apply `_transform`."""
+    """Shared body: draw one factor per image uniformly in `factor`, apply `_transform` (the
+    subclass's `adjust_*` function of (images, factors))."""
 
-    factor: tuple[float, float]
+    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
 
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    _transform: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return self._transform(x, uniform((x.shape[0],), *self.factor, x, generator))
@@ -154,10 +154,7 @@ class Brightness(_FactorOperation):
 
     name = "brightness"
 
-    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
-
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        return adjust_brightness(x, factor)
+    _transform = staticmethod(adjust_brightness)
 
 
 class Contrast(_FactorOperation):
@@ -165,10 +162,7 @@ class Contrast(_FactorOperation):
 
     name = "contrast"
 
-    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
-
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        return adjust_contrast(x, factor)
+    _transform = staticmethod(adjust_contrast)
 
 
 class Color(_FactorOperation):
@@ -177,10 +171,7 @@ class Color(_FactorOperation):
 
     name = "color"
 
-    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
-
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        return adjust_saturation(x, factor)
+    _transform = staticmethod(adjust_saturation)
 
 
 class Sharpness(_FactorOperation):
@@ -188,10 +179,7 @@ class Sharpness(_FactorOperation):
 
     name = "sharpness"
 
-    factor = Interval(default=(0.1, 1.9), bounds=(0.0, None), step=0.1, doc="range of the factor")
-
-    def _transform(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        return adjust_sharpness(x, factor)
+    _transform = staticmethod(adjust_sharpness)
 
 
 class Solarize(Augmentation):
@@ -255,52 +243,57 @@ class Rotate(Augmentation):
         return rotate(x, uniform((x.shape[0],), *self.degrees, x, generator))
 
 
-class ShearX(Augmentation):
+class _Shear(Augmentation):
+    """Shared body of `ShearX` / `ShearY`: a shear per image drawn in `shear`, along `axis`."""
+
+    shear = Interval(default=(-0.3, 0.3), step=0.05, doc="range of the shear")
+
+    axis: str
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return shear(x, uniform((x.shape[0],), *self.shear, x, generator), self.axis)
+
+
+class ShearX(_Shear):
     """Shear each image horizontally about its centre (x += shear * y), shear drawn in `shear`."""
 
     name = "shear_x"
-
-    shear = Interval(default=(-0.3, 0.3), step=0.05, doc="range of the shear")
-
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return shear(x, uniform((x.shape[0],), *self.shear, x, generator), "x")
+    axis = "x"
 
 
-class ShearY(Augmentation):
+class ShearY(_Shear):
     """Shear each image vertically about its centre (y += shear * x), shear drawn in `shear`."""
 
     name = "shear_y"
+    axis = "y"
 
-    shear = Interval(default=(-0.3, 0.3), step=0.05, doc="range of the shear")
+
+class _Translate(Augmentation):
+    """Shared body of `TranslateX` / `TranslateY`: a shift per image drawn in `fraction` (of the
+    image's size), along `axis`."""
+
+    fraction = Interval(
+        default=(-0.3, 0.3), bounds=(-1.0, 1.0), step=0.05, doc="range of the shift, in sizes"
+    )
+
+    axis: str
 
     def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return shear(x, uniform((x.shape[0],), *self.shear, x, generator), "y")
+        return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), self.axis)
 
 
-class TranslateX(Augmentation):
+class TranslateX(_Translate):
     """Move each image right (positive) or left by a fraction of its width drawn in `fraction`."""
 
     name = "translate_x"
-
-    fraction = Interval(
-        default=(-0.3, 0.3), bounds=(-1.0, 1.0), step=0.05, doc="range of the shift, in sizes"
-    )
-
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), "x")
+    axis = "x"
 
 
-class TranslateY(Augmentation):
+class TranslateY(_Translate):
     """Move each image down (positive) or up by a fraction of its height drawn in `fraction`."""
 
     name = "translate_y"
-
-    fraction = Interval(
-        default=(-0.3, 0.3), bounds=(-1.0, 1.0), step=0.05, doc="range of the shift, in sizes"
-    )
-
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return translate(x, uniform((x.shape[0],), *self.fraction, x, generator), "y")
+    axis = "y"
 
 
 # --------------------------------------------------------------------------------------------

@@ -118,12 +118,43 @@ class RandomRotate90(Augmentation):
         return rotations[turns, torch.arange(count, device=x.device)]
 
 
+def _centred_kernel(
+    radius: int, sigma: float | torch.Tensor | None, like: torch.Tensor
+) -> torch.Tensor:
+    """A kernel of 2 * radius + 1 taps centred on 0, each row summing to 1, in `like`'s device
+    and dtype: a Gaussian of standard deviation `sigma` (a number: one (k,) kernel; an (N, 1)
+    tensor: one kernel per row, (N, k)), or a box when `sigma` is None."""
+    offsets = torch.arange(-radius, radius + 1, device=like.device, dtype=like.dtype)
+    if sigma is None:
+        kernel = torch.ones_like(offsets)
+    else:
+        kernel = torch.exp(-(offsets**2) / (2.0 * sigma**2))
+    return kernel / kernel.sum(dim=-1, keepdim=True)
+
+
+class _KernelOperation(Augmentation):
+    """Shared body of the smoothing operations: a kernel of `kernel_size` taps (odd), radius
+    `kernel_size // 2`; one tap leaves the batch unchanged (nothing drawn), else
+    `_convolve(x, radius, generator)`."""
+
+    kernel_size: int
+
+    def _convolve(
+        self, x: torch.Tensor, radius: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        radius = self.kernel_size // 2
+        return x if radius == 0 else self._convolve(x, radius, generator)
+
+
 def _spatial_pad_mode(x: torch.Tensor, pad: int) -> str:
     """Reflect padding (as torchvision's blur) when the patch is large enough, else replicate."""
     return "reflect" if pad < min(x.shape[-2:]) else "replicate"
 
 
-class GaussianBlur(Augmentation):
+class GaussianBlur(_KernelOperation):
     """Blur each patch over its SPATIAL axes with a Gaussian of per-sample sigma.
 
     sigma is drawn uniformly in `sigma` for each sample; the kernel is `kernel_size` wide,
@@ -146,15 +177,12 @@ class GaussianBlur(Augmentation):
     )
     p = Probability(0.5)
 
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _convolve(
+        self, x: torch.Tensor, radius: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
         count, bands, height, width = x.shape
-        radius = self.kernel_size // 2
-        if radius == 0:
-            return x
         sigma = uniform((count, 1), *self.sigma, x, generator)
-        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-        kernel = torch.exp(-(offsets**2) / (2.0 * sigma**2))
-        kernel = kernel / kernel.sum(dim=1, keepdim=True)  # (N, k)
+        kernel = _centred_kernel(radius, sigma, x)  # (N, k)
         kernel = kernel.repeat_interleave(bands, dim=0)  # (N*B, k)
         channels = count * bands
         flat = x.reshape(1, channels, height, width)
@@ -253,7 +281,7 @@ class SpectralShift(Augmentation):
         return x + offset
 
 
-class SpectralSmooth(Augmentation):
+class SpectralSmooth(_KernelOperation):
     """Smooth each pixel's spectrum with a centred 1-D kernel along the band axis.
 
     A box kernel of `kernel_size` bands by default, or a Gaussian of standard deviation `sigma`
@@ -274,17 +302,11 @@ class SpectralSmooth(Augmentation):
     )
     p = Probability(0.5)
 
-    def _apply(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _convolve(
+        self, x: torch.Tensor, radius: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
         count, bands, height, width = x.shape
-        radius = self.kernel_size // 2
-        if radius == 0:
-            return x
-        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-        if self.sigma is None:
-            kernel = torch.ones_like(offsets)
-        else:
-            kernel = torch.exp(-(offsets**2) / (2.0 * self.sigma**2))
-        kernel = kernel / kernel.sum()
+        kernel = _centred_kernel(radius, self.sigma, x)
         flat = x.reshape(count, 1, bands, height * width)
         flat = F.pad(flat, (0, 0, radius, radius), mode="replicate")
         flat = F.conv2d(flat, kernel.view(1, 1, -1, 1))

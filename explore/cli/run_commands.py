@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,13 @@ def _cluster_count(args: argparse.Namespace, n_classes: int) -> int:
     if not n_clusters:
         raise UsageError(f"{args.dataset} has no labels to take K from: pass --clusters K")
     return n_clusters
+
+
+def _build_method(args: argparse.Namespace, data: Any, **options: Any) -> Any:
+    """`--method` for the loaded dataset: K from `--clusters` (else its classes), `--seed`, and
+    `options` (`build_method`'s)."""
+    n_clusters = _cluster_count(args, data.n_classes)
+    return build_method(args.method, data, n_clusters=n_clusters, seed=args.seed, **options)
 
 
 def _report(run: Any, out: Path) -> None:
@@ -75,22 +83,13 @@ def _train_shallow(args: argparse.Namespace) -> int:
         args.components = SHALLOW_COMPONENTS[args.method]
     out = prepare_output_dir(_default_out(args), RUN_FILES, overwrite=args.overwrite)
     data = load_dataset(args.dataset)
-    model = build_method(
-        args.method,
-        data,
-        n_clusters=_cluster_count(args, data.n_classes),
-        seed=args.seed,
-        components=args.components,
-        smoothing=args.smoothing,
-    )
+    model = _build_method(args, data, components=args.components, smoothing=args.smoothing)
     run = fit_run(args.method, model, data, dataset=args.dataset, out=out)
     _report(run, out)
     return 0
 
 
 def _train_deep(args: argparse.Namespace) -> int:
-    from explore.training import distributed
-
     if args.smoothing is not None:
         raise UsageError("--smoothing applies to --method kmeans and spectral only")
     if args.components is not None:
@@ -101,11 +100,7 @@ def _train_deep(args: argparse.Namespace) -> int:
         raise UsageError(f"--samples-per-epoch must be at least 2; got {args.samples_per_epoch}")
     if args.budget is not None and args.budget <= 0:
         raise UsageError(f"--budget must be a positive number of seconds; got {args.budget}")
-    process = distributed.init_from_environment(args.device)
-    try:
-        return _train_deep_in_process(args, process.is_main)
-    finally:
-        distributed.shutdown()
+    return _in_each_process(_train_deep_in_process, args)
 
 
 def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
@@ -136,13 +131,11 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
         method_class = get_method_class(args.method)
         chosen = {key: value for key, value in overrides.items() if value is not None}
         overrides.update(method_class.saved_structure(saved, {"config": args.config, **chosen}))
-    model = build_method(
-        args.method,
+    model = _build_method(
+        args,
         data,
-        n_clusters=_cluster_count(args, data.n_classes),
         config=args.config,
         device=args.device,
-        seed=args.seed,
         progress=is_main and not args.quiet and sys.stderr.isatty(),
         **overrides,
     )
@@ -180,11 +173,19 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    return _in_each_process(_predict, args)
+
+
+def _in_each_process(
+    work: Callable[[argparse.Namespace, bool], int], args: argparse.Namespace
+) -> int:
+    """`work(args, is_main)` in this process: alone, or as one of a torchrun launch (the process
+    group joined on `args.device` first and left after, whatever happens)."""
     from explore.training import distributed
 
     process = distributed.init_from_environment(args.device)
     try:
-        return _predict(args, process.is_main)
+        return work(args, process.is_main)
     finally:
         distributed.shutdown()
 

@@ -24,6 +24,7 @@ from explore.transfer.embedding import subsample_indices, umap_embedding
 from explore.viz.embedding import (
     embedding_points,
     highlight_layer,
+    points_of_items,
     selected_points,
     shaded_points,
 )
@@ -232,11 +233,8 @@ class EmbeddingView(pn.viewable.Viewer):
     def highlight_pixels(self, flat_indices: np.ndarray | list[int] | None) -> np.ndarray:
         """Highlight the embedded points of these pixels (item indices for image sets); pixels
         that were not embedded are skipped. Leaves `selection` alone; returns the point indices."""
-        if self.points is None or flat_indices is None:
-            self.highlighted = []
-            return np.empty(0, dtype=np.int64)
-        wanted = np.asarray(flat_indices, dtype=np.int64).ravel()
-        chosen = np.flatnonzero(np.isin(self._items_of_points(), wanted))
+        items = None if self.points is None else self._items_of_points
+        chosen = points_of_items(items, flat_indices)
         self.highlighted = chosen.tolist()
         return chosen
 

@@ -23,7 +23,7 @@ import param
 from explore.dashboard.session import TrainingSession
 from explore.dashboard.training_view import TrainingView
 from explore.errors import DataError
-from explore.viz.embedding import highlight_layer, selected_points
+from explore.viz.embedding import highlight_layer, points_of_items, selected_points
 
 PLOT_WIDTH = 560
 PLOT_HEIGHT = 440
@@ -138,11 +138,8 @@ class MovingEmbeddingView(pn.viewable.Viewer):
     def highlight_pixels(self, flat_indices: np.ndarray | list[int] | None) -> np.ndarray:
         """Highlight the sampled items among these pixels (item indices for image sets);
         returns their indices into the sample. Leaves `selection` alone."""
-        if flat_indices is None or self.session.frame_sample is None:
-            self.highlighted = []
-            return np.empty(0, dtype=np.int64)
-        wanted = np.asarray(flat_indices, dtype=np.int64).ravel()
-        chosen = np.flatnonzero(np.isin(self._items(), wanted))
+        items = None if self.session.frame_sample is None else self._items
+        chosen = points_of_items(items, flat_indices)
         self.highlighted = chosen.tolist()
         return chosen
 

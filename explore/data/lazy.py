@@ -37,6 +37,7 @@ import numpy as np
 
 from explore.errors import DataError, FileFormatError
 from explore.outputs import fsync_file, fsync_folder, remove_stale_temporaries
+from explore.params import whole_number
 
 if TYPE_CHECKING:
     from explore.data.scene import Scene
@@ -58,11 +59,8 @@ def lazy_threshold() -> int:
     value = os.environ.get(LAZY_BYTES_ENV, "").strip()
     if not value:
         return DEFAULT_LAZY_BYTES
-    try:
-        threshold = int(value)
-    except ValueError:
-        threshold = -1
-    if threshold < 0:
+    threshold = whole_number(value)
+    if threshold is None:
         raise DataError(f"{LAZY_BYTES_ENV} must be a whole number of bytes >= 0; got {value!r}")
     return threshold
 
@@ -224,15 +222,24 @@ def _file_of(cube: Any) -> str:
     return f" of {filename}" if filename else ""
 
 
-def _check_finite(block: np.ndarray, row0: int, col0: int, where: str = "") -> None:
+def first_non_finite(block: np.ndarray) -> tuple[int, str, int, int, int] | None:
+    """None when every value of an (H, W, bands) block is finite; else (how many are not, "NaN"
+    or "Inf" for the first in row-major order, its row, column and band)."""
     finite = np.isfinite(block)
     if finite.all():
-        return
+        return None
     bad = np.argwhere(~finite)
     row, col, band = (int(v) for v in bad[0])
-    kind = "NaN" if np.isnan(block[row, col, band]) else "Inf"
+    return len(bad), "NaN" if np.isnan(block[row, col, band]) else "Inf", row, col, band
+
+
+def _check_finite(block: np.ndarray, row0: int, col0: int, where: str = "") -> None:
+    found = first_non_finite(block)
+    if found is None:
+        return
+    count, kind, row, col, band = found
     raise DataError(
-        f"cube{where} holds non-finite values ({len(bad)} in the window read at row {row0}, "
+        f"cube{where} holds non-finite values ({count} in the window read at row {row0}, "
         f"column {col0}; {kind} first at row {row0 + row}, column {col0 + col}, band {band}); "
         "fill or drop them before using the scene"
     )

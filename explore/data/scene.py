@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from explore.data.lazy import gather_pixels, is_lazy
+from explore.data.lazy import first_non_finite, gather_pixels, is_lazy
 from explore.errors import DataError
 
 # Wavelengths (nm) picked for a natural-colour composite when the scene's wavelengths are known.
@@ -89,13 +89,11 @@ def _validate_cube(cube: np.ndarray) -> np.ndarray:
         raise DataError("cube must be real-valued; got a complex array")
     if cube.dtype not in (np.float32, np.float64):
         cube = cube.astype(np.float32)
-    finite = np.isfinite(cube)
-    if not finite.all():
-        bad = np.argwhere(~finite)
-        row, col, band = (int(v) for v in bad[0])
-        kind = "NaN" if np.isnan(cube[row, col, band]) else "Inf"
+    found = first_non_finite(cube)
+    if found is not None:
+        count, kind, row, col, band = found
         raise DataError(
-            f"cube holds {len(bad)} non-finite values ({kind} first at row {row}, column {col}, "
+            f"cube holds {count} non-finite values ({kind} first at row {row}, column {col}, "
             f"band {band}); fill or drop them before building a scene"
         )
     return cube

@@ -19,6 +19,7 @@ from explore.losses import cluster_contrastive_loss_parts, instance_contrastive_
 from explore.methods.base import DeepClusteringMethod
 from explore.models import ClusterHead, ProjectionHead, default_backbone
 from explore.models.dense import BackboneWithHeads
+from explore.params import store_init_params
 
 # Seconds of training an image-set run of the fast config is fitted to when no `epochs` are
 # given (SACC's 30 epochs on mnist_test take about half an hour on a 2-core CPU; a run of 12
@@ -147,28 +148,7 @@ class CC(DeepClusteringMethod):
         seed: int = 0,
         progress: bool | None = None,
     ) -> None:
-        self.n_clusters = n_clusters
-        self.assign = assign
-        self.neighbour_radius = neighbour_radius
-        self.config = config
-        self.backbone = backbone
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.weak_augmentation = weak_augmentation
-        self.strong_augmentation = strong_augmentation
-        self.n_components = n_components
-        self.patch_size = patch_size
-        self.instance_dim = instance_dim
-        self.instance_temperature = instance_temperature
-        self.cluster_temperature = cluster_temperature
-        self.train_on = train_on
-        self.samples_per_epoch = samples_per_epoch
-        self.budget = budget
-        self.device = device
-        self.seed = seed
-        self.progress = progress
+        store_init_params(self, locals())
 
     # ------------------------------------------------------------------ resolved choices
     def _backbone_name(self) -> str:

@@ -16,6 +16,7 @@ from sklearn.cluster import KMeans
 
 from explore.errors import DataError
 from explore.methods.shallow import ShallowClustering
+from explore.params import store_init_params
 
 __all__ = ["KMeansClustering"]
 
@@ -57,13 +58,7 @@ class KMeansClustering(ShallowClustering):
         seed: int = 0,
         max_pixels: int | None = None,
     ) -> None:
-        self.n_clusters = n_clusters
-        self.n_components = n_components
-        self.smoothing_sigma = smoothing_sigma
-        self.standardize = standardize
-        self.n_init = n_init
-        self.seed = seed
-        self.max_pixels = max_pixels
+        store_init_params(self, locals())
 
     def _check_more(self, n_samples: int) -> None:
         if not (isinstance(self.n_init, int | np.integer) and self.n_init >= 1):

@@ -18,6 +18,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from explore.errors import DataError
 from explore.methods.shallow import ShallowClustering
+from explore.params import store_init_params
 
 __all__ = ["SpectralClustering"]
 
@@ -57,15 +58,7 @@ class SpectralClustering(ShallowClustering):
         max_pixels: int = 30_000,
         seed: int = 0,
     ) -> None:
-        self.n_clusters = n_clusters
-        self.n_components = n_components
-        self.n_neighbors = n_neighbors
-        self.normalize = normalize
-        self.smoothing_sigma = smoothing_sigma
-        self.standardize = standardize
-        self.assign_labels = assign_labels
-        self.max_pixels = max_pixels
-        self.seed = seed
+        store_init_params(self, locals())
 
     def _check_more(self, n_samples: int) -> None:
         if not (isinstance(self.n_neighbors, int | np.integer) and self.n_neighbors >= 1):

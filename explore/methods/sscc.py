@@ -25,6 +25,7 @@ from explore.losses import (
 from explore.methods.base import DeepClusteringMethod
 from explore.models import ClusterHead
 from explore.models.dense import BackboneWithHeads
+from explore.params import store_init_params
 
 LOSSES = ("paper", "workshop")
 
@@ -147,31 +148,7 @@ class SSCC(DeepClusteringMethod):
         seed: int = 0,
         progress: bool | None = None,
     ) -> None:
-        self.n_clusters = n_clusters
-        self.config = config
-        self.loss = loss
-        self.backbone = backbone
-        self.n_components = n_components
-        self.patch_size = patch_size
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.step_size = step_size
-        self.gamma = gamma
-        self.augmentation = augmentation
-        self.instance_weight = instance_weight
-        self.instance_temperature = instance_temperature
-        self.cluster_temperature = cluster_temperature
-        self.off_diagonal_weight = off_diagonal_weight
-        self.assign = assign
-        self.neighbour_radius = neighbour_radius
-        self.train_on = train_on
-        self.samples_per_epoch = samples_per_epoch
-        self.budget = budget
-        self.device = device
-        self.seed = seed
-        self.progress = progress
+        store_init_params(self, locals())
 
     # ------------------------------------------------------------------ trainer hooks
     def build_model(self, in_channels: int) -> nn.Module:

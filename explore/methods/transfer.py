@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from explore.data.images import ImageSet
 from explore.errors import DataError
+from explore.params import store_init_params
 from explore.transfer.extractors import (
     ChannelMode,
     Extractor,
@@ -81,20 +82,7 @@ class TransferClustering(ClusterMixin, BaseEstimator):
         download: bool = False,
         seed: int = 0,
     ) -> None:
-        self.extractor = extractor
-        self.finetune_epochs = finetune_epochs
-        self.finetune_lr = finetune_lr
-        self.finetune_backbone_lr = finetune_backbone_lr
-        self.head = head
-        self.augmentation = augmentation
-        self.adapt_batchnorm = adapt_batchnorm
-        self.max_clusters = max_clusters
-        self.umap = umap
-        self.resize = resize
-        self.channels = channels
-        self.device = device
-        self.download = download
-        self.seed = seed
+        store_init_params(self, locals())
 
     def _resolved_extractor(self) -> Extractor:
         if isinstance(self.extractor, Extractor):

@@ -45,12 +45,47 @@ class BasicBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
-class ResidualPatchNet(nn.Module):
+def _pointwise_stem(in_channels: int, stem_channels: int) -> list[nn.Module]:
+    """The patch backbones' stem: 1x1 convolution (no bias), BatchNorm, ReLU; `in_channels`
+    must be >= 1."""
+    if in_channels < 1:
+        raise DataError(f"in_channels must be >= 1; got {in_channels}")
+    return [
+        nn.Conv2d(in_channels, stem_channels, 1, bias=False),
+        nn.BatchNorm2d(stem_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class _PooledResNet(nn.Module):
+    """A stack of layers, then a global average pool: what `ResidualPatchNet` and `ImageResNet`
+    share. `expected_input` names the input in the shape error."""
+
+    dense_capable: ClassVar[bool] = False
+    expected_input: ClassVar[str] = "images (N, {}, H, W)"
+
+    def _stack(self, layers: list[nn.Module], channels: int) -> None:
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out_features = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise DataError(
+                f"backbone expects {self.expected_input.format(self.in_channels)}; "
+                f"got {tuple(x.shape)}"
+            )
+        return self.pool(self.features(x)).flatten(1)
+
+
+class ResidualPatchNet(_PooledResNet):
     """1x1 conv stem, residual stages (stride 1, no pooling), global average pool. Patch path
     only: its convolutions pad inside the patch.
 
     The SSCC reference: stem 32 channels, stages (64, 128, 256) of 2 basic blocks each.
     Input (N, in_channels, P, P); output (N, widths[-1])."""
+
+    expected_input: ClassVar[str] = "patches (N, {}, P, P)"
 
     def __init__(
         self,
@@ -61,31 +96,14 @@ class ResidualPatchNet(nn.Module):
         blocks_per_stage: int = 2,
     ) -> None:
         super().__init__()
-        if in_channels < 1:
-            raise DataError(f"in_channels must be >= 1; got {in_channels}")
+        layers = _pointwise_stem(in_channels, stem_channels)
         self.in_channels = in_channels
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, stem_channels, 1, bias=False),
-            nn.BatchNorm2d(stem_channels),
-            nn.ReLU(inplace=True),
-        ]
         channels = stem_channels
         for width in widths:
             for _ in range(blocks_per_stage):
                 layers.append(BasicBlock(channels, width))
                 channels = width
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.out_features = channels
-
-    dense_capable: ClassVar[bool] = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise DataError(
-                f"backbone expects patches (N, {self.in_channels}, P, P); got {tuple(x.shape)}"
-            )
-        return self.pool(self.features(x)).flatten(1)
+        self._stack(layers, channels)
 
 
 class LightPatchNet(ResidualPatchNet):
@@ -162,14 +180,8 @@ class ValidPatchNet(nn.Module):
         blocks: Sequence[tuple[int, Sequence[int]]] = ((32, (3, 3)), (64, (3, 3))),
     ) -> None:
         super().__init__()
-        if in_channels < 1:
-            raise DataError(f"in_channels must be >= 1; got {in_channels}")
+        layers = _pointwise_stem(in_channels, stem_channels)
         self.in_channels = in_channels
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, stem_channels, 1, bias=False),
-            nn.BatchNorm2d(stem_channels),
-            nn.ReLU(inplace=True),
-        ]
         channels = stem_channels
         crop = 0
         for width, kernel_sizes in blocks:
@@ -255,7 +267,7 @@ class DenseReferenceNet(ValidPatchNet):
         super().__init__(in_channels, stem_channels=32, blocks=blocks)
 
 
-class ImageResNet(nn.Module):
+class ImageResNet(_PooledResNet):
     """A small ResNet for images in [0, 1]: input BatchNorm (no learned scale) standardises the
     channels, a stem, residual stages that halve the resolution, a global average pool.
 
@@ -276,18 +288,7 @@ class ImageResNet(nn.Module):
         for index, width in enumerate(widths):
             layers.append(BasicBlock(channels, width, stride=1 if index == 0 else 2))
             channels = width
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.out_features = channels
-
-    dense_capable: ClassVar[bool] = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise DataError(
-                f"backbone expects images (N, {self.in_channels}, H, W); got {tuple(x.shape)}"
-            )
-        return self.pool(self.features(x)).flatten(1)
+        self._stack(layers, channels)
 
 
 class SmallImageResNet(ImageResNet):

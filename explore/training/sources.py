@@ -136,7 +136,26 @@ def window_neighbours(
     return (rows * width + cols).cpu()
 
 
-class SceneSource:
+class _TrainItems:
+    """The training items of a source: all `n_items`, or the subset `_train_items` (a CPU
+    LongTensor of item indices) when the source sets one."""
+
+    n_items: int
+    _train_items: torch.Tensor | None
+
+    @property
+    def n_train(self) -> int:
+        return self.n_items if self._train_items is None else len(self._train_items)
+
+    def train_indices(self) -> torch.Tensor:
+        return torch.arange(self.n_items) if self._train_items is None else self._train_items
+
+    def sample_train(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        positions = torch.randint(self.n_train, (int(count),), generator=generator)
+        return positions if self._train_items is None else self._train_items[positions]
+
+
+class SceneSource(_TrainItems):
     """Pixel-centred patches of a scene; items are pixels in row-major order.
 
     `preprocessor` (fitted; e.g. standardisation + PCA) maps the scene's bands to the network's
@@ -184,7 +203,7 @@ class SceneSource:
         self.in_channels = preprocessor.n_outputs if preprocessor is not None else scene.n_bands
         self.assignment_shape = scene.shape[:2]
         self.has_labels = scene.labels is not None and bool(scene.labelled_mask.any())
-        self._labelled = (
+        self._train_items = (
             torch.from_numpy(np.flatnonzero(scene.labelled_mask.ravel()))
             if train_on == "labelled"
             else None
@@ -204,10 +223,6 @@ class SceneSource:
     def _transform(self) -> PixelTransform | None:
         return None if self.preprocessor is None else self.preprocessor.transform_pixels
 
-    @property
-    def n_train(self) -> int:
-        return self.n_items if self._labelled is None else len(self._labelled)
-
     def batch(self, indices: torch.Tensor) -> torch.Tensor:
         if self.sampler is not None:
             return self.sampler.patches(indices)
@@ -224,13 +239,6 @@ class SceneSource:
         )
         tensor = torch.from_numpy(np.ascontiguousarray(patches.transpose(0, 3, 1, 2)))
         return tensor.to(self.device)
-
-    def train_indices(self) -> torch.Tensor:
-        return torch.arange(self.n_items) if self._labelled is None else self._labelled
-
-    def sample_train(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        positions = torch.randint(self.n_train, (int(count),), generator=generator)
-        return positions if self._labelled is None else self._labelled[positions]
 
     def spatial_neighbours(
         self, indices: torch.Tensor, radius: int, generator: torch.Generator
@@ -304,7 +312,7 @@ def _tile_indices(rows: slice, cols: slice, width: int) -> torch.Tensor:
     return (tile_rows * width + tile_cols).reshape(-1)
 
 
-class ImageSource:
+class ImageSource(_TrainItems):
     """Whole images of an `ImageSet`, held once on the device (N, C, H, W) in [0, 1]; items are
     images; unknown labels (-1) are not scored.
 
@@ -325,19 +333,15 @@ class ImageSource:
         self.in_channels = images.n_channels
         self.assignment_shape = (images.n_images,)
         self.has_labels = bool((images.item_classes() >= 0).any())
-        self._train: torch.Tensor | None = None
+        self._train_items: torch.Tensor | None = None
         if train_items is not None:
             items = np.asarray(train_items)
             if items.ndim != 1 or not np.issubdtype(items.dtype, np.integer):
                 raise DataError("train_items must be a 1-D array of image indices")
             if items.size and (items.min() < 0 or items.max() >= self.n_items):
                 raise DataError(f"train_items must lie in [0, {self.n_items})")
-            self._train = torch.from_numpy(items.astype(np.int64))
+            self._train_items = torch.from_numpy(items.astype(np.int64))
         self._labels: torch.Tensor | None = None
-
-    @property
-    def n_train(self) -> int:
-        return self.n_items if self._train is None else len(self._train)
 
     def batch(self, indices: torch.Tensor) -> torch.Tensor:
         return self.tensor[indices.to(self.tensor.device)]
@@ -350,13 +354,6 @@ class ImageSource:
             labels = np.asarray(self.images.labels, dtype=np.int64)
             self._labels = torch.from_numpy(labels).to(self.tensor.device)
         return self._labels[indices.to(self.tensor.device)]
-
-    def train_indices(self) -> torch.Tensor:
-        return torch.arange(self.n_items) if self._train is None else self._train
-
-    def sample_train(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        positions = torch.randint(self.n_train, (int(count),), generator=generator)
-        return positions if self._train is None else self._train[positions]
 
     def eval_batches(
         self, batch_size: int, shard: Shard | None = None

@@ -442,21 +442,33 @@ class Trainer:
             features = self.embed_items(train.numpy())
         self.method.fit_feature_clusters(features)
 
-    @torch.no_grad()
     def embed_items(self, indices: np.ndarray, source: DataSource | None = None) -> torch.Tensor:
         """Backbone features (n, d) of the items `indices` only, patch by patch, on the CPU."""
-        source = source or self.source
+        with self._evaluating():
+            return torch.cat(
+                [self.model.embed(x).float().cpu() for x in self._item_inputs(indices, source)]
+            )
+
+    @contextlib.contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """Eval mode, no gradients and the trainer's autocast; the training mode restored after."""
         was_training = self.model.training
         self.model.eval()
-        chunks = []
         try:
-            with self._autocast():
-                for start in range(0, len(indices), self.eval_batch_size):
-                    chunk = torch.as_tensor(indices[start : start + self.eval_batch_size]).long()
-                    chunks.append(self.model.embed(source.batch(chunk)).float().cpu())
+            with torch.no_grad(), self._autocast():
+                yield
         finally:
             self.model.train(was_training)
-        return torch.cat(chunks)
+
+    def _item_inputs(
+        self, indices: np.ndarray, source: DataSource | None
+    ) -> Iterator[torch.Tensor]:
+        """The inputs of the items `indices` (default source: the trainer's), a batch at a time."""
+        source = source or self.source
+        for start in range(0, len(indices), self.eval_batch_size):
+            yield source.batch(
+                torch.as_tensor(indices[start : start + self.eval_batch_size]).long()
+            )
 
     # ------------------------------------------------------------------ inference
     def uses_dense_inference(self, source: DataSource | None = None) -> bool:
@@ -519,22 +531,14 @@ class Trainer:
 
     def assign_items(self, indices: np.ndarray, source: DataSource | None = None) -> np.ndarray:
         """Hard cluster (n,) of the items `indices` only (e.g. a sample of a large scene)."""
-        source = source or self.source
-        was_training = self.model.training
-        self.model.eval()
         labels = []
-        try:
-            with torch.no_grad(), self._autocast():
-                for start in range(0, len(indices), self.eval_batch_size):
-                    chunk = torch.as_tensor(indices[start : start + self.eval_batch_size])
-                    inputs = source.batch(chunk.long())
-                    if self.clusters_features:
-                        found = self.method.feature_labels(self.model.embed(inputs).float())
-                    else:
-                        found = self.model(inputs).argmax(dim=1)
-                    labels.append(found.cpu().numpy())
-        finally:
-            self.model.train(was_training)
+        with self._evaluating():
+            for inputs in self._item_inputs(indices, source):
+                if self.clusters_features:
+                    found = self.method.feature_labels(self.model.embed(inputs).float())
+                else:
+                    found = self.model(inputs).argmax(dim=1)
+                labels.append(found.cpu().numpy())
         joined = np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
         return joined.astype(self._label_dtype())
 
@@ -558,21 +562,16 @@ class Trainer:
                 return self.method.feature_memberships(features)
             return outputs.argmax(dim=1) if what == "labels" else outputs.float()
 
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), self._autocast():
-                if self.uses_dense_inference(source):
-                    patch_size = int(source.patch_size)  # type: ignore[attr-defined]
-                    for indices, block in source.dense_tiles(shard):  # type: ignore[attr-defined]
-                        outputs = self.model.dense_forward(block, patch_size, embed=embed)
-                        yield indices, finish(outputs.reshape(len(indices), -1)).cpu()
-                    return
-                for indices, inputs in source.eval_batches(self.eval_batch_size, shard):
-                    outputs = self.model.embed(inputs) if embed else self.model(inputs)
-                    yield indices, finish(outputs).cpu()
-        finally:
-            self.model.train(was_training)
+        with self._evaluating():
+            if self.uses_dense_inference(source):
+                patch_size = int(source.patch_size)  # type: ignore[attr-defined]
+                for indices, block in source.dense_tiles(shard):  # type: ignore[attr-defined]
+                    outputs = self.model.dense_forward(block, patch_size, embed=embed)
+                    yield indices, finish(outputs.reshape(len(indices), -1)).cpu()
+                return
+            for indices, inputs in source.eval_batches(self.eval_batch_size, shard):
+                outputs = self.model.embed(inputs) if embed else self.model(inputs)
+                yield indices, finish(outputs).cpu()
 
     def _map(self, source: DataSource | None, what: str) -> torch.Tensor:
         source = source or self.source

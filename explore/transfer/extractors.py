@@ -29,6 +29,7 @@ from torch import nn
 from explore.compute import limit_threads, resolve_device
 from explore.data.images import ImageSet
 from explore.errors import DataError, IncompatibleImagesError, ModelNotFoundError
+from explore.params import whole_number
 
 __all__ = [
     "CHANNEL_MODES",
@@ -499,11 +500,8 @@ def resolve_extractor(
     if kind == "pixels":
         if not argument:
             return PixelExtractor(seed=seed, **adapt)
-        try:
-            n_components = int(argument)
-        except ValueError:
-            n_components = -1
-        if n_components < 0:
+        n_components = whole_number(argument)
+        if n_components is None:
             raise DataError(f"pixels:N needs a number of PCA components N >= 0; got {spec!r}")
         return PixelExtractor(n_components or None, seed=seed, **adapt)
     if kind == "run" and argument:

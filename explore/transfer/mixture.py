@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from explore.compute import check_feature_array, limit_threads
 from explore.errors import DataError
+from explore.params import store_init_params
 
 if TYPE_CHECKING:
     from explore.data.images import ImageSet
@@ -82,14 +83,7 @@ class DirichletProcessMixture(ClusterMixin, BaseEstimator):
         n_init: int = 1,
         seed: int = 0,
     ) -> None:
-        self.max_clusters = max_clusters
-        self.weight_concentration_prior = weight_concentration_prior
-        self.covariance_type = covariance_type
-        self.init_params = init_params
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_init = n_init
-        self.seed = seed
+        store_init_params(self, locals())
 
     def _check_parameters(self, n_samples: int) -> None:
         if not (isinstance(self.max_clusters, int | np.integer) and self.max_clusters >= 1):

@@ -8,7 +8,7 @@ entry ``v - 1``; otherwise (clusters, image-set classes) ``v`` takes palette ent
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import datashader as ds
 import holoviews as hv
@@ -159,6 +159,18 @@ def embedding_plot(
     # HoloViews adds a legend of the categories to categorically shaded output.
     layers = shaded_points(element, key) * highlight_layer(points, highlight)
     return layers.opts(title=title, responsive=True, min_height=400, show_legend=True)
+
+
+def points_of_items(
+    items: Callable[[], np.ndarray] | None, wanted: np.ndarray | Sequence[int] | None
+) -> np.ndarray:
+    """Indices of the points whose item is among `wanted` (pixels' flat indices, or item
+    indices for image sets); `items()` gives each point's item. None for either: no points
+    (`items` is not called)."""
+    if items is None or wanted is None:
+        return np.empty(0, dtype=np.int64)
+    wanted = np.asarray(wanted, dtype=np.int64).ravel()
+    return np.flatnonzero(np.isin(items(), wanted))
 
 
 def selected_points(points: np.ndarray, bounds: Sequence[float] | None) -> np.ndarray:
