@@ -94,8 +94,10 @@ class RunTools(pn.viewable.Viewer):
         )
         self.view.param.watch(self.refresh, "shown")
         self.session.param.watch(self.refresh, ["merges", "records", "dataset"])
-        # a message is about the run it was written for: another run or dataset clears it
-        self.session.param.watch(self._clear_message, ["run_name", "dataset"])
+        # A message is about the run it was written for: the next run clears it. (Not a dataset
+        # change: cleared from the upload's handler, the page fetched the pane's stylesheets
+        # from Panel's CDN, which an offline user does not reach.)
+        self.session.param.watch(self._clear_message, ["run_name"])
         self.refresh()
 
     def _show_message(self, event: param.parameterized.Event) -> None:
