@@ -499,13 +499,17 @@ class TrainingView(pn.viewable.Viewer):
         return "\n".join(rows)
 
     def __panel__(self) -> pn.viewable.Viewable:
+        # The box's pixels are highlighted in the views the dashboard adds (`below_map`, the
+        # Embedding tab): a view without them (a notebook's, `explore.dashboard.notebook`)
+        # does not offer it.
+        selection_note = pn.pane.Markdown(
+            "Draw a box on the cluster map (box-select tool) to highlight those pixels in "
+            "the moving embedding below and in the Embedding tab's UMAP."
+        )
         return pn.Column(
             pn.Row(self.player, self.follow_toggle, self.shown_label),
             self.tools,
-            pn.pane.Markdown(
-                "Draw a box on the cluster map (box-select tool) to highlight those pixels in "
-                "the moving embedding below and in the Embedding tab's UMAP."
-            ),
+            *([] if self.below_map is None else [selection_note]),
             pn.Row(
                 pn.Column(
                     pn.panel(self.cluster_view, sizing_mode="fixed"), css_classes=["cluster-map"]
