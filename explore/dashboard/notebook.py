@@ -164,7 +164,7 @@ class LiveRun(pn.viewable.Viewer):
 
     def _on_status(self, *events: Any) -> None:
         self.status_line.object = self._status_text()
-        self.stop_button.disabled = not self.session.running or self.session.status != "running"
+        self.stop_button.disabled = self.session.status != "running"
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
