@@ -5,6 +5,8 @@ early, and bad input raises the dashboard's messages. (Notebook 03 displays it u
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
 import holoviews as hv
@@ -134,3 +136,32 @@ def test_a_failing_run_shows_its_error_and_wait_raises_it(train, monkeypatch) ->
     with pytest.raises(FloatingPointError, match="the loss diverged"):
         run.wait(120)
     assert run.status == "failed" and "the loss diverged" in run.status_line.object
+
+
+def test_in_a_kernel_the_view_updates_on_the_kernels_thread(train) -> None:
+    """In a notebook the run's updates reach the view on the kernel's thread (its event loop
+    applies them while idle, `wait()` while it waits), never from the training thread, which
+    would race the kernel's handling of the browser's messages on the same Bokeh document."""
+    threads: list[threading.Thread] = []
+
+    def note(*events) -> None:
+        threads.append(threading.current_thread())
+
+    async def kernel() -> tuple[LiveRun, LiveRun]:
+        idle = watch(SSCC(n_clusters=16, epochs=2, seed=0), train)
+        for watched in (idle.view, idle.view.shown_label, idle.status_line):
+            watched.param.watch(note, "shown" if watched is idle.view else "object")
+        while idle.session.running:  # the cell is done: the kernel idles
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        busy = watch("kmeans", train, n_clusters=4)
+        busy.view.param.watch(note, "shown")
+        busy.wait(120)  # a cell that blocks the kernel: wait() applies the updates itself
+        return idle, busy
+
+    idle, busy = asyncio.run(kernel())
+    assert threads and all(thread is threading.main_thread() for thread in threads)
+    assert idle.view.shown == 2 and "finished after 2 epochs" in idle.status_line.object
+    assert [record.epoch for record in idle.history] == [1, 2]
+    assert idle.session.runs[idle.session.run_name].history.last.epoch == 2
+    assert busy.view.shown == 1 and busy.status == "finished"

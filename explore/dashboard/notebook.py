@@ -16,17 +16,27 @@ given; nothing is read from disk. Bad input raises the error the dashboard shows
 than the data, an unknown config, ...); a run that fails in its thread shows the error in the
 view, and `wait()` raises it.
 
-Updates from the training thread: in a notebook Panel sends each change of a displayed
-component over the output's comm as soon as it is made, from whichever thread makes it
-(`panel.io.notebook.push`), so the session's param watchers redraw the view from the training
-thread, as on the served page; nothing is scheduled. While the view is first rendered the run
-publishes nothing (`NotebookSession.publishing` is held), so a fast first epoch never lands in
-a half-built output.
+Updates from the training thread: in a notebook, Panel sends each change of a displayed
+component over the output's comm at once, from whichever thread makes it
+(`panel.io.notebook.push`), while the kernel's own thread applies what the browser sends back
+(plot ranges and sizes, widget values: `MimeRenderMixin._on_msg`) to the same Bokeh document.
+Both at once lose updates: BokehJS then reports "reference ... isn't known" and the map stayed
+at an earlier epoch than the label beside it. So the session publishes on the thread that made
+it, the kernel's: every record, provisional map and kept run the training thread produces is
+queued and applied by a callback on the kernel's event loop (`call_soon_threadsafe`), as a
+Bokeh server applies a thread's changes on its next tick (`pn.state.execute`); the view updates
+while the kernel is idle, and while `wait()` waits (it applies them too). Without a running
+event loop (a script, a test) the training thread publishes itself, as on the page.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import queue
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import panel as pn
@@ -60,6 +70,14 @@ def registered_name(method: Any) -> str:
     )
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on this thread (a notebook kernel's, in a cell), else None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def check_data(data: Any) -> None:
     """DataError unless `data` is a `Scene` or an `ImageSet`."""
     if not isinstance(data, Scene | ImageSet):
@@ -78,9 +96,34 @@ class NotebookSession(TrainingSession):
         super().__init__(**params)
         self.given = given
         self.failure: BaseException | None = None  # the exception behind `error`, if any
-        # Held while a notebook output renders the view: the run publishes nothing meanwhile.
-        self.publishing = threading.RLock()
+        self._owner = threading.current_thread()
+        self._loop = _running_loop()
+        self._pending: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]]]
+        self._pending = queue.SimpleQueue()
         self.dataset = self.add_upload(data.name, data, prefix=NOTEBOOK_PREFIX)
+
+    # ------------------------------------------------------------------ publishing
+    def in_owner(self, update: Callable[..., None], *args: Any) -> None:
+        """`update(*args)` on the thread that made the session (the kernel's, which renders
+        the view): at once there, else queued for `drain`, which the kernel's event loop is
+        asked to run; at once anywhere without an event loop."""
+        if self._loop is None or threading.current_thread() is self._owner:
+            update(*args)
+            return
+        self._pending.put((update, args))
+        with contextlib.suppress(RuntimeError):  # a closed loop: `wait()` applies them
+            self._loop.call_soon_threadsafe(self.drain)
+
+    def drain(self) -> None:
+        """Apply the queued updates, oldest first (on the owner thread only)."""
+        if threading.current_thread() is not self._owner:
+            return
+        while True:
+            try:
+                update, args = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            update(*args)
 
     def _build_method(self, data: Scene | ImageSet) -> Any:
         if self.given is None:
@@ -91,16 +134,23 @@ class NotebookSession(TrainingSession):
         return self.given
 
     def _fail(self, error: BaseException) -> None:
-        self.failure = error
+        self.failure = error  # the exception behind `error`: `wait()` raises it
         super()._fail(error)
 
+    # Everything the training thread publishes, in its order: records, provisional maps, and
+    # its last word (the run kept, from the records, then the status and message).
     def _on_epoch(self, record: EpochRecord) -> None:
-        with self.publishing:
-            super()._on_epoch(record)
+        self.in_owner(super()._on_epoch, record)
 
     def _on_live(self, live: LiveMap) -> None:
-        with self.publishing:
-            super()._on_live(live)
+        self.in_owner(super()._on_live, live)
+
+    def _end(self, status: str, message: str) -> None:
+        self.in_owner(super()._end, status, message)
+
+    def _end_failed(self, error: BaseException) -> None:
+        self.failure = error
+        self.in_owner(super()._end_failed, error)
 
 
 class LiveRun(pn.viewable.Viewer):
@@ -145,10 +195,14 @@ class LiveRun(pn.viewable.Viewer):
         """Block until the run ends and return the fitted method (after `stop()`, fitted with
         the epochs it trained). TimeoutError after `timeout` seconds while it still runs; a
         failed run raises its error."""
-        if not self.session.join(timeout):
-            raise TimeoutError(
-                f"the run is still going after {timeout} s: wait longer, or stop() it"
-            )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.session.join(0.1):  # the view follows meanwhile (queued updates)
+            self.session.drain()
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the run is still going after {timeout} s: wait longer, or stop() it"
+                )
+        self.session.drain()
         if self.session.status == "failed":
             if self.session.failure is not None:
                 raise self.session.failure
@@ -172,10 +226,6 @@ class LiveRun(pn.viewable.Viewer):
             self.view,
             sizing_mode="stretch_width",
         )
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        with self.session.publishing:  # no epoch lands in the output while it is built
-            return super()._repr_mimebundle_(include, exclude)
 
 
 def watch(method: Any, data: Scene | ImageSet, **settings: Any) -> LiveRun:

@@ -452,8 +452,12 @@ class TrainingSession(param.Parameterized):
         try:
             target()
         except Exception as error:  # noqa: BLE001 - every failure is shown, never raised
-            self._fail(error)
-            self._keep_run("failed")
+            self._end_failed(error)
+
+    def _end_failed(self, error: BaseException) -> None:
+        """The training thread failed: show why, keep what it trained."""
+        self._fail(error)
+        self._keep_run("failed")
 
     def _fail(self, error: BaseException) -> None:
         text = str(error) if isinstance(error, ExploreError | ValueError) else repr(error)
@@ -496,10 +500,8 @@ class TrainingSession(param.Parameterized):
             trainer.fit()
         self._method.adopt_trainer(trainer)
         status = "stopped" if trainer.stop_requested or self._stop_requested else "finished"
-        self._keep_run(status)
-        self.status = status
         epochs = f"{trainer.epoch} epoch" + ("" if trainer.epoch == 1 else "s")
-        self.message = f"{self.run_name}: {status} after {epochs}"
+        self._end(status, f"{self.run_name}: {status} after {epochs}")
 
     def _train_shallow(self) -> None:
         """An anchor (k-means, spectral clustering): one fit through `explore.runs`, shown as
@@ -518,9 +520,13 @@ class TrainingSession(param.Parameterized):
             seconds=run.seconds,
         )
         self._on_epoch(record)
-        self._keep_run("finished")
-        self.status = "finished"
-        self.message = f"{self.run_name}: finished"
+        self._end("finished", f"{self.run_name}: finished")
+
+    def _end(self, status: str, message: str) -> None:
+        """The training thread's last word: keep the run, then say how it ended."""
+        self._keep_run(status)
+        self.status = status
+        self.message = message
 
     def _keep_run(self, status: str) -> None:
         if not self.records:

@@ -510,11 +510,15 @@ class TrainingView(pn.viewable.Viewer):
             pn.Row(self.player, self.follow_toggle, self.shown_label),
             self.tools,
             *([] if self.below_map is None else [selection_note]),
-            pn.Row(
+            # side by side where they fit, else one under the other (a notebook's output is
+            # narrower than the page's main area)
+            pn.FlexBox(
                 pn.Column(
                     pn.panel(self.cluster_view, sizing_mode="fixed"), css_classes=["cluster-map"]
                 ),
                 pn.panel(self.truth_view, sizing_mode="fixed"),
+                flex_wrap="wrap",
+                sizing_mode="stretch_width",
             ),
             *([] if self.below_map is None else [self.below_map]),
             pn.Row(
