@@ -77,6 +77,9 @@ def test_a_watched_method_trains_to_the_end_and_its_view_shows_the_last_epoch(tr
     layout = run.__panel__()  # the dashboard's view under a status line and Stop
     assert layout.objects[0].objects[0] is run.stop_button
     assert layout.select(pn.widgets.Player) == [run.view.player]
+    # the map is redrawn in place (a DynamicMap), not swapped for a new figure per update
+    maps = [pane.object for pane in layout.select(pn.pane.HoloViews)]
+    assert any(isinstance(element, hv.DynamicMap) for element in maps)
     assert "box-select" not in str(run.view.__panel__())  # no embedding to highlight in
 
 

@@ -161,7 +161,8 @@ class LiveRun(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.view = TrainingView(session=self.session)
+        # the map redrawn in place: a new figure per update can stop following in JupyterLab
+        self.view = TrainingView(session=self.session, in_place=True)
         self.status_line = pn.pane.Markdown(
             self._status_text(), css_classes=["run-status"], margin=(5, 10)
         )

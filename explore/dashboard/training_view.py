@@ -164,6 +164,12 @@ class TrainingView(pn.viewable.Viewer):
     below_map = param.Parameter(
         default=None, doc="a view shown under the maps (the dashboard's moving embedding)"
     )
+    in_place = param.Boolean(
+        default=False,
+        doc="draw a scene's cluster map as a DynamicMap redrawn in place, not a new figure per "
+        "update: in a notebook, Panel's comms can fail to swap a figure redrawn often (the "
+        "notebook view, `explore.dashboard.notebook`)",
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -506,6 +512,10 @@ class TrainingView(pn.viewable.Viewer):
             "Draw a box on the cluster map (box-select tool) to highlight those pixels in "
             "the moving embedding below and in the Embedding tab's UMAP."
         )
+        if self.in_place and isinstance(self._data(), Scene):
+            cluster_map = pn.pane.HoloViews(hv.DynamicMap(self.cluster_view), sizing_mode="fixed")
+        else:
+            cluster_map = pn.panel(self.cluster_view, sizing_mode="fixed")
         return pn.Column(
             pn.Row(self.player, self.follow_toggle, self.shown_label),
             self.tools,
@@ -513,9 +523,7 @@ class TrainingView(pn.viewable.Viewer):
             # side by side where they fit, else one under the other (a notebook's output is
             # narrower than the page's main area)
             pn.FlexBox(
-                pn.Column(
-                    pn.panel(self.cluster_view, sizing_mode="fixed"), css_classes=["cluster-map"]
-                ),
+                pn.Column(cluster_map, css_classes=["cluster-map"]),
                 pn.panel(self.truth_view, sizing_mode="fixed"),
                 flex_wrap="wrap",
                 sizing_mode="stretch_width",
