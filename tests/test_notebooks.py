@@ -57,6 +57,8 @@ KEY_FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
         "figure-cross-correlation": ("Rect", "Text"),
         "figure-curves": ("Line", "VBar"),
         "figure-replay": ("Image", "ipywidget"),
+        "figure-live-training": ("Image", "Line", "VBar"),
+        "figure-live-final": ("Image",),
         "figure-unseen": ("Image",),
     },
     "04_cc_and_sacc.ipynb": {

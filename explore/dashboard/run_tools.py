@@ -253,7 +253,9 @@ class RunTools(pn.viewable.Viewer):
         self.export_note.object = " ".join(dict.fromkeys(reasons))
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(
+        # The two groups side by side where they fit, else one under the other (a notebook's
+        # output is narrower than the page's main area).
+        return pn.FlexBox(
             pn.Column(
                 pn.pane.Markdown("**Merge clusters**", margin=(0, 10)),
                 pn.Row(self.merge_choice, self.merge_button, self.reset_button),
@@ -267,5 +269,6 @@ class RunTools(pn.viewable.Viewer):
                 width=580,
             ),
             css_classes=["run-tools"],
+            flex_wrap="wrap",
             sizing_mode="stretch_width",
         )

@@ -181,14 +181,15 @@ class TrainingSession(param.Parameterized):
         """This session's uploaded datasets by their names in the dataset choices."""
         return dict(self._uploads)
 
-    def add_upload(self, label: str, data: Scene | ImageSet) -> str:
-        """Offer uploaded data as "upload: <label>" (numbered when the name is taken) in this
-        session's dataset choices; returns that name. Nothing earlier is replaced."""
-        key = f"{UPLOAD_PREFIX}{label}"
+    def add_upload(self, label: str, data: Scene | ImageSet, prefix: str = UPLOAD_PREFIX) -> str:
+        """Offer uploaded data as "upload: <label>" (`prefix` + label, numbered when the name
+        is taken) in this session's dataset choices; returns that name. Nothing earlier is
+        replaced."""
+        key = f"{prefix}{label}"
         count = 1
         while key in self._uploads:
             count += 1
-            key = f"{UPLOAD_PREFIX}{label} ({count})"
+            key = f"{prefix}{label} ({count})"
         self._uploads[key] = data
         self.param.dataset.objects = [*self.param.dataset.objects, key]
         return key
@@ -220,6 +221,11 @@ class TrainingSession(param.Parameterized):
     def current_data(self) -> Scene | ImageSet | None:
         """The data the current run trains on (None before a start)."""
         return self._data
+
+    @property
+    def current_method(self) -> Any:
+        """The current run's estimator (None before a start): fitted once the run has ended."""
+        return self._method
 
     # ------------------------------------------------------------------ control
     def start(self) -> bool:
@@ -405,12 +411,16 @@ class TrainingSession(param.Parameterized):
         return history
 
     # ------------------------------------------------------------------ internals
-    def _build_method(self, data: Scene | ImageSet) -> Any:
+    def _check_size(self, data: Scene | ImageSet) -> None:
+        """DataError when K is larger than the number of items of `data`."""
         n_items = data.n_pixels if isinstance(data, Scene) else data.n_images
         if self.n_clusters > n_items:
             raise DataError(
                 f"K={self.n_clusters} is larger than the {n_items} items of {data.name}"
             )
+
+    def _build_method(self, data: Scene | ImageSet) -> Any:
+        self._check_size(data)
         if self.method in SHALLOW_METHODS:
             return build_method(self.method, data, n_clusters=self.n_clusters, seed=self.seed)
         options: dict[str, Any] = {"epochs": self.epochs}
@@ -442,8 +452,12 @@ class TrainingSession(param.Parameterized):
         try:
             target()
         except Exception as error:  # noqa: BLE001 - every failure is shown, never raised
-            self._fail(error)
-            self._keep_run("failed")
+            self._end_failed(error)
+
+    def _end_failed(self, error: BaseException) -> None:
+        """The training thread failed: show why, keep what it trained."""
+        self._fail(error)
+        self._keep_run("failed")
 
     def _fail(self, error: BaseException) -> None:
         text = str(error) if isinstance(error, ExploreError | ValueError) else repr(error)
@@ -479,16 +493,15 @@ class TrainingSession(param.Parameterized):
                 # shows its clusters forming (image sets show images per cluster per epoch)
                 callbacks.append(LiveAssignments(self._on_live, interval=LIVE_INTERVAL))
             self._trainer = self._method.make_trainer(self._data, callbacks=callbacks)
+            self._trainer.progress = False  # the view shows progress: no bars from the thread
             self.total_epochs = self._trainer.epochs
         trainer = self._trainer
         if not self._stop_requested:  # a stop during set-up ends the run before epoch 1
             trainer.fit()
         self._method.adopt_trainer(trainer)
         status = "stopped" if trainer.stop_requested or self._stop_requested else "finished"
-        self._keep_run(status)
-        self.status = status
         epochs = f"{trainer.epoch} epoch" + ("" if trainer.epoch == 1 else "s")
-        self.message = f"{self.run_name}: {status} after {epochs}"
+        self._end(status, f"{self.run_name}: {status} after {epochs}")
 
     def _train_shallow(self) -> None:
         """An anchor (k-means, spectral clustering): one fit through `explore.runs`, shown as
@@ -507,9 +520,13 @@ class TrainingSession(param.Parameterized):
             seconds=run.seconds,
         )
         self._on_epoch(record)
-        self._keep_run("finished")
-        self.status = "finished"
-        self.message = f"{self.run_name}: finished"
+        self._end("finished", f"{self.run_name}: finished")
+
+    def _end(self, status: str, message: str) -> None:
+        """The training thread's last word: keep the run, then say how it ended."""
+        self._keep_run(status)
+        self.status = status
+        self.message = message
 
     def _keep_run(self, status: str) -> None:
         if not self.records:

@@ -165,6 +165,12 @@ class TrainingView(pn.viewable.Viewer):
     below_map = param.Parameter(
         default=None, doc="a view shown under the maps (the dashboard's moving embedding)"
     )
+    in_place = param.Boolean(
+        default=False,
+        doc="draw a scene's cluster map as a DynamicMap redrawn in place, not a new figure per "
+        "update: in a notebook, Panel's comms can fail to swap a figure redrawn often (the "
+        "notebook view, `explore.dashboard.notebook`)",
+    )
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -528,19 +534,29 @@ class TrainingView(pn.viewable.Viewer):
         return "\n".join(rows)
 
     def __panel__(self) -> pn.viewable.Viewable:
+        # The box's pixels are highlighted in the views the dashboard adds (`below_map`, the
+        # Embedding tab): a view without them (a notebook's, `explore.dashboard.notebook`)
+        # does not offer it.
+        selection_note = pn.pane.Markdown(
+            "Click a pixel of the cluster map to add its cluster to the clusters to merge. "
+            "Draw a box on it (box-select tool) to highlight those pixels in the moving "
+            "embedding below and in the Embedding tab's UMAP."
+        )
+        if self.in_place and isinstance(self._data(), Scene):
+            cluster_map = pn.pane.HoloViews(hv.DynamicMap(self.cluster_view), sizing_mode="fixed")
+        else:
+            cluster_map = pn.panel(self.cluster_view, sizing_mode="fixed")
         return pn.Column(
             pn.Row(self.player, self.follow_toggle, self.shown_label),
             self.tools,
-            pn.pane.Markdown(
-                "Click a pixel of the cluster map to add its cluster to the clusters to merge. "
-                "Draw a box on it (box-select tool) to highlight those pixels in the moving "
-                "embedding below and in the Embedding tab's UMAP."
-            ),
-            pn.Row(
-                pn.Column(
-                    pn.panel(self.cluster_view, sizing_mode="fixed"), css_classes=["cluster-map"]
-                ),
+            *([] if self.below_map is None else [selection_note]),
+            # side by side where they fit, else one under the other (a notebook's output is
+            # narrower than the page's main area)
+            pn.FlexBox(
+                pn.Column(cluster_map, css_classes=["cluster-map"]),
                 pn.panel(self.truth_view, sizing_mode="fixed"),
+                flex_wrap="wrap",
+                sizing_mode="stretch_width",
             ),
             *([] if self.below_map is None else [self.below_map]),
             pn.Row(
