@@ -546,18 +546,17 @@ class TrainingView(pn.viewable.Viewer):
             cluster_map = pn.pane.HoloViews(hv.DynamicMap(self.cluster_view), sizing_mode="fixed")
         else:
             cluster_map = pn.panel(self.cluster_view, sizing_mode="fixed")
+        map_column = pn.Column(cluster_map, css_classes=["cluster-map"])
+        truth = pn.panel(self.truth_view, sizing_mode="fixed")
+        if self.in_place:  # a notebook's output is narrower: wrap where they do not fit
+            maps = pn.FlexBox(map_column, truth, flex_wrap="wrap", sizing_mode="stretch_width")
+        else:  # the page's main area: side by side (a wrapping box stacked the image grids)
+            maps = pn.Row(map_column, truth)
         return pn.Column(
             pn.Row(self.player, self.follow_toggle, self.shown_label),
             self.tools,
             *([] if self.below_map is None else [selection_note]),
-            # side by side where they fit, else one under the other (a notebook's output is
-            # narrower than the page's main area)
-            pn.FlexBox(
-                pn.Column(cluster_map, css_classes=["cluster-map"]),
-                pn.panel(self.truth_view, sizing_mode="fixed"),
-                flex_wrap="wrap",
-                sizing_mode="stretch_width",
-            ),
+            maps,
             *([] if self.below_map is None else [self.below_map]),
             pn.Row(
                 pn.Column(self.losses_pane, self.loss_terms),
