@@ -618,8 +618,10 @@ CONCURRENT_RUNS = (
     # SSCC's epochs are short since dense inference (about 1 s on Salinas-A): 10 of them keep it
     # training until well after the closed page's session has ended.
     PlannedRun("sscc", n_clusters=6, epochs=10),
-    PlannedRun("cc", n_clusters=7, epochs=200, close_after_epochs=1),
     PlannedRun("s3ocnet", n_clusters=5, epochs=4),
+    # Started last, so the pages are watched from its first epoch on: started second, it trained
+    # 33 epochs while a loaded machine opened and filled the third page, before its close.
+    PlannedRun("cc", n_clusters=7, epochs=200, close_after_epochs=1),
 )
 WARM_UP_RUN = PlannedRun("sscc", n_clusters=4, epochs=1)
 

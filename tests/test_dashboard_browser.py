@@ -533,7 +533,18 @@ def test_highlights_belong_to_one_run(fresh_page, tmp_path: Path) -> None:
     _choose_dataset(page, "salinas_a")
     open_tab(page, "Training")
     _train(page, "kmeans", 6)
-    bars = next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])
+
+    def bar_colours() -> list[str]:
+        return next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])["colours"]
+
+    def map_palette() -> list[str]:
+        (image,) = _glyphs(plot_frame(page, EPOCH_1_MAP), "Image")
+        return image["palette"]
+
+    # the bars of the run, not the empty ones drawn before its epoch (a loaded machine redraws
+    # them after the status line says finished)
+    wait_for(lambda: bar_colours() == map_palette(), 60, "the run's bars", poll=0.25)
+    bars = {"colours": bar_colours()}
     open_tab(page, "Embedding")
     set_number(page, "umap-max-points", 1000)
     page.wait_for_timeout(500)
