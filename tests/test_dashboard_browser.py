@@ -508,9 +508,10 @@ def test_one_colour_per_cluster_on_the_map_sizes_and_spectra(fresh_page, tmp_pat
     _choose_dataset(page, "salinas_a")
     open_tab(page, "Training")
     _train(page, "kmeans", 6)
-    bars = next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])
-    by_cluster = [colour.lower() for colour in bars["colours"]]
-    assert len(by_cluster) == 6 and len(set(by_cluster)) == 6
+
+    def bar_colours() -> list[str]:
+        bars = next(g for g in plot_frame(page, "cluster sizes").glyphs if g["colours"])
+        return [colour.lower() for colour in bars["colours"]]
 
     def map_colours() -> list[str]:  # map value k = cluster k
         (image,) = _glyphs(plot_frame(page, EPOCH_1_MAP), "Image")
@@ -520,9 +521,12 @@ def test_one_colour_per_cluster_on_the_map_sizes_and_spectra(fresh_page, tmp_pat
         lines = _glyphs(plot_frame(page, "mean spectrum per cluster"), "Line")
         return [line["line"].lower() for line in lines]
 
-    # The views update one after another from the server: wait until each shows this run.
-    wait_for(lambda: map_colours() == by_cluster, 30, "the map in the bars' colours", poll=0.25)
-    wait_for(lambda: spectra_colours() == by_cluster, 30, "the spectra in them", poll=0.25)
+    # The views update one after another from the server (on a loaded machine the bars of the
+    # empty run can still be there after the status says finished): wait for each to show it.
+    wait_for(lambda: map_colours() == bar_colours(), 60, "the bars in the map's colours", 0.25)
+    by_cluster = bar_colours()
+    assert len(by_cluster) == 6 and len(set(by_cluster)) == 6
+    wait_for(lambda: spectra_colours() == by_cluster, 60, "the spectra in them", poll=0.25)
     _snap(page, tmp_path, "defect6_colours", full_page=True)
 
 
