@@ -14,10 +14,9 @@ import panel as pn
 import param
 
 from explore.dashboard.scene_view import map_frame, scene_axes
-from explore.dashboard.session import FinishedRun, TrainingSession
+from explore.dashboard.session import FinishedRun, TrainingSession, merge_record
 from explore.dashboard.training_view import _truth_of, cluster_palette
 from explore.data.images import ImageSet
-from explore.runs import score
 from explore.training.history import RunHistory
 from explore.viz import cluster_image_grid, label_map
 
@@ -33,13 +32,8 @@ def merged_run(run: FinishedRun, lookup: Any) -> FinishedRun:
     lookup = np.asarray(lookup, dtype=np.int64)
     labels = lookup[np.asarray(run.labels)]
     history = RunHistory(run.history.metadata)
-    last = run.history.last
-    if last is not None:
-        scores = score(run.data, labels)
-        metrics = {} if scores is None else scores.as_dict()
-        kept = {key: float(metrics[key]) for key in last.metrics if key in metrics}
-        assignments = None if last.assignments is None else lookup[np.asarray(last.assignments)]
-        history.append(dataclasses.replace(last, metrics=kept, assignments=assignments))
+    if run.history.last is not None:  # the table shows the last epoch's metrics
+        history.append(merge_record(run.history.last, lookup, run.data))
     settings = {**run.settings, "n_clusters": int(lookup.max()) + 1}
     return dataclasses.replace(
         run, name=f"{run.name} (merged)", labels=labels, history=history, settings=settings

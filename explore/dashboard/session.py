@@ -106,6 +106,34 @@ class FinishedRun:
         return dict(last.metrics) if last is not None else {}
 
 
+def merge_record(
+    record: EpochRecord, lookup: np.ndarray, data: Scene | ImageSet | None
+) -> EpochRecord:
+    """`record` with a merge relabelling (model's cluster k -> merged cluster `lookup[k]`)
+    applied: assignments relabelled, sizes added up, metrics scored again on the merged clusters
+    of `data` (dropped for an epoch without a map)."""
+    lookup = np.asarray(lookup, dtype=np.int64)
+    sizes = np.bincount(
+        lookup[: len(record.cluster_sizes)],
+        weights=np.asarray(record.cluster_sizes, dtype=np.float64),
+        minlength=int(lookup.max()) + 1,
+    )
+    metrics: dict[str, float] = {}
+    assignments = None
+    if record.assignments is not None:
+        assignments = lookup[np.asarray(record.assignments)]
+        scores = score(data, assignments) if data else None
+        if scores is not None:
+            values = scores.as_dict()
+            metrics = {k: float(values[k]) for k in record.metrics if k in values}
+    return dataclasses.replace(
+        record,
+        assignments=assignments,
+        cluster_sizes=[int(round(v)) for v in sizes],
+        metrics=metrics,
+    )
+
+
 class TrainingSession(param.Parameterized):
     """Settings, state and runs of one dashboard session (one training thread at a time)."""
 
@@ -354,25 +382,7 @@ class TrainingSession(param.Parameterized):
         cached = self._merged_cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        sizes = np.bincount(
-            lookup[: len(record.cluster_sizes)],
-            weights=np.asarray(record.cluster_sizes, dtype=np.float64),
-            minlength=int(lookup.max()) + 1,
-        )
-        metrics: dict[str, float] = {}
-        assignments = None
-        if record.assignments is not None:
-            assignments = lookup[np.asarray(record.assignments)]
-            scores = score(self.current_data, assignments) if self.current_data else None
-            if scores is not None:
-                values = scores.as_dict()
-                metrics = {k: float(values[k]) for k in record.metrics if k in values}
-        merged = dataclasses.replace(
-            record,
-            assignments=assignments,
-            cluster_sizes=[int(round(v)) for v in sizes],
-            metrics=metrics,
-        )
+        merged = merge_record(record, lookup, self.current_data)
         self._merged_cache = (key, merged)
         return merged
 
