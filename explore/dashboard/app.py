@@ -274,20 +274,30 @@ class Dashboard:
             palette = cluster_palette(
                 run_labels, None if truth is None else np.ravel(truth), n_clusters
             )
-            self._embedded_run = run.name
-            self.embedding_view.param.update(
-                features=np.asarray(features, dtype=np.float32),
-                assignments=labels.astype(np.int64),
-                cluster_palette=palette,
-                class_labels=classes,  # 1..C, 0 unlabelled (`_truth_of`), named by the data
-                class_names=list(data.class_names) or None,
-                zero_is_unlabelled=True,
-                pixel_index=index if isinstance(data, Scene) else None,
-            )
-            self.embed_status.object = f"Embedding of {run.name}: {len(index)} items."
-            self.embedding_view.compute()
+            shown = {
+                "features": np.asarray(features, dtype=np.float32),
+                "assignments": labels.astype(np.int64),
+                "cluster_palette": palette,
+                "class_labels": classes,  # 1..C, 0 unlabelled (`_truth_of`), named by the data
+                "class_names": list(data.class_names) or None,
+                "zero_is_unlabelled": True,
+                "pixel_index": index if isinstance(data, Scene) else None,
+            }
         except Exception as error:  # noqa: BLE001 - shown in the page, never raised
-            self.embed_status.object = f"Embedding failed: {error}"
+            self.session.publish(self._show_embed_status, f"Embedding failed: {error}")
+            return
+        self.session.publish(self._show_embedding, run.name, shown)
+
+    def _show_embed_status(self, text: str) -> None:
+        self.embed_status.object = text
+
+    def _show_embedding(self, run_name: str, shown: dict[str, Any]) -> None:
+        """On the page's thread: hand a run's embedding to the embedding view and start UMAP."""
+        self._embedded_run = run_name
+        self.embedding_view.param.update(**shown)
+        n_items = len(shown["features"])
+        self.embed_status.object = f"Embedding of {run_name}: {n_items} items."
+        self.embedding_view.compute()
 
     # ------------------------------------------------------------------ end
     def end_session(self, timeout: float = END_TIMEOUT) -> threading.Thread:
@@ -317,14 +327,16 @@ class Dashboard:
                 _LIVE.count(-1 if self.served else 0),
             )
             return
+        # the thread's own word: its last results were for a page that is gone
+        status, epochs = session.last_word or (session.status, session.epoch)
         self.release()
         release_memory()
         log.info(
             "session ended: run '%s' %s after %d of %d epochs; training thread ended, memory "
             "released (%d live)",
             run,
-            session.status,
-            session.epoch,
+            status,
+            epochs,
             session.total_epochs,
             _LIVE.count(-1 if self.served else 0),
         )

@@ -19,6 +19,7 @@ import numpy as np
 import panel as pn
 import param
 
+from explore.dashboard.publishing import PageUpdates
 from explore.errors import DataError, ExploreError
 from explore.transfer.embedding import subsample_indices, umap_embedding
 from explore.viz.embedding import (
@@ -90,6 +91,7 @@ class EmbeddingView(pn.viewable.Viewer):
         self._thread_key: tuple | None = None
         self._points_key: tuple | None = None
         self._generation = 0
+        self.page_updates = PageUpdates()  # the UMAP thread's results are shown through it
         self._shaded: hv.DynamicMap | None = None
         self.bounds_stream = hv.streams.BoundsXY(bounds=None)
         self.bounds_stream.add_subscriber(self._on_bounds)
@@ -176,6 +178,7 @@ class EmbeddingView(pn.viewable.Viewer):
         return thread
 
     def _run(self, key: tuple, data: np.ndarray, sample: np.ndarray) -> None:
+        """The UMAP thread: embed, then show the result on the page's thread."""
         started = time.perf_counter()
         try:
             points = umap_embedding(
@@ -184,17 +187,27 @@ class EmbeddingView(pn.viewable.Viewer):
         except Exception as error:  # noqa: BLE001 - shown in the page, never raised
             if not isinstance(error, ExploreError | ValueError):
                 logger.exception("UMAP failed")
-            with self._lock:
-                current = key[0] == self._generation
-            if current:
-                text = str(error) if isinstance(error, ExploreError | ValueError) else repr(error)
-                self._fail(f"UMAP failed: {text}")
+            text = str(error) if isinstance(error, ExploreError | ValueError) else repr(error)
+            self.page_updates(self._show_failure, key, f"UMAP failed: {text}")
             return
         seconds = time.perf_counter() - started
+        self.page_updates(self._show_points, key, points, sample, seconds)
+
+    def _current(self, key: tuple) -> bool:
+        """Whether a result for `key` still fits the items (they may have changed meanwhile)."""
         with self._lock:
-            if key[0] != self._generation:  # the items changed meanwhile: drop the result
-                return
-            self._points_key = key
+            return key[0] == self._generation
+
+    def _show_failure(self, key: tuple, message: str) -> None:
+        if self._current(key):
+            self._fail(message)
+
+    def _show_points(
+        self, key: tuple, points: np.ndarray, sample: np.ndarray, seconds: float
+    ) -> None:
+        if not self._current(key):  # the items changed meanwhile: drop the result
+            return
+        self._points_key = key
         self.param.update(
             points=points,
             sample_index=sample,

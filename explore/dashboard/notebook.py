@@ -22,34 +22,33 @@ component over the output's comm at once, from whichever thread makes it
 (plot ranges and sizes, widget values: `MimeRenderMixin._on_msg`) to the same Bokeh document.
 Both at once lose updates: BokehJS then reports "reference ... isn't known" and the map stayed
 at an earlier epoch than the label beside it. So the session publishes on the thread that made
-it, the kernel's: every record, provisional map and kept run the training thread produces is
-queued and applied by a callback on the kernel's event loop (`call_soon_threadsafe`), as a
-Bokeh server applies a thread's changes on its next tick (`pn.state.execute`); the view updates
-while the kernel is idle, and while `wait()` waits (it applies them too). Without a running
-event loop (a script, a test) the training thread publishes itself, as on the page.
+it, the kernel's (`KernelUpdates`, the notebook's `explore.dashboard.publishing.PageUpdates`):
+every record, provisional map and kept run the training thread produces is queued and applied
+by a callback on the kernel's event loop (`call_soon_threadsafe`), as a served page applies
+them on its event loop's next tick; the view updates while the kernel is idle, and while
+`wait()` waits (it applies them too). Without a running event loop (a script, a test) the
+training thread publishes itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import panel as pn
 import param
 
+from explore.dashboard.publishing import PageUpdates
 from explore.dashboard.session import SESSION_METHODS, TrainingSession
 from explore.dashboard.training_view import TrainingView
 from explore.data.images import ImageSet
 from explore.data.scene import Scene
 from explore.errors import DataError
 from explore.methods import DEEP_METHODS, method_class
-from explore.training.history import EpochRecord, RunHistory
-from explore.training.live import LiveMap
+from explore.training.history import RunHistory
 
 __all__ = ["SETTINGS", "LiveRun", "NotebookSession", "watch"]
 
@@ -87,43 +86,43 @@ def check_data(data: Any) -> None:
         )
 
 
+class KernelUpdates(PageUpdates):
+    """`PageUpdates` for a notebook: the training thread's changes are applied by a callback
+    on the kernel's event loop (`call_soon_threadsafe`), and by `drain` (which `LiveRun.wait`
+    calls while it waits); without a running event loop, at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = _running_loop()
+
+    def _here(self) -> bool:
+        return self.loop is None or threading.current_thread() is self.owner
+
+    def wait_applied(self, timeout: float) -> bool:
+        """No waiting: a kernel busy with another cell must not stall the run (its changes
+        are applied when the kernel is idle again, or by `wait()`)."""
+        return self.pending == 0
+
+    def _wake(self) -> bool:
+        with contextlib.suppress(RuntimeError):  # a closed loop: `wait()` applies them
+            self.loop.call_soon_threadsafe(self.drain)
+        return True
+
+
 class NotebookSession(TrainingSession):
     """A `TrainingSession` over one given dataset object and, optionally, one given method
-    object (`given`) that `start()` trains instead of building one from the settings."""
+    object (`given`) that `start()` trains instead of building one from the settings. It
+    publishes on the kernel's thread (`KernelUpdates`)."""
 
     def __init__(self, data: Scene | ImageSet, given: Any = None, **params: Any) -> None:
         check_data(data)
         super().__init__(**params)
         self.given = given
         self.failure: BaseException | None = None  # the exception behind `error`, if any
-        self._owner = threading.current_thread()
-        self._loop = _running_loop()
-        self._pending: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]]]
-        self._pending = queue.SimpleQueue()
         self.dataset = self.add_upload(data.name, data, prefix=NOTEBOOK_PREFIX)
 
-    # ------------------------------------------------------------------ publishing
-    def in_owner(self, update: Callable[..., None], *args: Any) -> None:
-        """`update(*args)` on the thread that made the session (the kernel's, which renders
-        the view): at once there, else queued for `drain`, which the kernel's event loop is
-        asked to run; at once anywhere without an event loop."""
-        if self._loop is None or threading.current_thread() is self._owner:
-            update(*args)
-            return
-        self._pending.put((update, args))
-        with contextlib.suppress(RuntimeError):  # a closed loop: `wait()` applies them
-            self._loop.call_soon_threadsafe(self.drain)
-
-    def drain(self) -> None:
-        """Apply the queued updates, oldest first (on the owner thread only)."""
-        if threading.current_thread() is not self._owner:
-            return
-        while True:
-            try:
-                update, args = self._pending.get_nowait()
-            except queue.Empty:
-                return
-            update(*args)
+    def _page_updates(self) -> PageUpdates:
+        return KernelUpdates()
 
     def _build_method(self, data: Scene | ImageSet) -> Any:
         if self.given is None:
@@ -137,20 +136,9 @@ class NotebookSession(TrainingSession):
         self.failure = error  # the exception behind `error`: `wait()` raises it
         super()._fail(error)
 
-    # Everything the training thread publishes, in its order: records, provisional maps, and
-    # its last word (the run kept, from the records, then the status and message).
-    def _on_epoch(self, record: EpochRecord) -> None:
-        self.in_owner(super()._on_epoch, record)
-
-    def _on_live(self, live: LiveMap) -> None:
-        self.in_owner(super()._on_live, live)
-
-    def _end(self, status: str, message: str) -> None:
-        self.in_owner(super()._end, status, message)
-
     def _end_failed(self, error: BaseException) -> None:
         self.failure = error
-        self.in_owner(super()._end_failed, error)
+        super()._end_failed(error)
 
 
 class LiveRun(pn.viewable.Viewer):

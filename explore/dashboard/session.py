@@ -2,7 +2,8 @@
 
 The dashboard builds one session per browser tab. `start()` returns at once: a daemon thread
 drives the library's `Trainer` epoch by epoch, and every finished epoch is published through
-param (`records`, `epoch`, `status`), which Panel forwards to the page from any thread. The
+param (`records`, `epoch`, `status`) on the thread that draws the page
+(`explore.dashboard.publishing.PageUpdates`: a served page's event loop). The
 session never raises into the server: bad settings and failures (K larger than the data, a
 diverging loss) land in `error` with `status = "failed"`. `stop()` asks the trainer to end after
 its current batch; `resume()` continues the same model for more epochs; `close()` (called when
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import param
 
+from explore.dashboard.publishing import PageUpdates
 from explore.data.images import ImageSet
 from explore.data.registry import DEFAULT_SCENE, is_available, list_datasets, load_dataset
 from explore.data.scene import Scene
@@ -55,6 +57,7 @@ SESSION_METHODS = (*SHALLOW_METHODS, *DEEP_METHODS)
 extractor and a source, which the page does not offer)."""
 MAX_RUNS = 6
 LIVE_INTERVAL = 2.0  # seconds between provisional maps while an epoch runs (`live`)
+PAGE_WAIT = 60.0  # most seconds the training thread waits for the page to draw an epoch
 UPLOAD_PREFIX = "upload: "
 """How a session's uploaded dataset is named in its dataset choices ("upload: cube.npy")."""
 STATUSES = ("idle", "running", "stopping", "finished", "stopped", "failed")
@@ -196,6 +199,24 @@ class TrainingSession(param.Parameterized):
         self._uploads: dict[str, Scene | ImageSet] = {}
         self._merged_cache: tuple[Any, EpochRecord] | None = None
         self.run_settings: dict[str, Any] = {}  # what the current run was started with
+        self.page_updates = self._page_updates()  # where the thread's results are applied
+        # How the training thread said its run ended ("finished", "stopped", "failed") and
+        # after how many epochs, set by the thread itself: known even when the page that
+        # would have shown it is gone.
+        self.last_word: tuple[str, int] | None = None
+
+    def _page_updates(self) -> PageUpdates:
+        return PageUpdates()
+
+    def publish(self, update: Any, *args: Any) -> None:
+        """`update(*args)` on the thread that draws the page (at once on that thread): how a
+        worker thread changes what the page shows."""
+        self.page_updates(update, *args)
+
+    def drain(self) -> None:
+        """Apply the results that wait for this thread (a notebook kernel's; see
+        `PageUpdates.drain`)."""
+        self.page_updates.drain()
 
     # ------------------------------------------------------------------ data
     def load(self, name: str) -> Scene | ImageSet:
@@ -238,6 +259,12 @@ class TrainingSession(param.Parameterized):
 
     @property
     def running(self) -> bool:
+        """A run is training, or its results (its last word included) still wait for the
+        page."""
+        return self._thread_alive or self.page_updates.pending > 0
+
+    @property
+    def _thread_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     @property
@@ -336,7 +363,7 @@ class TrainingSession(param.Parameterized):
         """Forget the runs, the current run's records, trainer, model and data (the page is
         gone, see `explore.dashboard.app`). Watchers are not called: nothing is redrawn. Raises
         RuntimeError while the training thread runs (it still uses them): `close()` first."""
-        if self.running:
+        if self._thread_alive:
             raise RuntimeError("the training thread is running: close() the session first")
         self._trainer = self._method = self._data = None
         self._uploads = {}
@@ -452,6 +479,7 @@ class TrainingSession(param.Parameterized):
 
     def _launch(self, target: Any) -> None:
         self._stop_requested = False
+        self.last_word = None
         self.status = "running"
         self.message = f"{self.run_name}: running"
         self._started = time.perf_counter()
@@ -464,8 +492,15 @@ class TrainingSession(param.Parameterized):
         except Exception as error:  # noqa: BLE001 - every failure is shown, never raised
             self._end_failed(error)
 
+    # The training thread's results, each applied on the page's thread in the order made:
+    # records, provisional maps, and its last word (the run kept, then status and message).
     def _end_failed(self, error: BaseException) -> None:
         """The training thread failed: show why, keep what it trained."""
+        trainer = self._trainer
+        self.last_word = ("failed", 0 if trainer is None else trainer.epoch)
+        self.publish(self._show_failure, error)
+
+    def _show_failure(self, error: BaseException) -> None:
         self._fail(error)
         self._keep_run("failed")
 
@@ -476,6 +511,12 @@ class TrainingSession(param.Parameterized):
         self.message = text  # shown after the status: "failed: <text>"
 
     def _on_epoch(self, record: EpochRecord) -> None:
+        self.publish(self._show_epoch, record)
+        # the next epoch starts once the page has drawn this one: a busy server (several
+        # pages training) slows the runs rather than falling behind them
+        self.page_updates.wait_applied(PAGE_WAIT)
+
+    def _show_epoch(self, record: EpochRecord) -> None:
         projection = self._projection
         frame = None if projection is None else projection.frames.get(record.epoch)
         if projection is not None and self.frame_sample is None:
@@ -490,7 +531,12 @@ class TrainingSession(param.Parameterized):
         )
 
     def _on_live(self, live: LiveMap) -> None:
-        if not self._stop_requested:
+        # a provisional map is skipped while the page has not drawn what came before
+        if not self._stop_requested and not self.page_updates.pending:
+            self.publish(self._show_live, live)
+
+    def _show_live(self, live: LiveMap) -> None:
+        if not self._stop_requested:  # a stop asked meanwhile: the epoch's map comes next
             self.live = live
 
     def _train_deep(self) -> None:
@@ -504,14 +550,14 @@ class TrainingSession(param.Parameterized):
                 callbacks.append(LiveAssignments(self._on_live, interval=LIVE_INTERVAL))
             self._trainer = self._method.make_trainer(self._data, callbacks=callbacks)
             self._trainer.progress = False  # the view shows progress: no bars from the thread
-            self.total_epochs = self._trainer.epochs
+            self.publish(setattr, self, "total_epochs", self._trainer.epochs)
         trainer = self._trainer
         if not self._stop_requested:  # a stop during set-up ends the run before epoch 1
             trainer.fit()
         self._method.adopt_trainer(trainer)
         status = "stopped" if trainer.stop_requested or self._stop_requested else "finished"
         epochs = f"{trainer.epoch} epoch" + ("" if trainer.epoch == 1 else "s")
-        self._end(status, f"{self.run_name}: {status} after {epochs}")
+        self._end(status, f"{self.run_name}: {status} after {epochs}", trainer.epoch)
 
     def _train_shallow(self) -> None:
         """An anchor (k-means, spectral clustering): one fit through `explore.runs`, shown as
@@ -530,10 +576,14 @@ class TrainingSession(param.Parameterized):
             seconds=run.seconds,
         )
         self._on_epoch(record)
-        self._end("finished", f"{self.run_name}: finished")
+        self._end("finished", f"{self.run_name}: finished", 1)
 
-    def _end(self, status: str, message: str) -> None:
+    def _end(self, status: str, message: str, epochs: int) -> None:
         """The training thread's last word: keep the run, then say how it ended."""
+        self.last_word = (status, epochs)
+        self.publish(self._show_end, status, message)
+
+    def _show_end(self, status: str, message: str) -> None:
         self._keep_run(status)
         self.status = status
         self.message = message
