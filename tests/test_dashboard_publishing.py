@@ -128,3 +128,30 @@ def test_a_served_sessions_run_changes_the_page_on_its_thread(
     assert not session.start()  # no new run while the last one's changes wait for the page
     run_next_ticks(served_document)
     assert not session.running and session.message == "from a thread"
+
+
+class _Server:
+    """Stands for the Bokeh server's session of a page: its browser connections."""
+
+    def __init__(self) -> None:
+        self.connection_count = 1
+        self.destroyed = False
+
+
+def test_a_page_whose_browser_left_gets_no_more_changes(served_document: Document) -> None:
+    """Drawing for a closed tab kept the server busy and its session from expiring (Bokeh
+    does not expire a session whose changes wait for its lock): its run trained on."""
+    server = _Server()
+    served_document.session_context.session = server
+    updates = PageUpdates()
+    applied: list[int] = []
+    in_thread(updates, applied.append, 1)
+    assert updates.pending == 1
+    server.connection_count = 0  # the tab closed
+    waited: list[bool] = []
+    in_thread(lambda: waited.append(updates.wait_applied(30)))
+    assert waited == [True] and updates.pending == 0  # no wait for a page nobody sees
+    in_thread(updates, applied.append, 2)
+    assert updates.pending == 0  # dropped at once
+    run_next_ticks(served_document)
+    assert applied == []

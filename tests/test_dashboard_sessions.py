@@ -48,6 +48,7 @@ pytestmark = pytest.mark.slow
 # two when the freed memory is not handed back (`release_memory` without malloc_trim).
 MEMORY_MARGIN_MIB = 150.0
 IDLE_CPU = 0.3  # cores the server may keep busy once every session has ended
+CLOSED_PAGE_STOPS_WITHIN = 25.0  # seconds from closing a page to its thread's end, seen in the log
 RUN_NAME = re.compile(r"\d+\. \w+ on \w+ \(K=\d+\)")
 COUNTER = re.compile(r"epoch (\d+) / (\d+)")
 
@@ -145,18 +146,21 @@ def test_three_sessions_train_apart_a_closed_one_stops_and_memory_returns(server
         assert any(f"finished after {epochs} epochs" in text for text in outcome.texts)
         assert outcome.table_epochs == list(range(1, epochs + 1)), outcome.table_epochs
 
-    # 2. Closing a page mid-run stopped its thread (logged after the join, while the other two
-    # still trained); the other two finished; nothing trains afterwards.
+    # 2. Closing a page mid-run stopped its thread (logged after the join); the other two
+    # finished; nothing trains afterwards.
     gone = closed[0]
     assert gone.ended_line, server.output()
     assert re.fullmatch(SESSION_ENDED, gone.ended_line)["status"] == "stopped"
     first = gone.plan.close_after_epochs
+    assert first <= gone.epochs_done < gone.plan.epochs, gone.ended_line
     # The server notices a closed page only after `--unused-session-lifetime` (5 s) plus up to
-    # one check (1 s): epochs of about 3 s (three sessions on two cores) fit two in that window
-    # (a fresh-clone CI run stopped after 3 of 200 with the page closed after 1).
-    assert first <= gone.epochs_done <= first + 3 < gone.plan.epochs, gone.ended_line
-    assert gone.ended_at is not None
-    assert all(gone.ended_at < outcome.finished_at for outcome in finished)
+    # one check (1 s); the thread then stops after its batch. Counted in seconds, not epochs: a
+    # closed page's thread draws nothing, so its epochs are short (4 or 5 fit on a loaded
+    # machine, 3 on a quiet one).
+    assert gone.ended_at is not None and gone.closed_at is not None
+    assert gone.ended_at - gone.closed_at <= CLOSED_PAGE_STOPS_WITHIN, gone.ended_line
+    # ... while another page still trained (SSCC's 10 epochs; S3OCNet's 4 may end first)
+    assert any(gone.ended_at < outcome.finished_at for outcome in finished)
     assert measured["idle_cpu"] < IDLE_CPU, measured
     assert server.alive() and server.answers()
 

@@ -16,8 +16,8 @@ hands each change to a `PageUpdates`, which applies it on the thread that draws 
 
 Changes are applied in the order they were made. `pending` counts those handed over and not yet
 applied: a session is still busy while its last word waits for the page. Once the page is gone
-(its tab closed), changes are dropped. A worker keeps pace with the page by waiting for its
-last change to be drawn (`wait_applied`) before it makes the next.
+(its browser disconnected: the tab closed), changes are dropped. A worker keeps pace with the
+page by waiting for its last change to be drawn (`wait_applied`) before it makes the next.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class PageUpdates:
         self._lock = threading.Lock()
         self._applied = threading.Condition(self._lock)  # notified when nothing is pending
         self._pending = 0
+        self._connected = False  # a browser was seen connected to the served page
 
     @property
     def pending(self) -> int:
@@ -67,7 +68,7 @@ class PageUpdates:
         with self._lock:
             self._pending += 1
         self._queue.put(functools.partial(update, *args))
-        if not self._wake():  # the page is gone: nobody will see the changes
+        if self._page_gone() or not self._wake():  # nobody will see the changes
             self._apply_queued(discard=True)
 
     def wait_applied(self, timeout: float) -> bool:
@@ -79,8 +80,8 @@ class PageUpdates:
         deadline = time.monotonic() + timeout
         with self._applied:
             while self._pending:
-                if self.document is not None and self.document.session_context is None:
-                    break  # the page is gone: its loop will not apply them
+                if self._page_gone():  # its loop may never apply them: nobody would see them
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -98,9 +99,27 @@ class PageUpdates:
     def _here(self) -> bool:
         return self.document is None or threading.current_thread() is self.owner
 
+    def _page_gone(self) -> bool:
+        """Whether the served page closed: the browser that was connected to it is gone, or
+        its session was destroyed. Drawing for it would only keep the server busy,
+        and Bokeh keeps a session whose changes wait for its lock from expiring: the closed
+        page's run then trained on for half a minute on a loaded machine."""
+        document = self.document
+        if document is None:
+            return False
+        context = document.session_context
+        session = None if context is None else getattr(context, "session", None)
+        if context is None or (session is not None and session.destroyed):
+            return True
+        if session is None:
+            return False
+        if session.connection_count:
+            self._connected = True
+            return False
+        return self._connected  # it was connected, and is no more
+
     def _wake(self) -> bool:
-        """Ask the page's thread to apply the queue; False when the page is gone (its
-        document destroyed when the tab closed)."""
+        """Ask the page's thread to apply the queue; False when its document was destroyed."""
         document = self.document
         if document.session_context is None:
             return False

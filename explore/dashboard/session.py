@@ -480,8 +480,7 @@ class TrainingSession(param.Parameterized):
     def _launch(self, target: Any) -> None:
         self._stop_requested = False
         self.last_word = None
-        self.status = "running"
-        self.message = f"{self.run_name}: running"
+        self.param.update(status="running", message=f"{self.run_name}: running")
         self._started = time.perf_counter()
         self._thread = threading.Thread(target=self._guarded, args=(target,), daemon=True)
         self._thread.start()
@@ -506,9 +505,8 @@ class TrainingSession(param.Parameterized):
 
     def _fail(self, error: BaseException) -> None:
         text = str(error) if isinstance(error, ExploreError | ValueError) else repr(error)
-        self.error = text
-        self.status = "failed"
-        self.message = text  # shown after the status: "failed: <text>"
+        # shown after the status ("failed: <text>"), in one redraw of the status line
+        self.param.update(error=text, status="failed", message=text)
 
     def _on_epoch(self, record: EpochRecord) -> None:
         self.publish(self._show_epoch, record)
@@ -585,8 +583,7 @@ class TrainingSession(param.Parameterized):
 
     def _show_end(self, status: str, message: str) -> None:
         self._keep_run(status)
-        self.status = status
-        self.message = message
+        self.param.update(status=status, message=message)  # one redraw of the status line
 
     def _keep_run(self, status: str) -> None:
         if not self.records:
