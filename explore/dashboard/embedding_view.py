@@ -2,9 +2,10 @@
 selection in it selects the pixels behind the points, and pixels chosen elsewhere light up in it.
 
 UMAP takes seconds (about 13 s for the first fit in a process on this machine), so `compute()`
-runs it in a daemon thread and returns at once; the result arrives as plain param updates, which
-Panel forwards to the page from any thread (docs/stack-notes.md, section 1). Failures, in the thread
-or before it, land in the `error` param and an alert on the page: the server never sees them.
+runs it in a daemon thread and returns at once; the result arrives as param updates applied on
+the page's own thread (`explore.dashboard.publishing.PageUpdates`; docs/stack-notes.md, section
+1). Failures, in the thread or before it, land in the `error` param and an alert on the page:
+the server never sees them.
 """
 
 from __future__ import annotations
