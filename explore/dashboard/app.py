@@ -284,12 +284,9 @@ class Dashboard:
                 "pixel_index": index if isinstance(data, Scene) else None,
             }
         except Exception as error:  # noqa: BLE001 - shown in the page, never raised
-            self.session.publish(self._show_embed_status, f"Embedding failed: {error}")
+            self.session.publish(setattr, self.embed_status, "object", f"Embedding failed: {error}")
             return
         self.session.publish(self._show_embedding, run.name, shown)
-
-    def _show_embed_status(self, text: str) -> None:
-        self.embed_status.object = text
 
     def _show_embedding(self, run_name: str, shown: dict[str, Any]) -> None:
         """On the page's thread: hand a run's embedding to the embedding view and start UMAP."""

@@ -186,12 +186,12 @@ class LiveRun(pn.viewable.Viewer):
         failed run raises its error."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.session.join(0.1):  # the view follows meanwhile (queued updates)
-            self.session.drain()
+            self.session.page_updates.drain()
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(
                     f"the run is still going after {timeout} s: wait longer, or stop() it"
                 )
-        self.session.drain()
+        self.session.page_updates.drain()
         if self.session.status == "failed":
             if self.session.failure is not None:
                 raise self.session.failure

@@ -78,15 +78,14 @@ class PageUpdates:
         thread and the page falls minutes behind). Changes for a page that closed meanwhile
         are dropped."""
         deadline = time.monotonic() + timeout
+        gone = False
         with self._applied:
-            while self._pending:
-                if self._page_gone():  # its loop may never apply them: nobody would see them
-                    break
+            while self._pending and not (gone := self._page_gone()):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._applied.wait(min(left, 0.25))
-        if self._pending:
+        if self._pending and gone:
             self._apply_queued(discard=True)
         return True
 

@@ -213,11 +213,6 @@ class TrainingSession(param.Parameterized):
         worker thread changes what the page shows."""
         self.page_updates(update, *args)
 
-    def drain(self) -> None:
-        """Apply the results that wait for this thread (a notebook kernel's; see
-        `PageUpdates.drain`)."""
-        self.page_updates.drain()
-
     # ------------------------------------------------------------------ data
     def load(self, name: str) -> Scene | ImageSet:
         """A dataset by name: this session's upload of that exact name, else a registered
