@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -120,6 +120,50 @@ def _indian_pines_wavelengths() -> np.ndarray | None:
 
 _EHU = "http://www.ehu.eus/ccwintco/uploads"
 _EHU_ES = "http://www.ehu.es/ccwintco/uploads"
+_EHU_PAGE = "http://www.ehu.eus/ccwintco/index.php/Hyperspectral_Remote_Sensing_Scenes"
+
+
+def _ehu_file(
+    role: Role, upload: str, known_hash: str | None, key: str, *, host: str = _EHU, **more: Any
+) -> DataFile:
+    """A file of the EHU group's hyperspectral page: `upload` is its path under the page's
+    uploads folder ("6/67/Indian_pines_corrected.mat"), whose last part is the canonical name."""
+    name = upload.rsplit("/", 1)[-1]
+    return DataFile(
+        role=role, name=name, url=f"{host}/{upload}", known_hash=known_hash, key=key, **more
+    )
+
+
+def _ehu_scene(
+    name: str,
+    description: str,
+    shape: tuple[int, int, int],
+    class_names: tuple[str, ...],
+    cube: DataFile,
+    labels: DataFile,
+    *,
+    gt_only: bool = False,
+    **more: Any,
+) -> DatasetEntry:
+    """A scene of the EHU page: a cube and a ground-truth .mat read as a scene, searched in a
+    data folder's `hsi/<name>` and `<name>` (and `hsi/gt_only`, where the shared data keeps the
+    ground truth of scenes whose cube it lacks)."""
+    folders = (f"hsi/{name}", "hsi/gt_only", name) if gt_only else (f"hsi/{name}", name)
+    more.setdefault("source", _EHU_PAGE)
+    return DatasetEntry(
+        name=name,
+        kind="hsi",
+        description=description,
+        shape=shape,
+        n_classes=len(class_names),
+        class_names=class_names,
+        files=(cube, labels),
+        reader="scene",
+        local_dirs=folders,
+        **more,
+    )
+
+
 _SALINAS_CLASSES = (
     "Brocoli_green_weeds_1",
     "Brocoli_green_weeds_2",
@@ -142,14 +186,12 @@ _RSSCN7_COMMIT = "6d77849df87d242b323184ab096e44dd63730c7e"
 _SAMSON_COMMIT = "c4feec2c8126c760eb517713a55ee757c2b3552f"
 
 _ENTRIES = (
-    DatasetEntry(
-        name="indian_pines",
-        kind="hsi",
-        description="AVIRIS, Indiana 1992: 145 x 145 px, 200 bands (water bands removed), "
+    _ehu_scene(
+        "indian_pines",
+        "AVIRIS, Indiana 1992: 145 x 145 px, 200 bands (water bands removed), "
         "16 crop / vegetation classes",
-        shape=(145, 145, 200),
-        n_classes=16,
-        class_names=(
+        (145, 145, 200),
+        (
             "Alfalfa",
             "Corn-notill",
             "Corn-mintill",
@@ -167,49 +209,40 @@ _ENTRIES = (
             "Buildings-Grass-Trees-Drives",
             "Stone-Steel-Towers",
         ),
-        files=(
-            DataFile(
-                role="cube",
-                name="Indian_pines_corrected.mat",
-                url=f"{_EHU}/6/67/Indian_pines_corrected.mat",
-                # From the Git-LFS pointer in utat-ss/FINCH-destriping @ b59bcb44.
-                known_hash="sha256:ec2f8808710919d566f70f0d4aa885aae1ddfd42b734aba71c5e12ca65450939",
-                key="indian_pines_corrected",
-                alternatives=("Indian_pines_corrected.npy",),
-                size_bytes=5_953_527,
-                package_path="datasets/data/Indian_pines_corrected.npy",
-            ),
-            DataFile(
-                role="labels",
-                name="Indian_pines_gt.mat",
-                url=f"{_EHU}/c/c4/Indian_pines_gt.mat",
-                # sha256 of the original EHU file (a byte copy from shinyypig/
-                # hyperspectral_image_toolbox @ ac3168c3, header dated 20 May 2011).
-                known_hash="sha256:65c4687a8ab04f6da4789799bc3bc4f6e88bccac3ed6a2e6ae367e5e6b9e429c",
-                key="indian_pines_gt",
-                alternatives=("Indian_pines_gt.npy",),
-                size_bytes=1_125,
-                package_path="datasets/data/Indian_pines_gt.npy",
-            ),
+        _ehu_file(
+            "cube",
+            "6/67/Indian_pines_corrected.mat",
+            # From the Git-LFS pointer in utat-ss/FINCH-destriping @ b59bcb44.
+            "sha256:ec2f8808710919d566f70f0d4aa885aae1ddfd42b734aba71c5e12ca65450939",
+            "indian_pines_corrected",
+            alternatives=("Indian_pines_corrected.npy",),
+            size_bytes=5_953_527,
+            package_path="datasets/data/Indian_pines_corrected.npy",
         ),
-        reader="scene",
+        _ehu_file(
+            "labels",
+            "c/c4/Indian_pines_gt.mat",
+            # sha256 of the original EHU file (a byte copy from shinyypig/
+            # hyperspectral_image_toolbox @ ac3168c3, header dated 20 May 2011).
+            "sha256:65c4687a8ab04f6da4789799bc3bc4f6e88bccac3ed6a2e6ae367e5e6b9e429c",
+            "indian_pines_gt",
+            alternatives=("Indian_pines_gt.npy",),
+            size_bytes=1_125,
+            package_path="datasets/data/Indian_pines_gt.npy",
+        ),
         quirks=(
             "tensorly ships the cube and ground truth as .npy: the offline default scene",
             "wavelengths (200, nm) come from tensorly's copy",
         ),
-        local_dirs=("hsi/indian_pines", "indian_pines"),
         package="tensorly",
-        source="Purdue PURR doi:10.4231/R7RX991C; "
-        "http://www.ehu.eus/ccwintco/index.php/Hyperspectral_Remote_Sensing_Scenes",
+        source=f"Purdue PURR doi:10.4231/R7RX991C; {_EHU_PAGE}",
         wavelengths=_indian_pines_wavelengths,
     ),
-    DatasetEntry(
-        name="salinas_a",
-        kind="hsi",
-        description="AVIRIS, Salinas Valley subscene: 83 x 86 px, 204 bands, 6 classes",
-        shape=(83, 86, 204),
-        n_classes=6,
-        class_names=(
+    _ehu_scene(
+        "salinas_a",
+        "AVIRIS, Salinas Valley subscene: 83 x 86 px, 204 bands, 6 classes",
+        (83, 86, 204),
+        (
             "Brocoli_green_weeds_1",
             "Corn_senesced_green_weeds",
             "Lettuce_romaine_4wk",
@@ -217,33 +250,26 @@ _ENTRIES = (
             "Lettuce_romaine_6wk",
             "Lettuce_romaine_7wk",
         ),
-        files=(
-            DataFile(
-                role="cube",
-                name="SalinasA_corrected.mat",
-                url=f"{_EHU}/1/1a/SalinasA_corrected.mat",
-                known_hash="sha256:d75684ed3ab71a1024cee0f9db9061f50a3523a92ff5edfbbb1eed976b9f1721",
-                key="salinasA_corrected",
-                size_bytes=1_539_086,
-            ),
-            DataFile(
-                role="labels",
-                name="SalinasA_gt.mat",
-                url=f"{_EHU}/a/aa/SalinasA_gt.mat",
-                # sha256 of the original EHU file (byte copy from AngryCai/GraphConvSC @ 00d051f8).
-                known_hash="sha256:17814c1d3296c0e29b27f320f2c4174d2a68adb87e376abe78f02923e2c2e454",
-                key="salinasA_gt",
-                size_bytes=587,
-            ),
+        _ehu_file(
+            "cube",
+            "1/1a/SalinasA_corrected.mat",
+            "sha256:d75684ed3ab71a1024cee0f9db9061f50a3523a92ff5edfbbb1eed976b9f1721",
+            "salinasA_corrected",
+            size_bytes=1_539_086,
         ),
-        reader="scene",
+        _ehu_file(
+            "labels",
+            "a/aa/SalinasA_gt.mat",
+            # sha256 of the original EHU file (byte copy from AngryCai/GraphConvSC @ 00d051f8).
+            "sha256:17814c1d3296c0e29b27f320f2c4174d2a68adb87e376abe78f02923e2c2e454",
+            "salinasA_gt",
+            size_bytes=587,
+        ),
         quirks=(
             "label values are 1, 10, 11, 12, 13, 14 (Salinas' class ids); Scene remaps them "
             "to 1..6 and keeps the originals in label_values",
             "SalinasA.mat (224 raw bands) is a different file: this entry is the corrected cube",
         ),
-        local_dirs=("hsi/salinas_a", "salinas_a"),
-        source="http://www.ehu.eus/ccwintco/index.php/Hyperspectral_Remote_Sensing_Scenes",
     ),
     DatasetEntry(
         name="samson",
@@ -277,13 +303,11 @@ _ENTRIES = (
         source="https://rslab.ut.ac.ir/data (normalised re-packaging from "
         "hanzhu97702/IEEE_TGRS_CyCU-Net)",
     ),
-    DatasetEntry(
-        name="pavia_university",
-        kind="hsi",
-        description="ROSIS, Pavia University: 610 x 340 px, 103 bands, 9 urban classes",
-        shape=(610, 340, 103),
-        n_classes=9,
-        class_names=(
+    _ehu_scene(
+        "pavia_university",
+        "ROSIS, Pavia University: 610 x 340 px, 103 bands, 9 urban classes",
+        (610, 340, 103),
+        (
             "Asphalt",
             "Meadows",
             "Gravel",
@@ -294,70 +318,54 @@ _ENTRIES = (
             "Self-Blocking Bricks",
             "Shadows",
         ),
-        files=(
-            DataFile(
-                role="cube",
-                name="PaviaU.mat",
-                url=f"{_EHU}/e/ee/PaviaU.mat",
-                known_hash="sha256:28447fa87f7a5797845e9a189c0da85e23b1d06a4ba7361e5ff44efbf834d2fb",
-                key="paviaU",
-                size_bytes=34_806_917,
-            ),
-            DataFile(
-                role="labels",
-                name="PaviaU_gt.mat",
-                url=f"{_EHU}/5/50/PaviaU_gt.mat",
-                # sha256 of the original EHU file (byte copy from ShukunZhang/LLPD @ d4f2ebf2).
-                known_hash="sha256:23f6a426928f9b32984adffe659e29f554f9fb6c93b5a107528d308d5087a829",
-                key="paviaU_gt",
-                size_bytes=11_005,
-            ),
+        _ehu_file(
+            "cube",
+            "e/ee/PaviaU.mat",
+            "sha256:28447fa87f7a5797845e9a189c0da85e23b1d06a4ba7361e5ff44efbf834d2fb",
+            "paviaU",
+            size_bytes=34_806_917,
         ),
-        reader="scene",
-        local_dirs=("hsi/pavia_university", "hsi/gt_only", "pavia_university"),
-        source="http://www.ehu.eus/ccwintco/index.php/Hyperspectral_Remote_Sensing_Scenes",
+        _ehu_file(
+            "labels",
+            "5/50/PaviaU_gt.mat",
+            # sha256 of the original EHU file (byte copy from ShukunZhang/LLPD @ d4f2ebf2).
+            "sha256:23f6a426928f9b32984adffe659e29f554f9fb6c93b5a107528d308d5087a829",
+            "paviaU_gt",
+            size_bytes=11_005,
+        ),
+        gt_only=True,
     ),
-    DatasetEntry(
-        name="salinas",
-        kind="hsi",
-        description="AVIRIS, Salinas Valley: 512 x 217 px, 204 bands, 16 classes",
-        shape=(512, 217, 204),
-        n_classes=16,
-        class_names=_SALINAS_CLASSES,
-        files=(
-            DataFile(
-                role="cube",
-                name="Salinas_corrected.mat",
-                url=f"{_EHU}/a/a3/Salinas_corrected.mat",
-                known_hash="sha256:5ec1c0d22f56d18ecd336f8e35735863c0f160682e04e0c18ef3f89a3334d87d",
-                key="salinas_corrected",
-                size_bytes=26_552_770,
-            ),
-            DataFile(
-                role="labels",
-                name="Salinas_gt.mat",
-                url=f"{_EHU}/f/fa/Salinas_gt.mat",
-                known_hash=None,  # the local copy is a v7.3 re-save, not the EHU original
-                key="salinas_gt",
-                alternatives=("Salinas_gt_v73.mat",),
-                alternative_keys=("gt",),
-            ),
+    _ehu_scene(
+        "salinas",
+        "AVIRIS, Salinas Valley: 512 x 217 px, 204 bands, 16 classes",
+        (512, 217, 204),
+        _SALINAS_CLASSES,
+        _ehu_file(
+            "cube",
+            "a/a3/Salinas_corrected.mat",
+            "sha256:5ec1c0d22f56d18ecd336f8e35735863c0f160682e04e0c18ef3f89a3334d87d",
+            "salinas_corrected",
+            size_bytes=26_552_770,
         ),
-        reader="scene",
+        _ehu_file(
+            "labels",
+            "f/fa/Salinas_gt.mat",
+            None,  # the local copy is a v7.3 re-save, not the EHU original
+            "salinas_gt",
+            alternatives=("Salinas_gt_v73.mat",),
+            alternative_keys=("gt",),
+        ),
         quirks=(
             "Salinas_gt_v73.mat is MATLAB v7.3 (HDF5, key 'gt') stored (217, 512): the reader "
             "transposes it back to 512 x 217",
         ),
-        local_dirs=("hsi/salinas", "hsi/gt_only", "salinas"),
-        source="http://www.ehu.eus/ccwintco/index.php/Hyperspectral_Remote_Sensing_Scenes",
+        gt_only=True,
     ),
-    DatasetEntry(
-        name="ksc",
-        kind="hsi",
-        description="AVIRIS, Kennedy Space Center: 512 x 614 px, 176 bands, 13 classes",
-        shape=(512, 614, 176),
-        n_classes=13,
-        class_names=(
+    _ehu_scene(
+        "ksc",
+        "AVIRIS, Kennedy Space Center: 512 x 614 px, 176 bands, 13 classes",
+        (512, 614, 176),
+        (
             "Scrub",
             "Willow swamp",
             "Cabbage palm hammock",
@@ -372,41 +380,35 @@ _ENTRIES = (
             "Mud flats",
             "Water",
         ),
-        files=(
-            DataFile(
-                role="cube",
-                name="KSC.mat",
-                url=f"{_EHU_ES}/2/26/KSC.mat",
-                known_hash="sha256:b1ad011cfdb65c853e4f9f6108ca4774467d87f90a5c23b74ff3a2984a3b4786",
-                key="KSC",
-                size_bytes=56_824_624,
-            ),
-            DataFile(
-                role="labels",
-                name="KSC_gt.mat",
-                url=f"{_EHU_ES}/a/a6/KSC_gt.mat",
-                known_hash=None,  # the local copy is a v7.3 re-save, not the EHU original
-                key="KSC_gt",
-                alternatives=("KSC_gt_v73.mat",),
-                alternative_keys=("gt",),
-            ),
+        _ehu_file(
+            "cube",
+            "2/26/KSC.mat",
+            "sha256:b1ad011cfdb65c853e4f9f6108ca4774467d87f90a5c23b74ff3a2984a3b4786",
+            "KSC",
+            host=_EHU_ES,
+            size_bytes=56_824_624,
         ),
-        reader="scene",
+        _ehu_file(
+            "labels",
+            "a/a6/KSC_gt.mat",
+            None,  # the local copy is a v7.3 re-save, not the EHU original
+            "KSC_gt",
+            host=_EHU_ES,
+            alternatives=("KSC_gt_v73.mat",),
+            alternative_keys=("gt",),
+        ),
         quirks=(
             "served from ehu.es, not ehu.eus",
             "KSC_gt_v73.mat is MATLAB v7.3 (HDF5, key 'gt') stored (614, 512): the reader "
             "transposes it back to 512 x 614",
         ),
-        local_dirs=("hsi/ksc", "hsi/gt_only", "ksc"),
-        source="http://www.ehu.eus/ccwintco/index.php/Hyperspectral_Remote_Sensing_Scenes",
+        gt_only=True,
     ),
-    DatasetEntry(
-        name="botswana",
-        kind="hsi",
-        description="Hyperion (EO-1), Okavango Delta: 1476 x 256 px, 145 bands, 14 classes",
-        shape=(1476, 256, 145),
-        n_classes=14,
-        class_names=(
+    _ehu_scene(
+        "botswana",
+        "Hyperion (EO-1), Okavango Delta: 1476 x 256 px, 145 bands, 14 classes",
+        (1476, 256, 145),
+        (
             "Water",
             "Hippo grass",
             "Floodplain grasses 1",
@@ -422,27 +424,23 @@ _ENTRIES = (
             "Mixed mopane",
             "Exposed soils",
         ),
-        files=(
-            DataFile(
-                role="cube",
-                name="Botswana.mat",
-                url=f"{_EHU_ES}/7/72/Botswana.mat",
-                known_hash="sha256:f1603903c844cdc2980550b0180688e8e1a72d4292595d1120e1dec2a80a91c7",
-                key="Botswana",
-                size_bytes=78_911_133,
-            ),
-            DataFile(
-                role="labels",
-                name="Botswana_gt.mat",
-                url=f"{_EHU_ES}/5/58/Botswana_gt.mat",
-                known_hash=None,  # no public checksum recorded
-                key="Botswana_gt",
-            ),
+        _ehu_file(
+            "cube",
+            "7/72/Botswana.mat",
+            "sha256:f1603903c844cdc2980550b0180688e8e1a72d4292595d1120e1dec2a80a91c7",
+            "Botswana",
+            host=_EHU_ES,
+            size_bytes=78_911_133,
         ),
-        reader="scene",
+        _ehu_file(
+            "labels",
+            "5/58/Botswana_gt.mat",
+            None,  # no public checksum recorded
+            "Botswana_gt",
+            host=_EHU_ES,
+        ),
         quirks=("served from ehu.es, not ehu.eus",),
-        local_dirs=("hsi/botswana", "hsi/gt_only", "botswana"),
-        source="http://www.ehu.eus/ccwintco/index.php/Hyperspectral_Remote_Sensing_Scenes",
+        gt_only=True,
     ),
     DatasetEntry(
         name="mnist_test",
