@@ -276,3 +276,18 @@ def test_train_budget_fits_a_deep_run_and_is_refused_elsewhere(tmp_path: Path, c
         except SystemExit as exit_:  # argparse's own refusals
             code = exit_.code
         assert code == 2 and fragment in capsys.readouterr().err
+
+
+def test_train_ends_with_a_neighbour_stage_when_asked(tmp_path: Path) -> None:
+    from explore.training import RunHistory
+
+    out = tmp_path / "run"
+    args = ["train", "--method", "cc", "--dataset", "digits", "--epochs", "2", "--device", "cpu"]
+    assert main([*args, "--scan-epochs", "1", "--samples-per-epoch", "512", "--out", str(out)]) == 0
+    history = RunHistory.load(out / "history.npz")
+    assert "consistency" not in history.records[0].losses
+    assert "consistency" in history.records[1].losses
+    assert json.loads((out / "metrics.json").read_text())["settings"]["scan_epochs"] == 1
+    assert_one_line_error(run_cli(*args, "--scan-epochs", "-1"), "--scan-epochs")
+    kmeans = ["train", "--method", "kmeans", "--dataset", "digits", "--scan-epochs", "2"]
+    assert_one_line_error(run_cli(*kmeans, "--out", str(tmp_path / "k")), "deep methods")

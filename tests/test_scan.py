@@ -11,7 +11,7 @@ import torch
 
 from explore.errors import DataError
 from explore.losses import confident_targets, scan_loss_parts, self_labelling_loss
-from explore.training.neighbours import mine_neighbours, neighbour_agreement
+from explore.training.neighbours import NeighbourTable, mine_neighbours, neighbour_agreement
 
 
 def test_scan_loss_by_hand() -> None:
@@ -100,3 +100,98 @@ def test_neighbour_agreement_and_bad_input() -> None:
         mine_neighbours(torch.tensor([[0.0, float("nan")], [1.0, 0.0]]), 1)
     with pytest.raises(DataError, match=r"\(N, d\)"):
         mine_neighbours(torch.randn(5), 1)
+
+
+# ----------------------------------------------------------------------------- the stage
+
+
+def test_neighbour_table_draws_each_items_own_neighbours() -> None:
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(40, 5, generator=generator)
+    items = torch.randperm(60, generator=generator)[:40]  # unordered, not 0..n-1
+    table = NeighbourTable.mine(items, features, k=4)
+    assert torch.equal(table.items, items.sort().values)
+    brute = mine_neighbours(features, 4)
+    for row, item in enumerate(items.tolist()):
+        expected = set(items[brute[row]].tolist())
+        assert set(table.neighbours[table.items.tolist().index(item)].tolist()) == expected
+    batch = items[:10]
+    partners = table.partners(batch, generator)
+    for item, partner in zip(batch.tolist(), partners.tolist(), strict=True):
+        assert partner in set(table.neighbours[table.items.tolist().index(item)].tolist())
+    restored = NeighbourTable.from_state_dict(table.state_dict())
+    assert torch.equal(restored.items, table.items)
+    assert torch.equal(restored.neighbours, table.neighbours)
+    assert NeighbourTable.mine(items[:3], features[:3], k=20).neighbours.shape == (3, 2)
+
+
+def test_neighbour_table_refuses_items_it_does_not_hold() -> None:
+    table = NeighbourTable.mine(torch.arange(10), torch.randn(10, 3), k=2)
+    with pytest.raises(DataError, match="not mined over"):
+        table.partners(torch.tensor([3, 11]), torch.Generator())
+    with pytest.raises(DataError, match="increasing"):
+        NeighbourTable(torch.tensor([2, 1]), torch.zeros((2, 1)))
+
+
+def _digits(count: int = 300):
+    from explore.data.registry import load_images
+
+    images = load_images("digits", download=False)
+    return images.subset(np.arange(count))
+
+
+STAGE = {"epochs": 3, "scan_epochs": 1, "batch_size": 64, "device": "cpu", "seed": 1}
+
+
+@pytest.mark.parametrize("method", ["cc", "sacc", "s3ocnet"])
+def test_the_last_epochs_train_by_neighbour_consistency(method: str) -> None:
+    from explore.methods import get_method_class
+
+    images = _digits()
+    model = get_method_class(method)(n_clusters=10, **STAGE).fit(images)
+    records = model.history_.records
+    assert "consistency" not in records[1].losses
+    assert set(records[2].losses) == {"consistency", "entropy", "loss"}
+    table = model.neighbour_table_
+    assert table.neighbours.shape == (images.n_images, model.SCAN_NEIGHBOURS)
+    assert model.labels_.shape == (images.n_images,)
+
+
+def test_a_run_resumed_inside_the_stage_continues_exactly(tmp_path, one_thread) -> None:
+    from explore.methods.sacc import SACC
+    from explore.training.checkpoint import load_checkpoint
+
+    images = _digits()
+    settings = {**STAGE, "epochs": 4, "scan_epochs": 2}
+    straight = SACC(n_clusters=10, **settings).fit(images)
+    checkpoint = tmp_path / "checkpoint.pt"
+    stopped = SACC(n_clusters=10, **settings).make_trainer(images, checkpoint_path=checkpoint)
+    for _ in range(3):  # the run stops after the first epoch of the stage
+        stopped.run_epoch()
+    saved = load_checkpoint(checkpoint)
+    assert saved["epoch"] == 3 and "neighbour_table" in saved["extra"]
+    resumed = SACC(n_clusters=10, **settings).fit(images, checkpoint_path=checkpoint, resume=True)
+    assert [r.epoch for r in resumed.history_] == [1, 2, 3, 4]
+    assert resumed.history_.records[-1].losses == pytest.approx(
+        straight.history_.records[-1].losses, rel=1e-6
+    )
+    assert np.array_equal(resumed.labels_, straight.labels_)
+
+
+def test_the_stage_keeps_a_first_epoch_of_the_methods_own_loss() -> None:
+    from explore.methods.cc import CC
+
+    model = CC(n_clusters=10, **{**STAGE, "epochs": 2, "scan_epochs": 5}).fit(_digits())
+    assert "instance" in model.history_.records[0].losses
+    assert "consistency" in model.history_.records[1].losses
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [({"scan_epochs": -1}, "scan_epochs"), ({"scan_entropy_weight": -2.0}, "entropy_weight")],
+)
+def test_bad_stage_settings_are_named(option: dict, message: str) -> None:
+    from explore.methods.cc import CC
+
+    with pytest.raises(DataError, match=message):
+        CC(n_clusters=10, **{**STAGE, **option}).fit(_digits(100))

@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="deep methods: train at most this long; the epochs (and the schedule) are fitted "
         "to it after the first epoch",
     )
+    train.add_argument(
+        "--scan-epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="deep methods: end with N epochs of neighbour consistency (SCAN) on neighbours "
+        "mined in the learnt feature space (default 0)",
+    )
     train.add_argument("--out", default=None, metavar="DIR", type=_path)
     train.add_argument("--overwrite", action="store_true", help="replace results in --out")
     train.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")

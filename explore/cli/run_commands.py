@@ -71,6 +71,7 @@ def _train_shallow(args: argparse.Namespace) -> int:
         "--epochs": args.epochs,
         "--samples-per-epoch": args.samples_per_epoch,
         "--budget": args.budget,
+        "--scan-epochs": args.scan_epochs,
         "--config": args.config,
         "--device": args.device,
     }
@@ -100,6 +101,8 @@ def _train_deep(args: argparse.Namespace) -> int:
         raise UsageError(f"--samples-per-epoch must be at least 2; got {args.samples_per_epoch}")
     if args.budget is not None and args.budget <= 0:
         raise UsageError(f"--budget must be a positive number of seconds; got {args.budget}")
+    if args.scan_epochs is not None and args.scan_epochs < 0:
+        raise UsageError(f"--scan-epochs must be 0 or more; got {args.scan_epochs}")
     return _in_each_process(_train_deep_in_process, args)
 
 
@@ -123,6 +126,7 @@ def _train_deep_in_process(args: argparse.Namespace, is_main: bool) -> int:
         "epochs": args.epochs,
         "samples_per_epoch": args.samples_per_epoch,
         "budget": args.budget,
+        "scan_epochs": args.scan_epochs,
     }
     if args.resume:  # the backbone and patch size it was trained with (defaults may change)
         from explore.training.checkpoint import load_checkpoint

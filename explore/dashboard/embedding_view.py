@@ -310,7 +310,11 @@ class EmbeddingView(pn.viewable.Viewer):
         self.bounds_stream.source = self._shaded
         title = f"UMAP of {len(self.points)} items, coloured by {what}"
         return (self._shaded * self._highlight).opts(
-            title=title, responsive=True, height=PLOT_HEIGHT, show_legend=True
+            title=title,
+            responsive=True,
+            height=PLOT_HEIGHT,
+            show_legend=True,
+            legend_position="right",
         )
 
     def controls(self) -> pn.Column:

@@ -27,11 +27,13 @@ from explore.data.images import ImageSet
 from explore.data.preprocess import SpectralPreprocessor
 from explore.data.scene import Scene
 from explore.errors import CheckpointError, DataError
+from explore.losses import scan_loss_parts
 from explore.models import build_backbone
 from explore.training.callbacks import TrainingBudget
 from explore.training.checkpoint import check_compatible, load_checkpoint
 from explore.training.distributed import gather_rows
 from explore.training.history import RunHistory
+from explore.training.neighbours import NeighbourTable
 from explore.training.sources import DataSource, ImageSource, SceneSource
 from explore.training.trainer import CallbackLike, Trainer
 
@@ -59,6 +61,10 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
     """Per config, per input kind ("scene" or "images"): settings that differ by input, laid over
     the config once the input is known (in `fit`, or from a checkpoint)."""
 
+    SHARED_SETTINGS: ClassVar[dict[str, Any]] = {"scan_epochs": 0, "scan_entropy_weight": 5.0}
+    """Settings every config starts from (a config or an explicit argument overrides them): no
+    neighbour stage (`scan_epochs`), and SCAN's entropy weight when there is one."""
+
     # ------------------------------------------------------------------ settings
     def _input_kind(self) -> str | None:
         """ "scene" or "images" once the input is known (`fit`, a checkpoint), else None."""
@@ -74,7 +80,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
                 f"unknown config {self.config!r} for {self.name}; "
                 f"choose one of {sorted(self.CONFIGS)}"
             )
-        resolved = dict(self.CONFIGS[self.config])
+        resolved = {**self.SHARED_SETTINGS, **self.CONFIGS[self.config]}
         kind = self._input_kind()
         if kind is not None:
             resolved.update(self.INPUT_DEFAULTS.get(self.config, {}).get(kind, {}))
@@ -229,6 +235,8 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         self._validate(data.n_pixels if isinstance(data, Scene) else data.n_images)
         source = self._fit_source(data)
         settings = self.settings_ = self.settings()
+        self._check_scan_settings()
+        self.neighbour_table_: NeighbourTable | None = None  # mined when the stage starts
         budget = settings.get("budget")
         if budget is not None:
             callbacks = [*callbacks, TrainingBudget(budget)]
@@ -266,6 +274,8 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         if getattr(self, "feature_centres_", None) is not None:
             extra["feature_centres"] = self.feature_centres_.clone()
             extra["feature_temperature"] = float(self.feature_temperature_)
+        if getattr(self, "neighbour_table_", None) is not None:
+            extra["neighbour_table"] = self.neighbour_table_.state_dict()
         return extra
 
     def restore_extra(self, extra: dict[str, Any]) -> None:
@@ -274,6 +284,8 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         if centres is not None:
             self.feature_centres_ = torch.as_tensor(centres, dtype=torch.float32)
             self.feature_temperature_ = float(extra.get("feature_temperature", 1.0))
+        table = extra.get("neighbour_table")
+        self.neighbour_table_ = None if table is None else NeighbourTable.from_state_dict(table)
 
     # ------------------------------------------------------------------ spatial views
     def _neighbour_radius(self) -> int:
@@ -296,6 +308,9 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         """What `training_loss` gets for a batch of item indices: the items; with spatial views
         (`neighbour_radius` r > 0), followed by the patches of one pixel drawn from each one's
         (2r + 1)^2 window, (2B, C, P, P). Split again by `view_sources`."""
+        if self.in_neighbour_stage():
+            partners = self._neighbour_table(source).partners(indices, generator)
+            return torch.cat([source.batch(indices), source.batch(partners)])
         radius = self._neighbour_radius()
         if radius == 0:
             return source.batch(indices)
@@ -311,6 +326,64 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
             anchors, partners = batch.chunk(2)
             return anchors, partners
         return batch, batch
+
+    # ------------------------------------------------------------------ neighbour stage (SCAN)
+    SCAN_NEIGHBOURS: ClassVar[int] = 20
+    """Neighbours mined per training item for the neighbour stage (SCAN's k)."""
+
+    def _check_scan_settings(self) -> None:
+        settings = self.settings()
+        epochs, weight = settings["scan_epochs"], settings["scan_entropy_weight"]
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise DataError(f"scan_epochs must be an integer >= 0; got {epochs!r}")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
+            raise DataError(f"scan_entropy_weight must be a number >= 0; got {weight!r}")
+
+    def in_neighbour_stage(self) -> bool:
+        """Whether the epoch being trained belongs to the neighbour stage: the last
+        `scan_epochs` epochs of the run (the first epoch always trains by the method's own loss,
+        so there are features to mine). A budget that shortens the run moves the stage with
+        its end."""
+        stage = self.settings().get("scan_epochs") or 0
+        trainer = getattr(self, "trainer_", None)
+        if not stage or trainer is None:
+            return False
+        return trainer.epoch >= max(1, trainer.epochs - stage)
+
+    def _neighbour_table(self, source: DataSource) -> NeighbourTable:
+        """The training items' nearest neighbours in the backbone's feature space, mined once
+        when the stage starts (or restored from the checkpoint of an epoch inside it)."""
+        if getattr(self, "neighbour_table_", None) is None:
+            items = source.train_indices()
+            features = self.trainer_.embed_items(items.numpy(), source)
+            table = NeighbourTable.mine(
+                items, features.to(self.trainer_.device), self.SCAN_NEIGHBOURS
+            )
+            self.neighbour_table_ = table
+        return self.neighbour_table_
+
+    def neighbour_view_pool(self) -> Any:
+        """The augmentation pool both views of the neighbour stage are drawn from (the
+        method's gentle views)."""
+        raise DataError(f"{self.name} has no neighbour stage (scan_epochs must be 0)")
+
+    def batch_loss(
+        self, model: nn.Module, inputs: torch.Tensor, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """The loss of one training batch: the method's own (`training_loss`), or in the
+        neighbour stage SCAN's neighbour consistency (Van Gansbeke et al., 2020): an item and
+        one of its mined neighbours, each seen through the method's gentle pool, should get the
+        same confident cluster, against the entropy of the batch's mean assignment
+        (`scan_entropy_weight`, 5 in the paper). Every method whose model gives soft
+        assignments (N, K) can end its training this way."""
+        if not self.in_neighbour_stage():
+            return self.training_loss(model, inputs, generator)
+        anchors, partners = inputs.chunk(2)
+        pool = self.neighbour_view_pool()
+        soft = model(torch.cat([pool(anchors, generator), pool(partners, generator)]))
+        soft_anchors, soft_partners = self.gather_views(*soft.chunk(2))
+        weight = float(self.settings()["scan_entropy_weight"])
+        return scan_loss_parts(soft_anchors, soft_partners, weight)
 
     # ------------------------------------------------------------------ feature clusters
     ASSIGN_CHOICES: ClassVar[tuple[str, ...]] = ("head", "kmeans")

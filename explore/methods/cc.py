@@ -144,6 +144,8 @@ class CC(DeepClusteringMethod):
         train_on: str = "all",
         samples_per_epoch: int | None = None,
         budget: float | None = None,
+        scan_epochs: int | None = None,
+        scan_entropy_weight: float | None = None,
         device: str = "auto",
         seed: int = 0,
         progress: bool | None = None,
@@ -167,6 +169,9 @@ class CC(DeepClusteringMethod):
         self._weak = self._pool("weak")
         backbone = self._build_backbone(self._backbone_name(), in_channels)
         return ContrastiveClusteringNet(backbone, self.n_clusters, self.instance_dim)
+
+    def neighbour_view_pool(self) -> AugmentationPool:
+        return self._weak
 
     def configure_optimizers(self, model: nn.Module):
         settings = self.settings()

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from explore.augment import resolve_pool
+from explore.augment import AugmentationPool, resolve_pool
 from explore.errors import DataError
 from explore.losses import (
     cluster_contrastive_loss_parts,
@@ -144,6 +144,8 @@ class SSCC(DeepClusteringMethod):
         train_on: str = "all",
         samples_per_epoch: int | None = None,
         budget: float | None = None,
+        scan_epochs: int | None = None,
+        scan_entropy_weight: float | None = None,
         device: str = "auto",
         seed: int = 0,
         progress: bool | None = None,
@@ -158,6 +160,9 @@ class SSCC(DeepClusteringMethod):
         self._pool = resolve_pool(settings["augmentation"])
         backbone = self._build_backbone(settings["backbone"], in_channels)
         return TwinClusterNet(backbone, ClusterHead(backbone.out_features, self.n_clusters))
+
+    def neighbour_view_pool(self) -> AugmentationPool:
+        return self._pool
 
     def configure_optimizers(self, model: nn.Module):
         settings = self.settings()

@@ -70,9 +70,10 @@ class TrainableMethod(Protocol):
     """What a method (or another training task: `explore.transfer.finetune`) gives the trainer
     (see `explore.methods.base.DeepClusteringMethod`). Optional hooks, read when present:
     `training_inputs(source, indices, generator)`, what `training_loss` gets for a batch (e.g.
-    images and their labels for a supervised loss); `assigns_each_epoch = False`, no per-epoch
-    assignment (a task without clusters: its records hold losses only); `clusters_features`,
-    `n_clusters`, `checkpoint_extra` / `restore_extra`."""
+    images and their labels for a supervised loss); `batch_loss`, called instead of
+    `training_loss` when present (a method's neighbour stage); `assigns_each_epoch = False`, no
+    per-epoch assignment (a task without clusters: its records hold losses only);
+    `clusters_features`, `n_clusters`, `checkpoint_extra` / `restore_extra`."""
 
     name: str
 
@@ -332,13 +333,12 @@ class Trainer:
         totals: dict[str, float] = {}
         self.model.train()
         self._dispatch("on_epoch_start", epoch, n_batches)
+        batch_loss = getattr(self.method, "batch_loss", self.method.training_loss)
         for batch_number in range(n_batches):
             batch_indices = items[batch_number * per_process : (batch_number + 1) * per_process]
             inputs = self._training_inputs(batch_indices)
             with self._autocast():
-                parts = self.method.training_loss(
-                    self.training_model, inputs, self.augment_generator
-                )
+                parts = batch_loss(self.training_model, inputs, self.augment_generator)
             loss = parts["loss"]
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(

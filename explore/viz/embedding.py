@@ -113,7 +113,18 @@ def embedding_points(
         )
         for v, name in zip(values, names, strict=True)
     }
-    return hv.Points(frame, kdims=["x", "y"], vdims=["category"]), key
+    element = hv.Points(frame, kdims=["x", "y"], vdims=["category"])
+    return element.redim.range(x=_padded_range(points[:, 0]), y=_padded_range(points[:, 1])), key
+
+
+def _padded_range(values: np.ndarray, share: float = 0.05) -> tuple[float, float]:
+    """The values' range widened by `share` of its width on each side (at least 0.5 when the
+    values are all equal), so datashader's edge pixels and their spreading stay inside."""
+    if values.size == 0:
+        return (0.0, 1.0)
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = (high - low) * share or 0.5
+    return (low - pad, high + pad)
 
 
 def shaded_points(element: hv.Points, colour_key: Mapping[str, str]) -> hv.DynamicMap:
@@ -158,7 +169,9 @@ def embedding_plot(
     )
     # HoloViews adds a legend of the categories to categorically shaded output.
     layers = shaded_points(element, key) * highlight_layer(points, highlight)
-    return layers.opts(title=title, responsive=True, min_height=400, show_legend=True)
+    return layers.opts(
+        title=title, responsive=True, min_height=400, show_legend=True, legend_position="right"
+    )
 
 
 def points_of_items(
