@@ -16,21 +16,10 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from explore.augment import spectral_spatial as spectral
 from explore.augment.base import Augmentation
 from explore.augment.images import ColorJitter, RandAugment, RandomGrayscale
 from explore.augment.pool import AugmentationPool, RandomChoice, Sequence
-from explore.augment.spectral_spatial import (
-    BandMask,
-    GaussianBlur,
-    PixelMask,
-    RandomFlip,
-    RandomResizedCrop,
-    RandomRotate90,
-    SpectralNoise,
-    SpectralScale,
-    SpectralShift,
-    SpectralSmooth,
-)
 from explore.errors import DataError
 
 
@@ -40,13 +29,13 @@ def sscc_reference() -> AugmentationPool:
     (p = 0.5 per position), band mask (p = 0.5 per band)}, chosen uniformly per sample."""
     root = Sequence(
         [
-            RandomResizedCrop(scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)),
-            RandomFlip(horizontal=True, vertical=False, p=0.5),
+            spectral.RandomResizedCrop(scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)),
+            spectral.RandomFlip(horizontal=True, vertical=False, p=0.5),
             RandomChoice(
                 [
-                    GaussianBlur(kernel_size=3, sigma=(0.1, 2.0), p=0.5),
-                    PixelMask(p=0.5),
-                    BandMask(p=0.5),
+                    spectral.GaussianBlur(kernel_size=3, sigma=(0.1, 2.0), p=0.5),
+                    spectral.PixelMask(p=0.5),
+                    spectral.BandMask(p=0.5),
                 ]
             ),
         ]
@@ -62,10 +51,10 @@ def weak() -> AugmentationPool:
     """
     root = Sequence(
         [
-            RandomFlip(horizontal=True, vertical=True, p=0.5),
-            RandomRotate90(),
-            SpectralScale(range=(0.95, 1.05)),
-            SpectralNoise(std=0.02),
+            spectral.RandomFlip(horizontal=True, vertical=True, p=0.5),
+            spectral.RandomRotate90(),
+            spectral.SpectralScale(range=(0.95, 1.05)),
+            spectral.SpectralNoise(std=0.02),
         ]
     )
     return AugmentationPool(root, name="weak")
@@ -81,20 +70,20 @@ def strong() -> AugmentationPool:
     """
     root = Sequence(
         [
-            RandomResizedCrop(scale=(0.08, 0.8), ratio=(3 / 4, 4 / 3)),
-            RandomFlip(horizontal=True, vertical=True, p=0.5),
-            RandomRotate90(),
+            spectral.RandomResizedCrop(scale=(0.08, 0.8), ratio=(3 / 4, 4 / 3)),
+            spectral.RandomFlip(horizontal=True, vertical=True, p=0.5),
+            spectral.RandomRotate90(),
             RandomChoice(
                 [
-                    GaussianBlur(kernel_size=3, sigma=(0.5, 2.0), p=1.0),
-                    PixelMask(p=0.6),
-                    BandMask(p=0.6),
-                    SpectralSmooth(kernel_size=5, p=1.0),
+                    spectral.GaussianBlur(kernel_size=3, sigma=(0.5, 2.0), p=1.0),
+                    spectral.PixelMask(p=0.6),
+                    spectral.BandMask(p=0.6),
+                    spectral.SpectralSmooth(kernel_size=5, p=1.0),
                 ]
             ),
-            SpectralScale(range=(0.8, 1.2), per_band=True, p=0.8),
-            SpectralShift(range=(-0.2, 0.2), per_band=False, p=0.5),
-            SpectralNoise(std=0.1, p=0.8),
+            spectral.SpectralScale(range=(0.8, 1.2), per_band=True, p=0.8),
+            spectral.SpectralShift(range=(-0.2, 0.2), per_band=False, p=0.5),
+            spectral.SpectralNoise(std=0.1, p=0.8),
         ]
     )
     return AugmentationPool(root, name="strong")
@@ -118,7 +107,7 @@ def _image_crop_scale(image_size: int, crop_scale: Any) -> tuple[float, float]:
     if crop_scale is None:
         return (0.2, 1.0) if image_size <= 28 else (0.08, 1.0)
     try:  # checked as the crop's own `scale` parameter
-        return RandomResizedCrop(scale=crop_scale).scale
+        return spectral.RandomResizedCrop(scale=crop_scale).scale
     except DataError as error:
         raise DataError(f"crop_scale: {error}") from None
 
@@ -126,8 +115,10 @@ def _image_crop_scale(image_size: int, crop_scale: Any) -> tuple[float, float]:
 def _cc_weak_ops(image_size: int, crop_scale: Any) -> list[Augmentation]:
     _check_image_size(image_size)
     return [
-        RandomResizedCrop(scale=_image_crop_scale(image_size, crop_scale), ratio=(3 / 4, 4 / 3)),
-        RandomFlip(horizontal=True, vertical=False, p=0.5),
+        spectral.RandomResizedCrop(
+            scale=_image_crop_scale(image_size, crop_scale), ratio=(3 / 4, 4 / 3)
+        ),
+        spectral.RandomFlip(horizontal=True, vertical=False, p=0.5),
         ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, p=0.8),
         RandomGrayscale(p=0.2),
     ]
@@ -166,7 +157,9 @@ def sacc_strong(
     horizontal-flip caveat of `cc_weak` applies.
     """
     ops = _cc_weak_ops(image_size, crop_scale)
-    ops.append(GaussianBlur(kernel_size=blur_kernel_size(image_size), sigma=(0.1, 2.0), p=0.5))
+    ops.append(
+        spectral.GaussianBlur(kernel_size=blur_kernel_size(image_size), sigma=(0.1, 2.0), p=0.5)
+    )
     ops.append(RandAugment(n_ops=n_ops, magnitude=magnitude, p=0.5))
     return AugmentationPool(Sequence(ops), name="sacc_strong")
 

@@ -287,15 +287,14 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
     umap: dict[str, Any] | bool = {k: v for k, v in given.items() if v is not None}
     if args.umap_components == 0:
         umap = False
+    finetuning = {  # the estimator's fine-tuning arguments, from the command line's options
+        "finetune_epochs": args.finetune_epochs,
+        "finetune_lr": args.finetune_lr,
+        "finetune_backbone_lr": args.backbone_lr,
+        "adapt_batchnorm": args.adapt_bn,
+    }
     model = TransferClustering(
-        extractor,
-        finetune_epochs=args.finetune_epochs,
-        finetune_lr=args.finetune_lr,
-        finetune_backbone_lr=args.backbone_lr,
-        adapt_batchnorm=args.adapt_bn,
-        max_clusters=args.max_clusters,
-        umap=umap,
-        seed=args.seed,
+        extractor, max_clusters=args.max_clusters, umap=umap, seed=args.seed, **finetuning
     )
     run = fit_run(
         "transfer",

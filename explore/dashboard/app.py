@@ -348,14 +348,8 @@ class Dashboard:
         self.session.release()
         self.upload.remove()
         with param.parameterized.discard_events(self.embedding_view):
-            self.embedding_view.param.update(
-                features=None,
-                assignments=None,
-                class_labels=None,
-                pixel_index=None,
-                points=None,
-                sample_index=None,
-            )
+            arrays = ("features", "assignments", "class_labels", "pixel_index", "points")
+            self.embedding_view.param.update(dict.fromkeys((*arrays, "sample_index")))
         with param.parameterized.discard_events(self.training_view):
             self.training_view.highlight = None
         with param.parameterized.discard_events(self.moving_embedding):
