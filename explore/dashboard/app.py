@@ -348,8 +348,8 @@ class Dashboard:
         self.session.release()
         self.upload.remove()
         with param.parameterized.discard_events(self.embedding_view):
-            arrays = ("features", "assignments", "class_labels", "pixel_index", "points")
-            self.embedding_view.param.update(dict.fromkeys((*arrays, "sample_index")))
+            cleared = ("features", "assignments", "class_labels", "pixel_index", "points")
+            self.embedding_view.param.update(dict.fromkeys(cleared, None), sample_index=None)
         with param.parameterized.discard_events(self.training_view):
             self.training_view.highlight = None
         with param.parameterized.discard_events(self.moving_embedding):

@@ -235,7 +235,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         self._validate(data.n_pixels if isinstance(data, Scene) else data.n_images)
         source = self._fit_source(data)
         settings = self.settings_ = self.settings()
-        self._check_scan_settings()
+        self._check_scan_settings(settings)
         self.neighbour_table_: NeighbourTable | None = None  # mined when the stage starts
         budget = settings.get("budget")
         if budget is not None:
@@ -331,8 +331,8 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
     SCAN_NEIGHBOURS: ClassVar[int] = 20
     """Neighbours mined per training item for the neighbour stage (SCAN's k)."""
 
-    def _check_scan_settings(self) -> None:
-        settings = self.settings()
+    @staticmethod
+    def _check_scan_settings(settings: dict[str, Any]) -> None:
         epochs, weight = settings["scan_epochs"], settings["scan_entropy_weight"]
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise DataError(f"scan_epochs must be an integer >= 0; got {epochs!r}")

@@ -113,18 +113,7 @@ def embedding_points(
         )
         for v, name in zip(values, names, strict=True)
     }
-    element = hv.Points(frame, kdims=["x", "y"], vdims=["category"])
-    return element.redim.range(x=_padded_range(points[:, 0]), y=_padded_range(points[:, 1])), key
-
-
-def _padded_range(values: np.ndarray, share: float = 0.05) -> tuple[float, float]:
-    """The values' range widened by `share` of its width on each side (at least 0.5 when the
-    values are all equal), so datashader's edge pixels and their spreading stay inside."""
-    if values.size == 0:
-        return (0.0, 1.0)
-    low, high = float(np.min(values)), float(np.max(values))
-    pad = (high - low) * share or 0.5
-    return (low - pad, high + pad)
+    return hv.Points(frame, kdims=["x", "y"], vdims=["category"]), key
 
 
 def shaded_points(element: hv.Points, colour_key: Mapping[str, str]) -> hv.DynamicMap:
@@ -136,8 +125,9 @@ def shaded_points(element: hv.Points, colour_key: Mapping[str, str]) -> hv.Dynam
         color_key=dict(colour_key),
         min_alpha=80,
     )
+    # Padding keeps the edge points, and their spreading, inside the re-aggregated frame.
     return dynspread(shaded, threshold=0.6, max_px=3).opts(
-        tools=["box_select"], active_tools=["box_select", "wheel_zoom"]
+        tools=["box_select"], active_tools=["box_select", "wheel_zoom"], padding=0.05
     )
 
 
