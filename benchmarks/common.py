@@ -90,28 +90,41 @@ def run_grid(run_one: Callable[..., dict], args: Any, scores: Sequence[str]) -> 
 
     `args.threads` (when given) fixes torch's training threads of every run (`EXPLORE_THREADS`):
     seeded results change with the thread count, so a table is reproducible only with it fixed
-    (without it, `explore.compute.training_threads` picks 1 or 2 by the load at each start)."""
+    (without it, `explore.compute.training_threads` picks 1 or 2 by the load at each start).
+    `args.jobs` (default 1) runs that many at a time; budgeted runs then share the CPU, which
+    the machine line says."""
     import json
     import os
     import sys
+    from concurrent.futures import ThreadPoolExecutor
 
     threads = getattr(args, "threads", None)
     if threads:
         os.environ["EXPLORE_THREADS"] = str(threads)  # inherited by every run's process
-    runs = []
-    for dataset in args.datasets:
-        for method in args.methods:
-            for seed in args.seeds:
-                result = in_fresh_process(run_one, method, dataset, seed, args.budget, args.epochs)
-                runs.append(result)
-                print(
-                    f"{dataset} {method} seed {seed}: ACC {result['acc']:.3f} "
-                    f"NMI {result['nmi']:.3f} ({result['seconds']:.0f} s, "
-                    f"{result['epochs']} epochs)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    print(machine_line() + (f", {threads} training thread(s) per run" if threads else ""))
+    jobs = max(1, int(getattr(args, "jobs", 1) or 1))
+    grid = [
+        (method, dataset, seed)
+        for dataset in args.datasets
+        for method in args.methods
+        for seed in args.seeds
+    ]
+
+    def run(cell: tuple[str, str, int]) -> dict:
+        method, dataset, seed = cell
+        result = in_fresh_process(run_one, method, dataset, seed, args.budget, args.epochs)
+        print(
+            f"{dataset} {method} seed {seed}: ACC {result['acc']:.3f} "
+            f"NMI {result['nmi']:.3f} ({result['seconds']:.0f} s, "
+            f"{result['epochs']} epochs)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return result
+
+    with ThreadPoolExecutor(jobs) as pool:
+        runs = list(pool.map(run, grid))
+    line = machine_line() + (f", {threads} training thread(s) per run" if threads else "")
+    print(line + (f", {jobs} runs at a time" if jobs > 1 else ""))
     print(markdown_table(summarise(runs, scores)))
     if args.json:
         with open(args.json, "w") as handle:

@@ -425,7 +425,15 @@ def test_pool_preview_draws_n_versions_of_one_patch() -> None:
 
 
 def test_presets_are_listed_and_unknown_names_fail_listing_them() -> None:
-    assert list_presets() == ["cc_weak", "sacc_strong", "sscc_reference", "strong", "weak"]
+    assert list_presets() == [
+        "cc_weak",
+        "glyph_strong",
+        "glyph_weak",
+        "sacc_strong",
+        "sscc_reference",
+        "strong",
+        "weak",
+    ]
     with pytest.raises(DataError, match="sscc_reference"):
         get_preset("sscc")
 

@@ -46,7 +46,13 @@ from explore.augment.images import (
     adjust_brightness,
     rotate,
 )
-from explore.augment.presets import blur_kernel_size, cc_weak, sacc_strong
+from explore.augment.presets import (
+    blur_kernel_size,
+    cc_weak,
+    glyph_strong,
+    glyph_weak,
+    sacc_strong,
+)
 from explore.data.images import read_idx
 from explore.data.registry import load_images
 from explore.errors import DataError
@@ -452,7 +458,25 @@ def test_image_presets_are_registered_and_take_options() -> None:
         cc_weak(crop_scale=(0.0, 1.0))
 
 
-@pytest.mark.parametrize("factory", [cc_weak, sacc_strong])
+def test_glyph_presets_are_the_image_recipes_without_the_mirror_and_with_half_crops() -> None:
+    for glyph, photo in ((glyph_weak, cc_weak), (glyph_strong, sacc_strong)):
+        names = [op.name for op in glyph().root.ops]
+        assert names == [op.name for op in photo(28).root.ops if op.name != "random_flip"]
+        assert glyph().root.ops[0].scale == (0.5, 1.0)
+        assert glyph(crop_scale=None).root.ops[0].scale == (0.2, 1.0)  # back to CC's rule
+    # with no flip to draw, one seeded view of a glyph is never its mirror image
+    x = torch.zeros(64, 1, 28, 28)
+    x[..., :14] = 1.0  # bright left half; a crop of half the area is wider than 14 px
+    view = get_preset("glyph_weak", image_size=28)(x, generator=seeded(1))
+    left, right = view[..., :14].sum(dim=(1, 2, 3)), view[..., 14:].sum(dim=(1, 2, 3))
+    assert bool((left > right).all())
+    mirrored = get_preset("cc_weak", image_size=28)(x, generator=seeded(1))
+    assert bool(
+        (mirrored[..., :14].sum(dim=(1, 2, 3)) < mirrored[..., 14:].sum(dim=(1, 2, 3))).any()
+    )
+
+
+@pytest.mark.parametrize("factory", [cc_weak, sacc_strong, glyph_weak, glyph_strong])
 def test_image_preset_round_trips_and_is_reproducible(factory) -> None:
     pool = factory()
     rebuilt = AugmentationPool.from_dict(json.loads(json.dumps(pool.to_dict())))
@@ -480,7 +504,7 @@ def test_image_presets_on_a_batch_of_256_cifar_images(cifar: torch.Tensor) -> No
 
 
 def test_image_presets_on_real_digits(mnist: torch.Tensor) -> None:
-    for name in ("cc_weak", "sacc_strong"):
+    for name in ("cc_weak", "sacc_strong", "glyph_weak", "glyph_strong"):
         pool = get_preset(name, image_size=28)
         for seed in range(3):
             view = pool(mnist, generator=seeded(seed))

@@ -111,3 +111,26 @@ def test_grayscale_and_rgb_image_sets(method, dataset: str) -> None:
     assert set(records[0].metrics) == {"acc", "nmi", "ari", "kappa"}
     with pytest.raises(DataError, match="resize"):
         model.predict(images.resize(16, 16))
+
+
+def test_fast_config_views_single_channel_images_as_glyphs() -> None:
+    """One-channel images take the glyph pools (no mirror, half-area crops) in the fast config;
+    colour images, the paper config and pools named by the user keep theirs."""
+    from explore.data.registry import load_images
+    from explore.methods.s3ocnet import S3OCNet
+
+    digits = load_images("digits", download=False).subset(np.arange(64))
+    colour = digits.to_rgb()
+
+    def pools(model, images) -> tuple[str, str | None]:
+        model.make_trainer(images)
+        strong = getattr(model, "_strong", None)
+        return model._weak.name, strong.name if strong is not None else None
+
+    assert pools(SACC(epochs=1), digits) == ("glyph_weak", "glyph_strong")
+    assert pools(CC(epochs=1), digits) == ("glyph_weak", None)
+    assert pools(S3OCNet(epochs=1), digits)[0] == "glyph_weak"
+    assert pools(SACC(epochs=1), colour) == ("cc_weak", "sacc_strong")
+    assert pools(SACC(config="paper", epochs=1), digits) == ("cc_weak", "sacc_strong")
+    chosen = SACC(epochs=1, weak_augmentation="cc_weak", strong_augmentation="sacc_strong")
+    assert pools(chosen, digits) == ("cc_weak", "sacc_strong")

@@ -7,7 +7,7 @@
 - `images`: image operations (N, C, H, W), C = 1 or 3 (colour jitter, RandAugment and its ops).
 - `pool`: composition (`Sequence`, `RandomChoice`) and the `AugmentationPool` holder.
 - `presets`: named pools (`"sscc_reference"`, `"weak"`, `"strong"`, `"cc_weak"`,
-  `"sacc_strong"`).
+  `"sacc_strong"`, `"glyph_weak"`, `"glyph_strong"`).
 
 A new operation goes in `spectral_spatial.py` (or a sibling module imported here): subclass
 `Augmentation`, give it a `name`, declare its parameters with the types of `parameters`

@@ -26,9 +26,11 @@ from explore.params import store_init_params
 # minutes and its set-up fit a 15-minute class slot). Small sets train all their epochs.
 DEFAULT_IMAGE_BUDGET = 720.0
 
-# Augmentation presets used when none is given, by input kind.
+# Augmentation presets used when none is given, by input kind; single-channel images take the
+# glyph pools in configs with `glyph_views` (measured: docs/image-quality.md).
 DEFAULT_POOLS = {
     "images": {"weak": "cc_weak", "strong": "sacc_strong"},
+    "glyphs": {"weak": "glyph_weak", "strong": "glyph_strong"},
     "scene": {"weak": "weak", "strong": "strong"},
 }
 
@@ -62,7 +64,10 @@ class CC(DeepClusteringMethod):
     tau_I = 0.5, tau_C = 1.0; its 1000 epochs are far beyond a CPU, so pass `epochs`); "fast"
     is the CPU default. The backbone defaults to `image_small` (images up to 48 px),
     `image_large` (larger images) or `light` (hyperspectral patches; `dense_light7` in the fast
-    config); the weak pool to `cc_weak` for images and `weak` for scenes.
+    config); the weak pool to `cc_weak` for images and `weak` for scenes. The fast config
+    views single-channel images as handwriting or characters (`glyph_weak`: no mirror image,
+    crops of at least half the image; `glyph_views`); pass `weak_augmentation="cc_weak"` (and
+    SACC's `strong_augmentation="sacc_strong"`) for grey photographs.
 
     On scenes the fast config also pairs each pixel's view with a view of a random pixel of its
     5 x 5 window (`neighbour_radius=2`) and reads clusters by k-means on the learnt features
@@ -96,6 +101,7 @@ class CC(DeepClusteringMethod):
             "assign": "head",
             "neighbour_radius": 0,
             "budget": None,
+            "glyph_views": False,
         },
         "fast": {
             "backbone": None,
@@ -110,6 +116,7 @@ class CC(DeepClusteringMethod):
             "assign": "head",
             "neighbour_radius": 0,
             "budget": None,
+            "glyph_views": True,
         },
     }
 
@@ -156,11 +163,18 @@ class CC(DeepClusteringMethod):
     def _backbone_name(self) -> str:
         return self.settings()["backbone"] or default_backbone(self.input_shape_)
 
+    def _pool_kind(self) -> str:
+        """The key of `DEFAULT_POOLS` for this input: single-channel images are taken for
+        handwriting or characters ("glyphs") in configs with `glyph_views`."""
+        kind = self._input_kind()
+        grey = kind == "images" and int(self.input_shape_[0]) == 1
+        return "glyphs" if grey and self.settings()["glyph_views"] else kind
+
     def _pool(self, which: str) -> AugmentationPool:
         """The weak or strong pool: as configured, else the default for the input kind; image
         presets are sized for the images (e.g. the crop area CC uses on 28 px digits)."""
         chosen = self.settings()[f"{which}_augmentation"]
-        spec = chosen or DEFAULT_POOLS[self._input_kind()][which]
+        spec = chosen or DEFAULT_POOLS[self._pool_kind()][which]
         options = {"image_size": int(self.input_shape_[-1])} if len(self.input_shape_) == 3 else {}
         return resolve_pool(spec, **options)
 
