@@ -349,7 +349,7 @@ class Dashboard:
         self.upload.remove()
         with param.parameterized.discard_events(self.embedding_view):
             cleared = ("features", "assignments", "class_labels", "pixel_index", "points")
-            self.embedding_view.param.update(dict.fromkeys(cleared, None), sample_index=None)
+            self.embedding_view.param.update(dict.fromkeys((*cleared, "sample_index"), None))
         with param.parameterized.discard_events(self.training_view):
             self.training_view.highlight = None
         with param.parameterized.discard_events(self.moving_embedding):

@@ -163,18 +163,16 @@ class CC(DeepClusteringMethod):
     def _backbone_name(self) -> str:
         return self.settings()["backbone"] or default_backbone(self.input_shape_)
 
-    def _pool_kind(self) -> str:
-        """The key of `DEFAULT_POOLS` for this input: single-channel images are taken for
-        handwriting or characters ("glyphs") in configs with `glyph_views`."""
-        kind = self._input_kind()
-        grey = kind == "images" and int(self.input_shape_[0]) == 1
-        return "glyphs" if grey and self.settings()["glyph_views"] else kind
-
     def _pool(self, which: str) -> AugmentationPool:
-        """The weak or strong pool: as configured, else the default for the input kind; image
-        presets are sized for the images (e.g. the crop area CC uses on 28 px digits)."""
-        chosen = self.settings()[f"{which}_augmentation"]
-        spec = chosen or DEFAULT_POOLS[self._pool_kind()][which]
+        """The weak or strong pool: as configured, else the default for the input kind, where
+        single-channel images count as handwriting or characters ("glyphs") in configs with
+        `glyph_views`; image presets are sized for the images (e.g. the crop area CC uses on
+        28 px digits)."""
+        settings = self.settings()
+        kind = self._input_kind()
+        if kind == "images" and int(self.input_shape_[0]) == 1 and settings["glyph_views"]:
+            kind = "glyphs"
+        spec = settings[f"{which}_augmentation"] or DEFAULT_POOLS[kind][which]
         options = {"image_size": int(self.input_shape_[-1])} if len(self.input_shape_) == 3 else {}
         return resolve_pool(spec, **options)
 
