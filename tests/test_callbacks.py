@@ -158,6 +158,53 @@ def test_a_slower_machine_stops_at_the_first_epoch_end_past_the_budget(
     assert budget.planned_epochs == 4 and trainer.epoch == 3  # 2 + 2 + 6 = 10 s > 9 s
 
 
+class Pace(Callback):
+    """Sets the clock's seconds per epoch from the epoch that just ended on (a callback placed
+    before the `Tick`): `paces[epoch]` for the epochs listed."""
+
+    def __init__(self, clock: Clock, paces: dict[int, float]) -> None:
+        self.clock, self.paces = clock, paces
+
+    def on_epoch_end(self, trainer, record) -> None:
+        self.clock.per_epoch = self.paces.get(record.epoch, self.clock.per_epoch)
+
+
+def test_a_slow_first_epoch_does_not_cost_the_run_its_epochs(
+    small_scene: Scene, tmp_path: Path
+) -> None:
+    # The first epoch takes 8 s (warm-up, a job starting beside it), the others 2 s; 24 s.
+    clock = Clock(per_epoch=8.0)
+    budget = TrainingBudget(24, clock=clock)
+    model = SSCC(n_clusters=3, epochs=12, step_size=12, **TINY)
+    path = tmp_path / "checkpoint.pt"
+    trainer = model.make_trainer(
+        small_scene,
+        callbacks=[Pace(clock, {1: 8.0, 2: 2.0}), Tick(clock), budget],
+        checkpoint_path=path,
+    )
+    trainer.fit()
+    # Planned 3 epochs after the first (8 s each), then at the second epoch's end (10 s):
+    # 14 s left at 2 s an epoch is 7 more, 9 in all, the schedule's period scaled to 9.
+    assert budget.planned_epochs == 9 and trainer.epoch == 9 and trainer.epochs == 9
+    assert trainer.scheduler.step_size == 9
+    assert trainer.history.metadata["budget"]["epochs"] == 9
+    assert budget.elapsed() == 8.0 + 8 * 2.0 <= 24
+    assert load_checkpoint(path)["callbacks"]["TrainingBudget"]["planned_epochs"] == 9
+
+
+def test_the_plan_stays_once_the_schedule_has_decayed(small_scene: Scene) -> None:
+    clock = Clock(per_epoch=8.0)
+    budget = TrainingBudget(24, clock=clock)
+    model = SSCC(n_clusters=3, epochs=12, step_size=4, **TINY)
+    trainer = model.make_trainer(
+        small_scene, callbacks=[Pace(clock, {1: 8.0, 2: 2.0}), Tick(clock), budget]
+    )
+    trainer.fit()
+    # 3 epochs planned, the decay every 4 epochs now every 1: it decayed at the first epoch's
+    # end, so lengthening the run now would decay it again; the plan stays at 3 epochs.
+    assert budget.planned_epochs == 3 and trainer.epoch == 3 and trainer.scheduler.step_size == 1
+
+
 def test_the_budget_option_reaches_the_trainer(small_scene: Scene) -> None:
     model = SSCC(n_clusters=3, epochs=2, budget=3600, **TINY).fit(small_scene)
     assert model.history_.metadata["budget"]["epochs"] == 2  # an hour is plenty

@@ -189,9 +189,17 @@ class TrainingBudget(Callback):
     its assignment included), the run's epochs become the whole epochs that fit the budget at
     that pace (never more than planned, at least one), and a step schedule (`step_size`, e.g.
     SSCC's decay every 20 of 40 epochs) is shortened in proportion, so the run ends its
-    schedule instead of being cut in the middle of it. Should the machine slow down later, the
-    run still stops at the first epoch end past the budget. The epochs chosen and the seconds
-    spent are kept in the checkpoint, so a resumed run keeps its plan and its remaining time.
+    schedule instead of being cut in the middle of it.
+
+    A first epoch slowed by something passing (warm-up, another job starting beside it) would
+    otherwise cost the whole run its epochs: while the plan is cut short, each later epoch end
+    plans again from the pace since the first epoch, and lengthens the run (and its schedule)
+    when more epochs fit, up to the epochs asked for. It stops doing so once the schedule has
+    decayed or the method's final stage (e.g. the neighbour stage) has begun, so neither
+    moves under the run. Should the machine slow down later, the run still stops at the first
+    epoch end past the budget. The epochs chosen and the seconds spent are kept in the
+    checkpoint, so a resumed run keeps its plan (without planning again) and its remaining
+    time.
 
     Epoch counts then depend on the machine's speed: runs with a budget are comparable in
     time, not bitwise across machines. Every process of a distributed run decides alike (it
@@ -209,6 +217,9 @@ class TrainingBudget(Callback):
         self.planned_epochs: int | None = None  # the epochs fitted to the budget
         self.spent = 0.0  # seconds of earlier fits (before a resume)
         self._started: float | None = None
+        # Set in the fit that made the first plan (so it may plan again): the epochs asked
+        # for, the schedule's period before shortening, the seconds the first epoch ended at.
+        self._asked: tuple[int, int | None, float] | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
         self._started = self.clock()
@@ -226,6 +237,7 @@ class TrainingBudget(Callback):
             fitted = int(self.seconds // per_epoch) if per_epoch > 0 else trainer.epochs
             fitted = max(trainer.epoch, 1, min(trainer.epochs, fitted))
             fitted = _as_rank_zero(trainer, fitted)
+            self._asked = (trainer.epochs, _schedule_period(trainer), elapsed)
             if fitted < trainer.epochs:
                 _shorten_schedule(trainer, fitted / trainer.epochs)
                 trainer.epochs = fitted
@@ -237,6 +249,32 @@ class TrainingBudget(Callback):
             }
         elif _as_rank_zero(trainer, elapsed > self.seconds) and trainer.epoch < trainer.epochs:
             trainer.request_stop()
+        elif self._may_plan_again(trainer):
+            self._plan_again(trainer, elapsed)
+
+    def _may_plan_again(self, trainer: Trainer) -> bool:
+        """Whether the plan may still grow: made in this fit, cut below the epochs asked for,
+        the schedule not yet decayed and the method not in its final stage."""
+        if self._asked is None or trainer.epochs >= self._asked[0]:
+            return False
+        period = _schedule_period(trainer)
+        if period is not None and trainer.epoch >= period:
+            return False
+        in_stage = getattr(trainer.method, "in_neighbour_stage", None)
+        return not (callable(in_stage) and in_stage())
+
+    def _plan_again(self, trainer: Trainer, elapsed: float) -> None:
+        """Lengthen the run to the epochs that fit at the pace since the first epoch."""
+        asked, period, first_end = self._asked
+        pace = (elapsed - first_end) / max(trainer.epoch - 1, 1)
+        fitted = trainer.epoch + int((self.seconds - elapsed) // pace) if pace > 0 else asked
+        fitted = _as_rank_zero(trainer, min(asked, fitted))
+        if fitted <= trainer.epochs:
+            return
+        if period is not None:
+            trainer.scheduler.step_size = max(1, round(period * fitted / asked))
+        trainer.epochs = self.planned_epochs = fitted
+        trainer.history.metadata["budget"]["epochs"] = fitted
 
     def on_fit_end(self, trainer: Trainer) -> None:
         self.spent = self.elapsed()
@@ -259,6 +297,11 @@ def _as_rank_zero(trainer: Trainer, value: Any) -> Any:
     from explore.training.distributed import all_gather_objects
 
     return all_gather_objects(value)[0]
+
+
+def _schedule_period(trainer: Trainer) -> int | None:
+    """The step schedule's period in epochs (`step_size`), None without one."""
+    return getattr(trainer.scheduler, "step_size", None)
 
 
 def _shorten_schedule(trainer: Trainer, fraction: float) -> None:
