@@ -1,7 +1,5 @@
 """`python -m explore ...` runs the command line."""
 
-import sys
+from explore.cli import run
 
-from explore.cli import main
-
-sys.exit(main())
+run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -291,3 +292,31 @@ def test_train_ends_with_a_neighbour_stage_when_asked(tmp_path: Path) -> None:
     assert_one_line_error(run_cli(*args, "--scan-epochs", "-1"), "--scan-epochs")
     kmeans = ["train", "--method", "kmeans", "--dataset", "digits", "--scan-epochs", "2"]
     assert_one_line_error(run_cli(*kmeans, "--out", str(tmp_path / "k")), "deep methods")
+
+
+_RUN_WITH_EXIT_HOOK = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('finalized'))\n"
+    "sys.argv = ['explore', 'datasets']\n"
+    "from explore.cli import run\n"
+    "run()\n"
+)
+
+
+@pytest.mark.parametrize("launched", [False, True])
+def test_the_command_skips_finalization_only_in_a_torchrun_launch(launched: bool) -> None:
+    """In a process of a torchrun launch the command leaves by os._exit (after flushing), so
+    torch's threads cannot hang the interpreter's finalization; elsewhere it exits normally."""
+    env = {key: value for key, value in os.environ.items() if key not in ("RANK", "WORLD_SIZE")}
+    if launched:
+        env.update(RANK="0", WORLD_SIZE="2")
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN_WITH_EXIT_HOOK],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "indian_pines" in result.stdout  # the command's output arrives whole
+    assert ("finalized" in result.stdout) is not launched

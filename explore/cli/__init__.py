@@ -17,6 +17,6 @@ writes its map tile by tile.
 """
 
 from explore.cli.common import EXIT_USAGE, UsageError, prepare_output_dir
-from explore.cli.parser import build_parser, main
+from explore.cli.parser import build_parser, main, run
 
-__all__ = ["EXIT_USAGE", "UsageError", "build_parser", "main", "prepare_output_dir"]
+__all__ = ["EXIT_USAGE", "UsageError", "build_parser", "main", "prepare_output_dir", "run"]

@@ -20,6 +20,7 @@ from explore.methods.base import DeepClusteringMethod
 from explore.models import ClusterHead, ProjectionHead, default_backbone
 from explore.models.dense import BackboneWithHeads
 from explore.params import store_init_params
+from explore.training.schedules import make_schedule
 
 # Seconds of training an image-set run of the fast config is fitted to when no `epochs` are
 # given (SACC's 30 epochs on mnist_test take about half an hour on a 2-core CPU; a run of 12
@@ -78,6 +79,10 @@ class CC(DeepClusteringMethod):
     (S3OCNet); on Salinas-A they were 0.620, 0.712 and 0.768 with the light backbone, views of
     the pixel itself and the head. k-means: 0.770 / 0.847 / 0.364.
 
+    `lr_schedule`: "constant" (both configs, as the reference code) or "cosine" (half a
+    cosine from `lr` down to 1 % of it over the run, its length fitted with the run to a
+    `budget`; `explore.training.schedules`).
+
     `samples_per_epoch`: items per epoch (default every item, see `Trainer`). `budget`: seconds
     of training at most (see `SSCC`); on image sets the fast config fits a run without `epochs`
     to `DEFAULT_IMAGE_BUDGET` (12 minutes), so mnist_test-sized sets finish in a class slot.
@@ -102,6 +107,7 @@ class CC(DeepClusteringMethod):
             "neighbour_radius": 0,
             "budget": None,
             "glyph_views": False,
+            "lr_schedule": "constant",
         },
         "fast": {
             "backbone": None,
@@ -117,6 +123,7 @@ class CC(DeepClusteringMethod):
             "neighbour_radius": 0,
             "budget": None,
             "glyph_views": True,
+            "lr_schedule": "constant",
         },
     }
 
@@ -138,6 +145,7 @@ class CC(DeepClusteringMethod):
         batch_size: int | None = None,
         epochs: int | None = None,
         lr: float | None = None,
+        lr_schedule: str | None = None,
         weight_decay: float | None = None,
         weak_augmentation: str | dict | None = None,
         strong_augmentation: str | dict | None = None,
@@ -190,7 +198,7 @@ class CC(DeepClusteringMethod):
         optimizer = torch.optim.Adam(
             model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
         )
-        return optimizer, None
+        return optimizer, make_schedule(settings["lr_schedule"], optimizer, settings["epochs"])
 
     def architecture(self, in_channels: int) -> dict[str, Any]:
         return {

@@ -188,7 +188,8 @@ class TrainingBudget(Callback):
     """Train for at most `seconds`: after the first epoch (timed from the start of `fit`,
     its assignment included), the run's epochs become the whole epochs that fit the budget at
     that pace (never more than planned, at least one), and a step schedule (`step_size`, e.g.
-    SSCC's decay every 20 of 40 epochs) is shortened in proportion, so the run ends its
+    SSCC's decay every 20 of 40 epochs) is shortened in proportion, or a schedule that ends
+    with the run (`CosineToEnd`) takes the new length, so the run ends its
     schedule instead of being cut in the middle of it.
 
     A first epoch slowed by something passing (warm-up, another job starting beside it) would
@@ -241,6 +242,7 @@ class TrainingBudget(Callback):
             if fitted < trainer.epochs:
                 _shorten_schedule(trainer, fitted / trainer.epochs)
                 trainer.epochs = fitted
+                _fit_schedule_length(trainer)
             self.planned_epochs = trainer.epochs
             trainer.history.metadata["budget"] = {
                 "seconds": self.seconds,
@@ -274,6 +276,7 @@ class TrainingBudget(Callback):
         if period is not None:
             trainer.scheduler.step_size = max(1, round(period * fitted / asked))
         trainer.epochs = self.planned_epochs = fitted
+        _fit_schedule_length(trainer)
         trainer.history.metadata["budget"]["epochs"] = fitted
 
     def on_fit_end(self, trainer: Trainer) -> None:
@@ -302,6 +305,13 @@ def _as_rank_zero(trainer: Trainer, value: Any) -> Any:
 def _schedule_period(trainer: Trainer) -> int | None:
     """The step schedule's period in epochs (`step_size`), None without one."""
     return getattr(trainer.scheduler, "step_size", None)
+
+
+def _fit_schedule_length(trainer: Trainer) -> None:
+    """A schedule that ends with the run (`set_length`, e.g. `CosineToEnd`) ends with its
+    new length."""
+    if hasattr(trainer.scheduler, "set_length"):
+        trainer.scheduler.set_length(trainer.epochs)
 
 
 def _shorten_schedule(trainer: Trainer, fraction: float) -> None:
