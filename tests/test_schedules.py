@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_callbacks import Clock, Tick
 
 from explore.data.registry import load_scene
 from explore.errors import DataError
 from explore.methods.cc import CC
-from explore.training.callbacks import Callback, TrainingBudget
+from explore.training.callbacks import TrainingBudget
 from explore.training.checkpoint import load_checkpoint
 from explore.training.schedules import CosineToEnd, make_schedule
 
@@ -62,26 +63,13 @@ def test_bad_schedules_are_refused(arguments: dict, message: str) -> None:
         make_schedule("warm", _optimizer(), 3)
 
 
-class Tick(Callback):
-    """Moves a fake clock by `seconds` at every epoch end (placed before the budget)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.now, self.seconds = 0.0, seconds
-
-    def __call__(self) -> float:
-        return self.now
-
-    def on_epoch_end(self, trainer, record) -> None:
-        self.now += self.seconds
-
-
 def test_a_budget_fits_the_cosine_to_the_epochs_it_plans(tmp_path: Path) -> None:
     scene = load_scene("salinas_a").crop(slice(0, 24), slice(0, 24))
-    clock = Tick(5.0)
+    clock = Clock(per_epoch=5.0)
     model = CC(n_clusters=3, epochs=10, lr=1e-3, lr_schedule="cosine", **TINY)
     path = tmp_path / "checkpoint.pt"
     trainer = model.make_trainer(
-        scene, callbacks=[clock, TrainingBudget(15, clock=clock)], checkpoint_path=path
+        scene, callbacks=[Tick(clock), TrainingBudget(15, clock=clock)], checkpoint_path=path
     )
     trainer.fit()
     # 5 s an epoch in 15 s: 3 epochs, the cosine ending with the third.

@@ -21,6 +21,7 @@ from explore.cli.common import (
 from explore.cli.data_commands import _cmd_datasets, _cmd_download, _cmd_info
 from explore.cli.run_commands import _cmd_predict, _cmd_train, _cmd_transfer
 from explore.errors import ExploreError
+from explore.launch import launched_by_torchrun
 from explore.methods import DEEP_METHODS, SHALLOW_METHODS
 
 DESCRIPTION = (
@@ -227,8 +228,6 @@ def run() -> None:
     torch's gloo and autograd threads can race that finalization and keep a process whose work
     is done from ever exiting (1 run in 40 of the distributed tests' workers did)."""
     code = main()
-    from explore.training.distributed import launched_by_torchrun
-
     try:
         in_launch = launched_by_torchrun()
     except ExploreError:  # a malformed WORLD_SIZE: main has said so already

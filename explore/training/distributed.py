@@ -28,6 +28,7 @@ import torch.distributed as dist
 from torch import nn
 
 from explore.errors import DataError
+from explore.launch import launched_by_torchrun
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,6 @@ def process_info() -> ProcessInfo:
         return ProcessInfo()
     local_rank = int(os.environ.get("LOCAL_RANK", "0") or 0)
     return ProcessInfo(dist.get_rank(), dist.get_world_size(), local_rank)
-
-
-def launched_by_torchrun() -> bool:
-    """Whether the environment describes a group of several processes (torchrun sets it)."""
-    try:
-        world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    except ValueError as error:
-        raise DataError(
-            f"WORLD_SIZE must be an integer; got {os.environ['WORLD_SIZE']!r}"
-        ) from error
-    return world_size > 1 and "RANK" in os.environ
 
 
 def backend_for(device: str | torch.device) -> str:
