@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 
 import holoviews as hv
 import numpy as np
@@ -221,3 +222,30 @@ def test_embedding_plot_and_selected_points() -> None:
         embedding_plot(points, np.array([0, 1]))
     with pytest.raises(DataError, match=r"\(N, 2\)"):
         embedding_plot(np.zeros((4, 3)), np.zeros(4, dtype=int))
+
+
+def _shaded_pixels(points: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """The RGBA image (H, W, 4) the embedding's datashaded layer draws for these points."""
+    from explore.viz.embedding import embedding_points, shaded_points
+
+    element, key = embedding_points(points, categories)
+    image = shaded_points(element, key)[()]
+    return np.dstack([image.dimension_values(i, flat=False) for i in range(2, 6)])
+
+
+def test_a_run_with_every_item_in_one_cluster_is_drawn_in_that_clusters_colour() -> None:
+    """A collapsed run (one cluster used) must still show its points, in the cluster's colour:
+    HoloViews drops the category axis of a one-category aggregate, which left the plot blank
+    (and warned 'All-NaN slice encountered')."""
+    points = np.random.default_rng(0).normal(size=(300, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from the shading
+        one = _shaded_pixels(points, np.full(300, 9))
+        two = _shaded_pixels(points, np.r_[np.full(150, 9), np.full(150, 3)])
+    drawn = one[..., 3] > 0
+    assert drawn.sum() > 0.5 * (two[..., 3] > 0).sum()
+    colour = category_colour(9)
+    expected = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    assert np.abs(one[drawn][:, :3].astype(int) - expected).max() <= 2
+    figure = hv.render(embedding_plot(points, np.full(300, 9)))
+    assert any(type(r.glyph).__name__ == "ImageRGBA" for r in figure.renderers)

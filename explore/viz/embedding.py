@@ -118,13 +118,21 @@ def embedding_points(
 
 def shaded_points(element: hv.Points, colour_key: Mapping[str, str]) -> hv.DynamicMap:
     """Datashade the points by category (``count_cat``) and spread isolated pixels; re-aggregated
-    on zoom. Has the box-select tool, so a ``BoundsXY`` stream can use it as source."""
-    shaded = datashade(
-        element,
-        aggregator=ds.count_cat("category"),
-        color_key=dict(colour_key),
-        min_alpha=80,
-    )
+    on zoom. Has the box-select tool, so a ``BoundsXY`` stream can use it as source.
+
+    With one category (a run whose items all landed in one cluster) the points are shaded by
+    their count in that category's colour: HoloViews drops the category axis of a one-category
+    aggregate, and its colour key then matches nothing, so the plot would come out blank."""
+    if len(colour_key) == 1:
+        colour = next(iter(colour_key.values()))
+        shaded = datashade(element, aggregator=ds.count(), cmap=[colour, colour], min_alpha=80)
+    else:
+        shaded = datashade(
+            element,
+            aggregator=ds.count_cat("category"),
+            color_key=dict(colour_key),
+            min_alpha=80,
+        )
     # Padding keeps the edge points, and their spreading, inside the re-aggregated frame.
     return dynspread(shaded, threshold=0.6, max_px=3).opts(
         tools=["box_select"], active_tools=["box_select", "wheel_zoom"], padding=0.05
