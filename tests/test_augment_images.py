@@ -459,9 +459,18 @@ def test_image_presets_are_registered_and_take_options() -> None:
 
 
 def test_glyph_presets_are_the_image_recipes_without_the_mirror_and_with_half_crops() -> None:
-    for glyph, photo in ((glyph_weak, cc_weak), (glyph_strong, sacc_strong)):
-        names = [op.name for op in glyph().root.ops]
-        assert names == [op.name for op in photo(28).root.ops if op.name != "random_flip"]
+    distortions = ["rotate", "shear_x", "shear_y"]
+    photo_names = [op.name for op in cc_weak(28).root.ops if op.name != "random_flip"]
+    assert [op.name for op in glyph_weak().root.ops] == [
+        photo_names[0],
+        *distortions,
+        *photo_names[1:],
+    ]
+    assert [op.name for op in glyph_weak(rotation=0, shear=0).root.ops] == photo_names
+    assert [op.name for op in glyph_strong().root.ops] == [
+        op.name for op in sacc_strong(28).root.ops if op.name != "random_flip"
+    ]
+    for glyph in (glyph_weak, glyph_strong):
         assert glyph().root.ops[0].scale == (0.5, 1.0)
         assert glyph(crop_scale=None).root.ops[0].scale == (0.2, 1.0)  # back to CC's rule
     # with no flip to draw, one seeded view of a glyph is never its mirror image
@@ -474,6 +483,36 @@ def test_glyph_presets_are_the_image_recipes_without_the_mirror_and_with_half_cr
     assert bool(
         (mirrored[..., :14].sum(dim=(1, 2, 3)) < mirrored[..., 14:].sum(dim=(1, 2, 3))).any()
     )
+
+
+def test_glyph_weak_view_slants_a_stroke_as_a_hand_does() -> None:
+    """A vertical bar stays a bar in CC's weak view of a glyph without distortions; the glyph
+    view leans it (within 25 degrees and a shear of 0.3), so two views of a digit differ in
+    slant as two writers' digits do."""
+    x = torch.zeros(256, 1, 28, 28)
+    x[..., 4:24, 13:15] = 1.0
+
+    def lean(view: torch.Tensor) -> torch.Tensor:
+        """Horizontal shift of the bar's upper third against its lower third, in pixels."""
+        columns = torch.arange(28, dtype=torch.float32)
+
+        def centre(rows: torch.Tensor) -> torch.Tensor:
+            mass = rows.sum(dim=(1, 2))
+            return (rows.sum(dim=1) * columns).sum(dim=1) / mass.clamp_min(1e-6)
+
+        return centre(view[:, 0, 6:12]) - centre(view[:, 0, 16:22])
+
+    upright = get_preset("glyph_weak", image_size=28, rotation=0, shear=0)(x, generator=seeded(0))
+    slanted = get_preset("glyph_weak", image_size=28)(x, generator=seeded(0))
+    assert lean(upright).abs().max() < 0.5
+    leans = lean(slanted).abs()
+    assert (leans > 1.0).float().mean() > 0.5  # most views lean
+    assert leans.max() < 10.0  # never turned on its side
+    for bad in (-5.0, float("nan"), "25"):
+        with pytest.raises(DataError, match="rotation must be a number"):
+            glyph_weak(rotation=bad)
+    with pytest.raises(DataError, match="shear must be a number"):
+        glyph_weak(shear=-0.1)
 
 
 @pytest.mark.parametrize("factory", [cc_weak, sacc_strong, glyph_weak, glyph_strong])

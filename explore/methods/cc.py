@@ -67,8 +67,9 @@ class CC(DeepClusteringMethod):
     `image_large` (larger images) or `light` (hyperspectral patches; `dense_light7` in the fast
     config); the weak pool to `cc_weak` for images and `weak` for scenes. The fast config
     views single-channel images as handwriting or characters (`glyph_weak`: no mirror image,
-    crops of at least half the image; `glyph_views`); pass `weak_augmentation="cc_weak"` (and
-    SACC's `strong_augmentation="sacc_strong"`) for grey photographs.
+    crops of at least half the image, slants by rotation and shear; `glyph_views`); pass
+    `weak_augmentation="cc_weak"` (and SACC's `strong_augmentation="sacc_strong"`) for grey
+    photographs.
 
     On scenes the fast config also pairs each pixel's view with a view of a random pixel of its
     5 x 5 window (`neighbour_radius=2`) and reads clusters by k-means on the learnt features
