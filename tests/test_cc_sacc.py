@@ -134,3 +134,71 @@ def test_fast_config_views_single_channel_images_as_glyphs() -> None:
     assert pools(SACC(config="paper", epochs=1), digits) == ("cc_weak", "sacc_strong")
     chosen = SACC(epochs=1, weak_augmentation="cc_weak", strong_augmentation="sacc_strong")
     assert pools(chosen, digits) == ("cc_weak", "sacc_strong")
+
+
+def test_a_resumed_run_keeps_the_views_it_started_with(tmp_path, one_thread, monkeypatch) -> None:
+    """The pools a run draws its views from travel in its checkpoint: after a default pool
+    changes (as the glyph views did), a resumed run goes on with the views it started with, so
+    it still ends where the uninterrupted run ends. A pool named at resume is the user's
+    choice and wins."""
+    import explore.augment.presets as presets
+    from explore.data.registry import load_images
+    from explore.training.checkpoint import load_checkpoint
+
+    digits = load_images("digits", download=False).subset(np.arange(256))
+    settings = {"epochs": 3, "batch_size": 64, "device": "cpu", "seed": 2}
+    straight = SACC(n_clusters=10, **settings).fit(digits)
+    checkpoint = tmp_path / "checkpoint.pt"
+    SACC(n_clusters=10, **{**settings, "epochs": 2}).fit(digits, checkpoint_path=checkpoint)
+    saved = load_checkpoint(checkpoint)["extra"]["pools"]
+    assert {name: spec["name"] for name, spec in saved.items()} == {
+        "_weak": "glyph_weak",
+        "_strong": "glyph_strong",
+    }
+
+    original = presets.PRESETS["glyph_weak"]
+    monkeypatch.setitem(  # the default pool changes between the two runs
+        presets.PRESETS, "glyph_weak", lambda **options: original(**options, rotation=0, shear=0)
+    )
+    resumed = SACC(n_clusters=10, **settings).fit(digits, checkpoint_path=checkpoint, resume=True)
+    assert resumed._weak.to_dict() == saved["_weak"]
+    assert resumed.history_.records[-1].losses == pytest.approx(
+        straight.history_.records[-1].losses, rel=1e-6
+    )
+    assert np.array_equal(resumed.labels_, straight.labels_)
+
+    # without the saved pools (a checkpoint from before they were saved) the new default is used
+    # the checkpoint now holds epoch 3: start again from a 2-epoch one
+    SACC(n_clusters=10, **{**settings, "epochs": 2}).fit(digits, checkpoint_path=checkpoint)
+    state = torch.load(checkpoint, weights_only=True)
+    del state["extra"]["pools"]
+    torch.save(state, checkpoint)
+    drifted = SACC(n_clusters=10, **settings).fit(digits, checkpoint_path=checkpoint, resume=True)
+    assert "rotate" not in str(drifted._weak.to_dict())
+    assert drifted.history_.records[-1].losses != pytest.approx(
+        straight.history_.records[-1].losses, rel=1e-6
+    )
+
+    # a pool named at resume wins over the saved one
+    SACC(n_clusters=10, **{**settings, "epochs": 2}).fit(digits, checkpoint_path=checkpoint)
+    named = SACC(n_clusters=10, weak_augmentation="cc_weak", **settings).fit(
+        digits, checkpoint_path=checkpoint, resume=True
+    )
+    assert named._weak.name == "cc_weak"
+
+
+def test_a_checkpoint_whose_pool_cannot_be_rebuilt_is_refused(tmp_path) -> None:
+    from explore.data.registry import load_images
+    from explore.errors import CheckpointError
+
+    digits = load_images("digits", download=False).subset(np.arange(128))
+    settings = {"epochs": 1, "batch_size": 64, "device": "cpu"}
+    checkpoint = tmp_path / "checkpoint.pt"
+    CC(n_clusters=10, **settings).fit(digits, checkpoint_path=checkpoint)
+    state = torch.load(checkpoint, weights_only=True)
+    state["extra"]["pools"]["_weak"] = {"name": "x", "root": {"op": "no_such_operation"}}
+    torch.save(state, checkpoint)
+    with pytest.raises(CheckpointError, match="weak_augmentation"):
+        CC(n_clusters=10, **{**settings, "epochs": 2}).fit(
+            digits, checkpoint_path=checkpoint, resume=True
+        )

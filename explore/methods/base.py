@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
+from explore.augment import AugmentationPool
 from explore.compute import limit_threads, resolve_device
 from explore.data.images import ImageSet
 from explore.data.preprocess import SpectralPreprocessor
@@ -64,6 +65,12 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
     SHARED_SETTINGS: ClassVar[dict[str, Any]] = {"scan_epochs": 0, "scan_entropy_weight": 5.0}
     """Settings every config starts from (a config or an explicit argument overrides them): no
     neighbour stage (`scan_epochs`), and SCAN's entropy weight when there is one."""
+
+    VIEW_POOLS: ClassVar[dict[str, str]] = {}
+    """The augmentation pools the method draws its views from, as {attribute set by
+    `build_model`: the constructor parameter naming it}. Saved with every checkpoint; a resumed
+    run whose parameter was left to the config takes the saved pool back, so it goes on with the
+    views it started with even after a default pool changed."""
 
     # ------------------------------------------------------------------ settings
     def _input_kind(self) -> str | None:
@@ -276,6 +283,13 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
             extra["feature_temperature"] = float(self.feature_temperature_)
         if getattr(self, "neighbour_table_", None) is not None:
             extra["neighbour_table"] = self.neighbour_table_.state_dict()
+        pools = {
+            attribute: getattr(self, attribute).to_dict()
+            for attribute in self.VIEW_POOLS
+            if isinstance(getattr(self, attribute, None), AugmentationPool)
+        }
+        if pools:
+            extra["pools"] = pools
         return extra
 
     def restore_extra(self, extra: dict[str, Any]) -> None:
@@ -286,6 +300,16 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
             self.feature_temperature_ = float(extra.get("feature_temperature", 1.0))
         table = extra.get("neighbour_table")
         self.neighbour_table_ = None if table is None else NeighbourTable.from_state_dict(table)
+        saved_pools = extra.get("pools") or {}
+        for attribute, parameter in self.VIEW_POOLS.items():
+            spec = saved_pools.get(attribute)
+            if spec is not None and getattr(self, parameter, None) is None:
+                try:
+                    setattr(self, attribute, AugmentationPool.from_dict(spec))
+                except (DataError, TypeError, ValueError, KeyError) as error:
+                    raise CheckpointError(
+                        f"the checkpoint's {parameter} pool cannot be rebuilt: {error}"
+                    ) from None
 
     # ------------------------------------------------------------------ spatial views
     def _neighbour_radius(self) -> int:

@@ -128,6 +128,8 @@ class CC(DeepClusteringMethod):
         },
     }
 
+    VIEW_POOLS: ClassVar[dict[str, str]] = {"_weak": "weak_augmentation"}
+
     INPUT_DEFAULTS: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
         # On scenes the fast config learns from spatial views and clusters the learnt features
         # (measured: docs/hsi-quality.md); the dense backbone makes each epoch's map cheap.

@@ -41,6 +41,10 @@ class SACC(CC):
     settings and configs as `CC` (Adam lr 3e-4 in the paper config)."""
 
     name: ClassVar[str] = "sacc"
+    VIEW_POOLS: ClassVar[dict[str, str]] = {
+        "_weak": "weak_augmentation",
+        "_strong": "strong_augmentation",
+    }
 
     def __init__(
         self,

@@ -84,6 +84,7 @@ class SSCC(DeepClusteringMethod):
     """
 
     name: ClassVar[str] = "sscc"
+    VIEW_POOLS: ClassVar[dict[str, str]] = {"_pool": "augmentation"}
     DEFAULT_CONFIG: ClassVar[str] = "fast"
     SUPPORTS: ClassVar[tuple[str, ...]] = ("scene",)
     CONFIGS: ClassVar[dict[str, dict[str, Any]]] = {
