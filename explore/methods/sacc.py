@@ -41,10 +41,7 @@ class SACC(CC):
     settings and configs as `CC` (Adam lr 3e-4 in the paper config)."""
 
     name: ClassVar[str] = "sacc"
-    VIEW_POOLS: ClassVar[dict[str, str]] = {
-        "_weak": "weak_augmentation",
-        "_strong": "strong_augmentation",
-    }
+    VIEW_POOLS: ClassVar[dict[str, str]] = {**CC.VIEW_POOLS, "_strong": "strong_augmentation"}
 
     def __init__(
         self,
