@@ -113,14 +113,17 @@ def test_grayscale_and_rgb_image_sets(method, dataset: str) -> None:
         model.predict(images.resize(16, 16))
 
 
-def test_fast_config_views_single_channel_images_as_glyphs() -> None:
-    """One-channel images take the glyph pools (no mirror, half-area crops) in the fast config;
-    colour images, the paper config and pools named by the user keep theirs."""
+@pytest.mark.datasets("cifar10_subset")
+def test_fast_config_views_single_channel_glyphs_as_glyphs() -> None:
+    """One-channel images on a plain background take the glyph pools (no mirror, half-area
+    crops, slants) in the fast config; grey photographs, colour images, the paper config and
+    pools named by the user keep theirs."""
     from explore.data.registry import load_images
     from explore.methods.s3ocnet import S3OCNet
 
     digits = load_images("digits", download=False).subset(np.arange(64))
     colour = digits.to_rgb()
+    photographs = load_images("cifar10_subset", download=False).subset(np.arange(64))
 
     def pools(model, images) -> tuple[str, str | None]:
         model.make_trainer(images)
@@ -131,6 +134,8 @@ def test_fast_config_views_single_channel_images_as_glyphs() -> None:
     assert pools(CC(epochs=1), digits) == ("glyph_weak", None)
     assert pools(S3OCNet(epochs=1), digits)[0] == "glyph_weak"
     assert pools(SACC(epochs=1), colour) == ("cc_weak", "sacc_strong")
+    assert pools(SACC(epochs=1), photographs.to_grayscale()) == ("cc_weak", "sacc_strong")
+    assert pools(CC(epochs=1), photographs.to_grayscale()) == ("cc_weak", None)
     assert pools(SACC(config="paper", epochs=1), digits) == ("cc_weak", "sacc_strong")
     chosen = SACC(epochs=1, weak_augmentation="cc_weak", strong_augmentation="sacc_strong")
     assert pools(chosen, digits) == ("cc_weak", "sacc_strong")

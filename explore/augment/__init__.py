@@ -7,7 +7,8 @@
 - `images`: image operations (N, C, H, W), C = 1 or 3 (colour jitter, RandAugment and its ops).
 - `pool`: composition (`Sequence`, `RandomChoice`) and the `AugmentationPool` holder.
 - `presets`: named pools (`"sscc_reference"`, `"weak"`, `"strong"`, `"cc_weak"`,
-  `"sacc_strong"`, `"glyph_weak"`, `"glyph_strong"`).
+  `"sacc_strong"`, `"glyph_weak"`, `"glyph_strong"`), and `looks_like_glyphs`, the label-free
+  test that gives one-channel sets of handwriting or characters the glyph pools.
 
 A new operation goes in `spectral_spatial.py` (or a sibling module imported here): subclass
 `Augmentation`, give it a `name`, declare its parameters with the types of `parameters`
@@ -40,7 +41,14 @@ from explore.augment.images import (
     TranslateY,
 )
 from explore.augment.pool import AugmentationPool, RandomChoice, Sequence
-from explore.augment.presets import PRESETS, get_preset, list_presets, resolve_pool
+from explore.augment.presets import (
+    PRESETS,
+    get_preset,
+    list_presets,
+    looks_like_glyphs,
+    plain_background_share,
+    resolve_pool,
+)
 from explore.augment.spectral_spatial import (
     BandMask,
     GaussianBlur,
@@ -94,5 +102,7 @@ __all__ = [
     "get_preset",
     "resolve_pool",
     "list_presets",
+    "looks_like_glyphs",
+    "plain_background_share",
     "registered_names",
 ]

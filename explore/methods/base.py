@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
-from explore.augment import AugmentationPool
+from explore.augment import AugmentationPool, looks_like_glyphs
 from explore.compute import limit_threads, resolve_device
 from explore.data.images import ImageSet
 from explore.data.preprocess import SpectralPreprocessor
@@ -190,6 +190,7 @@ class DeepClusteringMethod(ClusterMixin, BaseEstimator):
         if kind == "images":
             self.preprocessor_ = None
             self.input_shape_ = tuple(data.image_shape)
+            self.glyph_like_ = looks_like_glyphs(data.images)
             return ImageSource(data, device=device)
         settings = self.settings()
         n_components = settings["n_components"]

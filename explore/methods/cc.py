@@ -27,8 +27,9 @@ from explore.training.schedules import make_schedule
 # minutes and its set-up fit a 15-minute class slot). Small sets train all their epochs.
 DEFAULT_IMAGE_BUDGET = 720.0
 
-# Augmentation presets used when none is given, by input kind; single-channel images take the
-# glyph pools in configs with `glyph_views` (measured: docs/image-quality.md).
+# Augmentation presets used when none is given, by input kind; single-channel images of
+# handwriting or characters (`looks_like_glyphs`) take the glyph pools in configs with
+# `glyph_views` (measured: docs/image-quality.md).
 DEFAULT_POOLS = {
     "images": {"weak": "cc_weak", "strong": "sacc_strong"},
     "glyphs": {"weak": "glyph_weak", "strong": "glyph_strong"},
@@ -66,10 +67,10 @@ class CC(DeepClusteringMethod):
     is the CPU default. The backbone defaults to `image_small` (images up to 48 px),
     `image_large` (larger images) or `light` (hyperspectral patches; `dense_light7` in the fast
     config); the weak pool to `cc_weak` for images and `weak` for scenes. The fast config
-    views single-channel images as handwriting or characters (`glyph_weak`: no mirror image,
-    crops of at least half the image, slants by rotation and shear; `glyph_views`); pass
-    `weak_augmentation="cc_weak"` (and SACC's `strong_augmentation="sacc_strong"`) for grey
-    photographs.
+    views single-channel images on a plain background as handwriting or characters
+    (`glyph_weak`: no mirror image, crops of at least half the image, slants by rotation and
+    shear; `glyph_views`, `explore.augment.looks_like_glyphs`); grey photographs keep
+    `cc_weak`, whose mirror images and small crops are fair views of a photograph.
 
     On scenes the fast config also pairs each pixel's view with a view of a random pixel of its
     5 x 5 window (`neighbour_radius=2`) and reads clusters by k-means on the learnt features
@@ -176,16 +177,22 @@ class CC(DeepClusteringMethod):
 
     def _pool(self, which: str) -> AugmentationPool:
         """The weak or strong pool: as configured, else the default for the input kind, where
-        single-channel images count as handwriting or characters ("glyphs") in configs with
-        `glyph_views`; image presets are sized for the images (e.g. the crop area CC uses on
-        28 px digits)."""
+        single-channel images on a plain background count as handwriting or characters
+        ("glyphs", `looks_like_glyphs`) in configs with `glyph_views`; image presets are sized
+        for the images (e.g. the crop area CC uses on 28 px digits)."""
         settings = self.settings()
         kind = self._input_kind()
-        if kind == "images" and int(self.input_shape_[0]) == 1 and settings["glyph_views"]:
+        if kind == "images" and settings["glyph_views"] and self._glyph_input():
             kind = "glyphs"
         spec = settings[f"{which}_augmentation"] or DEFAULT_POOLS[kind][which]
         options = {"image_size": int(self.input_shape_[-1])} if len(self.input_shape_) == 3 else {}
         return resolve_pool(spec, **options)
+
+    def _glyph_input(self) -> bool:
+        """Whether the training images look like glyphs (`fit` measures it); a model loaded from
+        a checkpoint, which never saw its images, goes by the channel count alone."""
+        measured = getattr(self, "glyph_like_", None)
+        return int(self.input_shape_[0]) == 1 if measured is None else bool(measured)
 
     # ------------------------------------------------------------------ trainer hooks
     def build_model(self, in_channels: int) -> nn.Module:

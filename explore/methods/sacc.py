@@ -36,9 +36,9 @@ class SACC(CC):
 
     `sigma` weighs the cluster terms; `instance_pairs` and `cluster_pairs` choose which pairs of
     views ("w1", "w2", "s") are contrasted (defaults: the reference code's pairs). The strong
-    pool defaults to `sacc_strong` for images (`glyph_strong` for single-channel images in the
-    fast config, see `CC`) and `strong` for hyperspectral patches. Other
-    settings and configs as `CC` (Adam lr 3e-4 in the paper config)."""
+    pool defaults to `sacc_strong` for images (`glyph_strong` for single-channel images of
+    handwriting or characters in the fast config, see `CC`) and `strong` for hyperspectral
+    patches. Other settings and configs as `CC` (Adam lr 3e-4 in the paper config)."""
 
     name: ClassVar[str] = "sacc"
     VIEW_POOLS: ClassVar[dict[str, str]] = {**CC.VIEW_POOLS, "_strong": "strong_augmentation"}
