@@ -300,3 +300,23 @@ def test_image_sets_get_the_default_budget_only_without_epochs() -> None:
     recorded = model.history_.metadata["budget"]
     assert recorded["seconds"] == DEFAULT_IMAGE_BUDGET and recorded["epochs"] == 30
     assert len(model.history_) == 30  # a small set trains every epoch within the budget
+
+
+def test_s3ocnet_trains_small_image_sets_longer_within_the_same_budget() -> None:
+    """S3OCNet's fast config plans 60 epochs on image sets (its heads settle more slowly than
+    CC's), still fitted to the image budget; scenes, the paper config and epochs asked for keep
+    theirs."""
+    from explore.methods.cc import CC, DEFAULT_IMAGE_BUDGET
+    from explore.methods.s3ocnet import SMALL_SET_EPOCHS, S3OCNet
+
+    def settings(method, kind: str = "images") -> tuple[int, float | None]:
+        method.input_kind_ = kind
+        resolved = method.settings()
+        return resolved["epochs"], resolved["budget"]
+
+    assert SMALL_SET_EPOCHS == 60
+    assert settings(S3OCNet(n_clusters=10)) == (60, DEFAULT_IMAGE_BUDGET)
+    assert settings(CC(n_clusters=10)) == (30, DEFAULT_IMAGE_BUDGET)
+    assert settings(S3OCNet(n_clusters=10), "scene") == (30, None)
+    assert settings(S3OCNet(n_clusters=10, epochs=5)) == (5, None)
+    assert settings(S3OCNet(n_clusters=10, config="paper"))[0] == 1000
