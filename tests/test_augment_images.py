@@ -471,6 +471,7 @@ def test_glyph_presets_are_the_image_recipes_without_the_mirror_and_with_half_cr
     assert [op.name for op in glyph_strong().root.ops] == [
         op.name for op in sacc_strong(28).root.ops if op.name != "random_flip"
     ]
+    assert glyph_strong().root.ops[-1].n_ops == 2 and sacc_strong().root.ops[-1].n_ops == 5
     for glyph in (glyph_weak, glyph_strong):
         assert glyph().root.ops[0].scale == (0.5, 1.0)
         assert glyph(crop_scale=None).root.ops[0].scale == (0.2, 1.0)  # back to CC's rule
